@@ -1,0 +1,99 @@
+"""Composition root: the only place that builds the App and wires listeners to their parts."""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from slack_bolt import App
+from slack_sdk import WebClient
+from slack_sdk.http_retry.builtin_handlers import (
+    ConnectionErrorRetryHandler,
+    RateLimitErrorRetryHandler,
+    ServerErrorRetryHandler,
+)
+
+from bot.commands import chatops as _chatops  # noqa: F401  (registers /chatops built-ins)
+from bot.commands.builtin import builtins
+from bot.config import Settings
+from bot.executor import Executor
+from bot.guard import Access, Guard
+from bot.runtime import Runtime
+from bot.services import Services
+from bot.slack import listeners
+
+log = logging.getLogger(__name__)
+
+SLACK_TIMEOUT = 10  # seconds, each Web API call
+
+
+def make_web_client(settings: Settings) -> WebClient:
+    """A WebClient that honours SLACK_API_URL and retries 429 (Retry-After), 5xx and resets."""
+    return WebClient(
+        token=settings.slack_bot_token or None,
+        base_url=settings.slack_api_url,
+        timeout=SLACK_TIMEOUT,
+        retry_handlers=[
+            RateLimitErrorRetryHandler(max_retry_count=2),
+            ServerErrorRetryHandler(max_retry_count=2),
+            ConnectionErrorRetryHandler(max_retry_count=2),
+        ],
+    )
+
+
+class ChatopsApp(App):
+    """A Bolt App that keeps its runtime, for the web server, scheduler and shutdown."""
+
+    runtime: Runtime
+
+
+def build_runtime(settings: Settings, services: Services, slack: Any = None) -> Runtime:
+    """Everything but the App: used by `build_app` and by the console."""
+    pool = ThreadPoolExecutor(max_workers=services.config.limits.workers, thread_name_prefix="handler")
+
+    def resolve_group(group_id: str) -> set[str]:
+        if slack is None:
+            return set()
+        resp = slack.usergroups_users_list(usergroup=group_id)
+        return set(resp.get("users", []))
+
+    access = Access(services.config, resolve_group)
+    guard = Guard(access, store=services.store, config=services.config, clock=services.clock)
+    executor = Executor(
+        config=services.config,
+        registry=services.registry,
+        clients=services.clients,
+        store=services.store,
+        guard=guard,
+        pool=pool,
+    )
+    return Runtime(
+        settings=settings,
+        services=services,
+        access=access,
+        guard=guard,
+        executor=executor,
+        pool=pool,
+        builtins=builtins(),
+        slack=slack,
+    )
+
+
+def build_app(
+    settings: Settings, services: Services, *, token_verification_enabled: bool = True
+) -> ChatopsApp:
+    client = make_web_client(settings)
+    app = ChatopsApp(
+        client=client,
+        signing_secret=settings.slack_signing_secret,
+        token_verification_enabled=token_verification_enabled,
+        process_before_response=False,
+        # Listeners run here after their ack; handlers get their own pool in the runtime.
+        listener_executor=ThreadPoolExecutor(max_workers=32, thread_name_prefix="listener"),
+        raise_error_for_unhandled_request=False,
+    )
+    runtime = build_runtime(settings, services, slack=client)
+    app.runtime = runtime
+    listeners.register(app, runtime)
+    return app

@@ -1,0 +1,99 @@
+"""`chatops check-config`: try every configured target with a short timeout."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import httpx
+
+from bot.config import ChatopsConfig
+from handlers.redact import redact
+
+
+@dataclass(frozen=True)
+class TargetCheck:
+    kind: str
+    name: str
+    ok: bool
+    detail: str
+
+
+def _timed(kind: str, name: str, fn: Callable[[], str]) -> TargetCheck:
+    started = time.monotonic()
+    try:
+        detail = fn()
+    except Exception as exc:
+        msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return TargetCheck(kind, name, False, redact(f"{type(exc).__name__}: {msg}"))
+    return TargetCheck(kind, name, True, f"{detail} ({(time.monotonic() - started) * 1000:.0f} ms)")
+
+
+def _cluster(config: ChatopsConfig, name: str, timeout: float) -> str:
+    from kubernetes import client as k8s_client
+    from kubernetes import config as k8s_config
+
+    cfg = config.clusters[name]
+    if cfg.context is None and cfg.kubeconfig is None:
+        try:
+            k8s_config.load_incluster_config()
+            api = k8s_client.ApiClient()
+        except k8s_config.ConfigException:
+            api = k8s_config.new_client_from_config()
+    else:
+        api = k8s_config.new_client_from_config(config_file=cfg.kubeconfig, context=cfg.context)
+    with api:
+        version = k8s_client.VersionApi(api).get_code(_request_timeout=timeout)
+    return f"Kubernetes {version.git_version}"
+
+
+def _database(config: ChatopsConfig, name: str, timeout: float) -> str:
+    import psycopg
+
+    with psycopg.connect(
+        config.databases[name].dsn, connect_timeout=max(1, int(timeout)), application_name="chatops"
+    ) as conn:
+        row = conn.execute("SHOW server_version").fetchone()
+    return f"PostgreSQL {row[0] if row else '?'}"
+
+
+def _redis(config: ChatopsConfig, name: str, timeout: float) -> str:
+    import redis
+
+    client = redis.Redis.from_url(
+        config.redis[name].url, socket_timeout=timeout, socket_connect_timeout=timeout
+    )
+    try:
+        client.ping()
+        info = client.info("server")
+    finally:
+        client.close()
+    return f"Redis {info.get('redis_version', '?')}"
+
+
+def _url(url: str, timeout: float) -> str:
+    resp = httpx.get(url, timeout=timeout)
+    if resp.status_code >= 500:
+        raise RuntimeError(f"HTTP {resp.status_code}")
+    return f"HTTP {resp.status_code}"
+
+
+def check_targets(config: ChatopsConfig, *, timeout: float = 3.0) -> Iterator[TargetCheck]:
+    jobs: list[tuple[str, str, Callable[[], str]]] = []
+    for name in config.clusters:
+        jobs.append(("cluster", name, lambda n=name: _cluster(config, n, timeout)))  # type: ignore[misc]
+    for name in config.databases:
+        jobs.append(("database", name, lambda n=name: _database(config, n, timeout)))  # type: ignore[misc]
+    for name in config.redis:
+        jobs.append(("redis", name, lambda n=name: _redis(config, n, timeout)))  # type: ignore[misc]
+    for svc_name, svc in config.services.items():
+        for url in svc.health:
+            jobs.append(("health", f"{svc_name} {url}", lambda u=url: _url(u, timeout)))  # type: ignore[misc]
+    if not jobs:
+        return
+    with ThreadPoolExecutor(max_workers=min(8, len(jobs))) as pool:
+        futures = [pool.submit(_timed, kind, name, fn) for kind, name, fn in jobs]
+        for f in futures:
+            yield f.result()

@@ -1,0 +1,135 @@
+"""The `chatops` command (also `python -m bot`)."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from bot.config import ConfigError, Settings, load_config
+from bot.store import Store, StoreError
+
+app = typer.Typer(help="Run operational runbooks from Slack.", no_args_is_help=True, add_completion=False)
+db_app = typer.Typer(help="The state store.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+out = Console()
+err = Console(stderr=True)
+
+
+def _settings() -> Settings:
+    try:
+        return Settings()
+    except Exception as exc:
+        err.print(f"[red]environment:[/red] {exc}")
+        raise typer.Exit(2) from None
+
+
+@app.command()
+def serve(
+    port: Annotated[int, typer.Option(help="HTTP port (HTTP mode, when SLACK_APP_TOKEN is not set)")] = 3000,
+    host: Annotated[str, typer.Option(help="Address to listen on")] = "0.0.0.0",
+    log_format: Annotated[str, typer.Option(help="text or json")] = "text",
+) -> None:
+    """Run the bot: Socket Mode when SLACK_APP_TOKEN is set, else HTTP on --port."""
+    from bot.app import build_app
+    from bot.services import Services
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    del log_format
+    settings = _settings()
+    missing = [n for n, v in (("SLACK_BOT_TOKEN", settings.slack_bot_token),) if not v]
+    if not settings.slack_app_token and not settings.slack_signing_secret:
+        missing.append("SLACK_SIGNING_SECRET")
+    if missing:
+        err.print(f"[red]cannot start:[/red] {', '.join(missing)} not set (see README: Configuration)")
+        raise typer.Exit(2)
+    try:
+        services = Services.from_settings(settings)
+        services.store.upgrade()
+    except (ConfigError, StoreError) as exc:
+        err.print(f"[red]cannot start:[/red] {exc}")
+        raise typer.Exit(2) from None
+    try:
+        bolt = build_app(settings, services)
+    except Exception as exc:
+        err.print(f"[red]cannot start:[/red] Slack refused the bot token or is unreachable: {exc}")
+        raise typer.Exit(2) from None
+    stopped = threading.Event()
+    if settings.slack_app_token:
+        from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+        handler = SocketModeHandler(bolt, settings.slack_app_token, web_client=bolt.client)
+        out.print("chatops: Socket Mode")
+        handler.connect()
+        try:
+            stopped.wait()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            handler.close()
+            services.close()
+        return
+    from bot.web import HttpServer, WebApp, install_signal_handlers
+
+    server = HttpServer(WebApp(bolt), host=host, port=port)
+
+    def stop() -> None:
+        server.server.stop()
+        stopped.set()
+
+    install_signal_handlers(stop)
+    out.print(f"chatops: HTTP mode on http://{host}:{server.port}/slack/events")
+    try:
+        server.serve_forever()
+    finally:
+        bolt.runtime.pool.shutdown(wait=True)
+        services.close()
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply the state store's migrations."""
+    settings = _settings()
+    store = Store(settings.database_url)
+    try:
+        store.upgrade()
+    except StoreError as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from None
+    out.print(f"state store {store.safe_url}: at migration {store.current()}")
+
+
+@app.command("check-config")
+def check_config(
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for each target")] = 3.0,
+) -> None:
+    """Validate chatops.yaml, then try each configured target and print OK or FAIL per target."""
+    from bot.checks import check_targets
+
+    settings = _settings()
+    try:
+        config = load_config(settings.config_path)
+    except ConfigError as exc:
+        err.print(f"[red]invalid:[/red] {exc}")
+        raise typer.Exit(2) from None
+    if not settings.config_path.exists():
+        out.print(f"{settings.config_path}: not found; running with no targets configured")
+    else:
+        out.print(f"{settings.config_path}: valid")
+    failed = 0
+    for line in check_targets(config, timeout=timeout):
+        failed += not line.ok
+        mark = "[green]OK  [/green]" if line.ok else "[red]FAIL[/red]"
+        out.print(f"{mark} {line.kind} {line.name}: {line.detail}", highlight=False)
+    raise typer.Exit(1 if failed else 0)
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)

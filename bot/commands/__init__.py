@@ -1,0 +1,1 @@
+"""Front-end-neutral commands: parsing, routing, built-in subcommands and the responder seam."""

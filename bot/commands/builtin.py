@@ -1,0 +1,68 @@
+"""Built-in subcommands (`/chatops help`, `/incident declare`, `/runbook run`...).
+
+Registered with `@builtin("incident", "declare")`; the docstring's first line is the help.
+Like handlers, the registry is frozen data that `build_app` reads; nothing runs at import.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from bot.commands.responder import Responder
+
+if TYPE_CHECKING:
+    from bot.executor import Request
+    from bot.runtime import Runtime
+
+
+@dataclass(frozen=True)
+class Call:
+    """One invocation of a built-in: who, the words after the subcommand, and where to answer."""
+
+    runtime: Runtime
+    request: Request
+    words: list[str]
+    respond: Responder
+    # Slack-only extras (trigger_id for modals); empty in the console.
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+BuiltinFn = Callable[[Call], None]
+
+
+@dataclass(frozen=True)
+class Builtin:
+    command: str
+    sub: str
+    fn: BuiltinFn
+    usage: str = ""
+
+    @property
+    def help(self) -> str:
+        return inspect.cleandoc(self.fn.__doc__ or "").strip()
+
+    @property
+    def summary(self) -> str:
+        return self.help.splitlines()[0] if self.help else self.sub
+
+
+_BUILTINS: dict[tuple[str, str], Builtin] = {}
+# Commands whose bare form (no subcommand) runs this subcommand: `/health backend` → check.
+DEFAULT_SUB: dict[str, str] = {}
+
+
+def builtin(command: str, sub: str, *, usage: str = "") -> Callable[[BuiltinFn], BuiltinFn]:
+    def register(fn: BuiltinFn) -> BuiltinFn:
+        if not (fn.__doc__ or "").strip():
+            raise ValueError(f"built-in {command} {sub} needs a docstring: it is the help text")
+        _BUILTINS[(command, sub)] = Builtin(command, sub, fn, usage)
+        return fn
+
+    return register
+
+
+def builtins() -> dict[tuple[str, str], Builtin]:
+    return dict(_BUILTINS)

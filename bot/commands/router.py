@@ -1,0 +1,130 @@
+"""Route `/command sub args` to a built-in or a handler; help and 'did you mean' for the rest."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Mapping
+from typing import Any
+
+from bot.commands.builtin import DEFAULT_SUB, Builtin, Call
+from bot.commands.parse import ParseError, split_words, usage
+from bot.commands.responder import Responder
+from bot.executor import Done, Failed, NeedsConfirmation, Outcome_, Refused, Request
+from bot.runtime import Runtime
+
+HELP_WORDS = ("help", "-h", "--help")
+
+
+def subcommands(runtime: Runtime, command: str) -> list[tuple[str, str, str]]:
+    """(sub, one-line help, usage) for every subcommand of a command, from both registries."""
+    slash = runtime.config.command_name(command)
+    out = [(s.sub, s.summary, usage(s, slash)) for s in runtime.registry.for_command(command)]
+    out += [
+        (b.sub, b.summary, f"{slash} {b.sub} {b.usage}".strip())
+        for (c, _), b in sorted(runtime.builtins.items())
+        if c == command
+    ]
+    return sorted(out)
+
+
+def command_help(runtime: Runtime, command: str) -> str:
+    slash = runtime.config.command_name(command)
+    lines = [f"*{slash}* subcommands:"]
+    for _sub, summary, use in subcommands(runtime, command):
+        lines.append(f"• `{use}` — {summary}")
+    return "\n".join(lines)
+
+
+def match_builtin(runtime: Runtime, command: str, words: list[str]) -> tuple[Builtin, list[str]] | None:
+    best: tuple[Builtin, list[str]] | None = None
+    lowered = [w.lower() for w in words]
+    for (c, sub), b in runtime.builtins.items():
+        parts = sub.split()
+        if (
+            c == command
+            and lowered[: len(parts)] == parts
+            and (best is None or len(parts) > len(best[0].sub.split()))
+        ):
+            best = (b, words[len(parts) :])
+    return best
+
+
+def _suggest(runtime: Runtime, command: str, words: list[str]) -> str:
+    subs = [s for s, _, _ in subcommands(runtime, command)]
+    typed = " ".join(words[:2]).lower()
+    close = difflib.get_close_matches(typed, subs, n=3, cutoff=0.5) or difflib.get_close_matches(
+        words[0].lower(), subs, n=3, cutoff=0.5
+    )
+    slash = runtime.config.command_name(command)
+    hint = f" Did you mean `{slash} {close[0]}`?" if close else ""
+    return f"Unknown subcommand `{words[0]}` for {slash}.{hint}\n{command_help(runtime, command)}"
+
+
+def dispatch(
+    runtime: Runtime, request: Request, respond: Responder, extra: Mapping[str, Any] | None = None
+) -> None:
+    """Answer one command. Never raises: every failure becomes a message to the requester."""
+    command = runtime.command_key(request.command)
+    if command is None:
+        known = ", ".join(runtime.config.command_name(c) for c in runtime.commands())
+        respond.error(f"Unknown command {request.command}. This bot answers: {known}")
+        return
+    try:
+        words = split_words(request.text)
+    except ParseError as exc:
+        respond.error(str(exc))
+        return
+    if not words or words[0].lower() in HELP_WORDS:
+        if not words and command in DEFAULT_SUB:
+            words = []
+        else:
+            respond.say(command_help(runtime, command), ephemeral=True)
+            return
+    found_builtin = match_builtin(runtime, command, words)
+    found_handler = runtime.registry.match(command, words) if words else None
+    if found_builtin and (
+        not found_handler or len(found_builtin[0].sub.split()) >= len(found_handler[0].sub.split())
+    ):
+        b, rest = found_builtin
+        if rest[:1] and rest[0].lower() in HELP_WORDS:
+            respond.say(
+                f"`{runtime.config.command_name(command)} {b.sub} {b.usage}`\n{b.help}", ephemeral=True
+            )
+            return
+        b.fn(Call(runtime, request, rest, respond, dict(extra or {})))
+        return
+    if found_handler is None and command in DEFAULT_SUB:
+        found_handler = runtime.registry.match(command, [DEFAULT_SUB[command], *words])
+        if found_handler is None:
+            b_default = match_builtin(runtime, command, [DEFAULT_SUB[command], *words])
+            if b_default:
+                b_default[0].fn(Call(runtime, request, b_default[1], respond, dict(extra or {})))
+                return
+    if found_handler is None:
+        respond.error(_suggest(runtime, command, words or [""]))
+        return
+    spec, rest = found_handler
+    if rest[:1] and rest[0].lower() in HELP_WORDS:
+        respond.say(f"`{usage(spec, request.command)}`\n{spec.help}", ephemeral=True)
+        return
+    show(runtime.executor.handle(request, spec, rest), respond)
+
+
+def show(outcome: Outcome_, respond: Responder) -> None:
+    if isinstance(outcome, Done):
+        respond.result(outcome.result, heading=outcome.spec.name)
+    elif isinstance(outcome, Refused):
+        respond.error(f":no_entry: {outcome.message}")
+    elif isinstance(outcome, Failed):
+        respond.error(outcome.message)
+    else:
+        assert isinstance(outcome, NeedsConfirmation)
+        ask = getattr(respond, "ask_confirmation", None)
+        if callable(ask):
+            ask(outcome)
+        else:
+            lines = "\n".join(f"• {d}" for d in outcome.preview.details)
+            respond.say(
+                f"*Would change:* {outcome.preview.summary}\n{lines}\nNothing has been run.".strip(),
+                ephemeral=True,
+            )

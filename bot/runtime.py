@@ -1,0 +1,61 @@
+"""The wired-up pieces one App (or the console) works with. Built only by `bot.app`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from bot.commands.builtin import Builtin
+from bot.config import ChatopsConfig, Settings
+from bot.executor import Executor
+from bot.guard import Access
+from bot.services import Clients, Services
+from bot.store import Store
+from handlers import Registry
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    services: Services
+    access: Access
+    guard: Any  # bot.guard.Guard
+    executor: Executor
+    pool: ThreadPoolExecutor
+    builtins: dict[tuple[str, str], Builtin]
+    slack: Any = None  # slack_sdk.WebClient when running against Slack
+    extras: dict[str, Any] = field(default_factory=dict)  # scheduler, metrics, ...
+
+    @property
+    def config(self) -> ChatopsConfig:
+        return self.services.config
+
+    @property
+    def store(self) -> Store:
+        return self.services.store
+
+    @property
+    def registry(self) -> Registry:
+        return self.services.registry
+
+    @property
+    def clients(self) -> Clients:
+        return self.services.clients
+
+    @property
+    def clock(self) -> Callable[[], datetime]:
+        return self.services.clock
+
+    def commands(self) -> list[str]:
+        """Every command key (k8s, db, incident...) the bot answers."""
+        return sorted(set(self.registry.commands()) | {c for c, _ in self.builtins})
+
+    def command_key(self, slash: str) -> str | None:
+        """`/kube` → `k8s` when renamed in config; `/k8s` → `k8s`."""
+        for key in self.commands():
+            if self.config.command_name(key) == slash:
+                return key
+        return None

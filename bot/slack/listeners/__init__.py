@@ -1,0 +1,12 @@
+"""Slack listeners. `register(app, runtime)` is called by `bot.app.build_app` only."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.runtime import Runtime
+from bot.slack.listeners import commands
+
+
+def register(app: Any, runtime: Runtime) -> None:
+    commands.register(app, runtime)

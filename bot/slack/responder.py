@@ -1,0 +1,77 @@
+"""The Slack implementation of `Responder`: response_url for answers, files for long output."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.models.blocks import Block
+
+from bot.slack.blocks import render, section
+from handlers.redact import redact
+from handlers.results import Result
+
+log = logging.getLogger(__name__)
+
+
+class SlackResponder:
+    def __init__(self, *, respond: Any, client: Any, channel_id: str, user_id: str) -> None:
+        self._respond = respond
+        self.client = client
+        self.channel_id = channel_id
+        self.user_id = user_id
+
+    def _send(self, **kwargs: Any) -> None:
+        try:
+            self._respond(**kwargs)
+        except Exception as exc:
+            # response_url expired or unreachable: fall back to an ephemeral message.
+            log.warning("response_url failed (%s); falling back to chat.postEphemeral", exc)
+            try:
+                self.client.chat_postEphemeral(
+                    channel=self.channel_id,
+                    user=self.user_id,
+                    text=kwargs.get("text", ""),
+                    blocks=kwargs.get("blocks"),
+                )
+            except SlackApiError as exc2:
+                log.error("could not answer %s in %s: %s", self.user_id, self.channel_id, exc2)
+
+    def say(self, text: str, *, blocks: list[Block] | None = None, ephemeral: bool = False) -> None:
+        self._send(
+            text=text,
+            blocks=[b.to_dict() for b in blocks] if blocks else [section(text).to_dict()],
+            response_type="ephemeral" if ephemeral else "in_channel",
+            replace_original=False,
+        )
+
+    def error(self, text: str) -> None:
+        text = redact(text)
+        shown = text if text.startswith(":") else f":warning: {text}"
+        self.say(shown, ephemeral=True)
+
+    def result(self, result: Result, *, heading: str = "") -> None:
+        rendered = render(result)
+        self._send(
+            text=rendered.text or heading,
+            blocks=rendered.as_dicts(),
+            response_type="in_channel",
+            replace_original=False,
+        )
+        if rendered.file is not None:
+            self.upload(rendered.file, title=result.title or heading or "output")
+
+    def upload(self, content: str, *, title: str) -> None:
+        name = "".join(c if c.isalnum() or c in "-_." else "-" for c in title.lower())[:60] or "output"
+        try:
+            self.client.files_upload_v2(
+                channel=self.channel_id, content=content, filename=f"{name}.txt", title=title
+            )
+        except SlackApiError as exc:
+            err = exc.response.get("error", "unknown error") if exc.response is not None else str(exc)
+            self.say(
+                f":warning: The whole output could not be uploaded as a file ({err}); "
+                "invite the bot to this channel to get long output as files.",
+                ephemeral=True,
+            )
