@@ -14,16 +14,21 @@ from slack_sdk.http_retry.builtin_handlers import (
     ServerErrorRetryHandler,
 )
 
-from bot.commands import chatops as _chatops  # noqa: F401  (registers /chatops built-ins)
+import importlib
+
 from bot.commands.builtin import builtins
 from bot.config import Settings
 from bot.executor import Executor
 from bot.guard import Access, Guard
 from bot.runtime import Runtime
+from bot.scheduler import Scheduler
 from bot.services import Services
 from bot.slack import listeners
 
 log = logging.getLogger(__name__)
+
+# Modules whose import registers built-in subcommands (@builtin) and scheduler participants.
+BUILTIN_MODULES = ("bot.commands.chatops",)
 
 SLACK_TIMEOUT = 10  # seconds, each Web API call
 
@@ -50,6 +55,8 @@ class ChatopsApp(App):
 
 def build_runtime(settings: Settings, services: Services, slack: Any = None) -> Runtime:
     """Everything but the App: used by `build_app` and by the console."""
+    for module in BUILTIN_MODULES:
+        importlib.import_module(module)
     pool = ThreadPoolExecutor(max_workers=services.config.limits.workers, thread_name_prefix="handler")
 
     def resolve_group(group_id: str) -> set[str]:
@@ -68,7 +75,7 @@ def build_runtime(settings: Settings, services: Services, slack: Any = None) -> 
         guard=guard,
         pool=pool,
     )
-    return Runtime(
+    runtime = Runtime(
         settings=settings,
         services=services,
         access=access,
@@ -77,7 +84,9 @@ def build_runtime(settings: Settings, services: Services, slack: Any = None) -> 
         pool=pool,
         builtins=builtins(),
         slack=slack,
+        scheduler=Scheduler(services.clock),
     )
+    return runtime
 
 
 def build_app(

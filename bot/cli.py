@@ -59,6 +59,9 @@ def serve(
         err.print(f"[red]cannot start:[/red] Slack refused the bot token or is unreachable: {exc}")
         raise typer.Exit(2) from None
     stopped = threading.Event()
+    scheduler = bolt.runtime.scheduler
+    if scheduler is not None:
+        scheduler.start()
     if settings.slack_app_token:
         from slack_bolt.adapter.socket_mode import SocketModeHandler
 
@@ -71,6 +74,8 @@ def serve(
             pass
         finally:
             handler.close()
+            if scheduler is not None:
+                scheduler.stop()
             services.close()
         return
     from bot.web import HttpServer, WebApp, install_signal_handlers
@@ -86,6 +91,8 @@ def serve(
     try:
         server.serve_forever()
     finally:
+        if scheduler is not None:
+            scheduler.stop()
         bolt.runtime.pool.shutdown(wait=True)
         services.close()
 

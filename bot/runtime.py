@@ -12,6 +12,7 @@ from bot.commands.builtin import Builtin
 from bot.config import ChatopsConfig, Settings
 from bot.executor import Executor
 from bot.guard import Access
+from bot.scheduler import Scheduler
 from bot.services import Clients, Services
 from bot.store import Store
 from handlers import Registry
@@ -27,6 +28,7 @@ class Runtime:
     pool: ThreadPoolExecutor
     builtins: dict[tuple[str, str], Builtin]
     slack: Any = None  # slack_sdk.WebClient when running against Slack
+    scheduler: Scheduler | None = None  # started by `chatops serve`, ticked by tests
     extras: dict[str, Any] = field(default_factory=dict)  # scheduler, metrics, ...
 
     @property
