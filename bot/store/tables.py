@@ -89,6 +89,10 @@ incidents = Table(
     Column("next_update_due", DateTime(timezone=True), nullable=True),
     Column("escalation_step", Integer, nullable=False, server_default="0"),
     Column("next_escalation_due", DateTime(timezone=True), nullable=True),
+    # When a scheduler instance claimed the reminder / escalation it is posting (a lease):
+    # cleared once Slack accepted the post; a stale one means the poster died, so it is retried.
+    Column("reminder_claimed_at", DateTime(timezone=True), nullable=True),
+    Column("escalation_claimed_at", DateTime(timezone=True), nullable=True),
 )
 Index("ix_incidents_next_update_due", incidents.c.next_update_due)
 Index("ix_incidents_next_escalation_due", incidents.c.next_escalation_due)
