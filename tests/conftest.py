@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from datetime import datetime
 from pathlib import Path
 
 import psycopg
@@ -16,7 +17,7 @@ from bot.config import ChatopsConfig, Settings, parse_config
 from bot.services import Clients, Services
 from bot.store import Store
 from bot.web import HttpServer, WebApp
-from handlers import load_all
+from handlers import Registry, load_all
 from tests.fakes.slack import FakeSlack
 from tests.support import BOT_TOKEN, SIGNING_SECRET, BotClient
 
@@ -120,13 +121,19 @@ def start_bot(
     *,
     database_url: str | None = None,
     clients: Clients | None = None,
+    registry: Registry | None = None,
+    clock: Callable[[], datetime] | None = None,
 ) -> RunningBot:
     cfg = parse_config(config) if isinstance(config, str) else (config or ChatopsConfig())
     env = {"DATABASE_URL": database_url} if database_url else {}
     settings = make_settings(slack, tmp_path, **env)
     store = Store(settings.database_url)
     store.upgrade()
-    services = Services(config=cfg, store=store, clients=clients or Clients(cfg), registry=load_all())
+    services = Services(
+        config=cfg, store=store, clients=clients or Clients(cfg), registry=registry or load_all()
+    )
+    if clock is not None:
+        services.clock = clock
     app = build_app(settings, services)
     server = HttpServer(WebApp(app), host="127.0.0.1", port=0)
     server.start()

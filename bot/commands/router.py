@@ -74,7 +74,9 @@ def dispatch(
     except ParseError as exc:
         respond.error(str(exc))
         return
-    if not words or words[0].lower() in HELP_WORDS:
+    if words and words[0].lower() == "help" and (command, "help") in runtime.builtins:
+        pass  # the command's own help (/chatops help lists everything)
+    elif not words or words[0].lower() in HELP_WORDS:
         if not words and command in DEFAULT_SUB:
             words = []
         else:

@@ -113,7 +113,8 @@ def _render(result: Result, budget: _Budget) -> list[Block]:
         out.append(section(f"*{escape(result.title)}*"))
         budget.blocks -= 1
     if isinstance(result, Text):
-        out += _text_chunks(result.text, budget)
+        # Handler text carries outside data (pod names, queries): escape it like everything else.
+        out += _text_chunks(escape(result.text), budget)
     elif isinstance(result, KeyValues):
         lines = "\n".join(f"*{escape(k)}:* {escape(v)}" for k, v in result.items)
         out += _text_chunks(lines, budget)
