@@ -51,7 +51,7 @@ pending_actions = Table(
     Column("response_url", Text, nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("expires_at", DateTime(timezone=True), nullable=False),
-    Column("status", String(16), nullable=False, index=True),
+    Column("status", String(24), nullable=False, index=True),
     Column("needs_approval", Boolean, nullable=False, server_default="0"),
     Column("confirmed_by", String(32), nullable=True),
     Column("confirmed_at", DateTime(timezone=True), nullable=True),
@@ -59,7 +59,15 @@ pending_actions = Table(
     Column("decided_at", DateTime(timezone=True), nullable=True),
     Column("result", Text, nullable=True),
     Column("incident_id", Integer, nullable=True),
+    # 0006: the request it came from, who decided, the approval message, when it finished.
+    Column("request_id", String(32), nullable=False, server_default=""),
+    Column("command", String(64), nullable=False, server_default=""),
+    Column("text", Text, nullable=False, server_default=""),
+    Column("decided_by", String(32), nullable=True),
+    Column("approval_ts", String(32), nullable=True),
+    Column("finished_at", DateTime(timezone=True), nullable=True),
 )
+Index("ix_pending_actions_requester_created", pending_actions.c.requester, pending_actions.c.created_at)
 
 incidents = Table(
     "incidents",
