@@ -1,4 +1,9 @@
-"""Who may run what. (Pending actions, confirmation and approval: see issue 5.)"""
+"""Who may run what: roles from config (Slack user ids or user groups) and rules by glob.
+
+Everyone may run read-only handlers unless a rule narrows it; `access.operators` may request
+destructive ones; `access.approvers` approve the requests that a `need: approval` rule covers.
+A refusal names the role that is needed, the handler and the target.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,6 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from bot.commands.target import Target
 from bot.config import AccessRule, ChatopsConfig
@@ -77,20 +81,27 @@ class Access:
         return [r for r in self.config.access.rules if _matches(r, spec.name, target)]
 
     def check(self, user_id: str, spec: HandlerSpec, target: Target) -> Decision:
+        """May this user run (or, when destructive, request) this handler on this target?"""
         where = target.describe() or "any target"
         rules = self.rules_for(spec, target)
         for rule in rules:
             if rule.need == "operators" and not self.is_operator(user_id):
-                return Decision(False, f"{spec.name} on {where} needs the operator role (access.operators)")
+                return Decision(False, self._needs(user_id, f"{spec.name} on {where}", "operator"))
             if rule.need == "approvers" and not self.is_approver(user_id):
-                return Decision(False, f"{spec.name} on {where} needs the approver role (access.approvers)")
+                return Decision(False, self._needs(user_id, f"{spec.name} on {where}", "approver"))
         if spec.destructive and not self.is_operator(user_id):
-            return Decision(
-                False,
-                f"{spec.name} on {where} changes things and needs the operator role "
-                f"(access.operators); you have: {', '.join(self.roles(user_id))}",
-            )
+            return Decision(False, self._needs(user_id, f"{spec.name} on {where} changes things and", "operator"))
         return Decision(True, needs_approval=spec.destructive and any(r.need == "approval" for r in rules))
+
+    def check_approver(self, user_id: str, spec_name: str, where: str) -> Decision:
+        """May this user approve (or reject) someone else's request for `spec_name` on `where`?"""
+        if self.is_approver(user_id):
+            return Decision(True)
+        return Decision(False, self._needs(user_id, f"Approving {spec_name} on {where or 'any target'}", "approver"))
+
+    def _needs(self, user_id: str, what: str, role: str) -> str:
+        key = "access.operators" if role == "operator" else "access.approvers"
+        return f"{what} needs the {role} role ({key}); you have: {', '.join(self.roles(user_id))}"
 
 
 def _glob_any(value: str | None, patterns: list[str]) -> bool:
@@ -107,13 +118,3 @@ def _matches(rule: AccessRule, handler: str, target: Target) -> bool:
         and _glob_any(target.database, rule.databases)
         and _glob_any(target.instance, rule.instances)
     )
-
-
-class Guard:
-    """Access checks now; confirmation of destructive actions is added by the guard issue."""
-
-    def __init__(self, access: Access, **_: Any) -> None:
-        self.access = access
-
-    def check(self, user_id: str, spec: HandlerSpec, target: Target) -> Decision:
-        return self.access.check(user_id, spec, target)
