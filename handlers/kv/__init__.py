@@ -1,0 +1,6 @@
+"""Redis handlers (`/redis`), split by concern; `handlers.redis` imports them all.
+
+common  the target field, errors naming the instance, SCAN
+server  ping, info, latency, slowlog
+keys    keys, key, llen, delete (destructive)
+"""

@@ -1,0 +1,311 @@
+"""Server views: ping, info, latency, slowlog."""
+
+from __future__ import annotations
+
+import re
+import statistics
+import time
+from typing import Annotated, Any, Literal
+
+import redis
+from pydantic import Field
+
+from handlers import Client, Context, handler
+from handlers.humanize import count, duration, millis, pct, show_bytes, size
+from handlers.kv.common import (
+    MEMORY_CRIT_PCT,
+    MEMORY_WARN_PCT,
+    address,
+    calls,
+    db_number,
+    instance_arg,
+    label,
+    text,
+)
+from handlers.params import Params, arg
+from handlers.redact import redact
+from handlers.results import Check, Group, KeyValues, Result, Status, Table
+
+
+class Target(Params):
+    instance: str | None = instance_arg()
+
+
+@handler("redis.ping", Target, client=Client.REDIS)
+def ping(ctx: Context[Any], params: Target) -> KeyValues:
+    """PING the instance and report the round-trip time, version and role.
+
+    `/redis ping [instance]`
+    """
+    with calls(ctx) as client:
+        client.ping()  # the first call may also open the connection; time the next one
+        started = time.perf_counter()
+        client.ping()
+        rtt_ms = (time.perf_counter() - started) * 1000
+        try:
+            server = client.info("server")
+            role = text(client.info("replication").get("role", ""))
+        except redis.exceptions.ResponseError:  # INFO renamed away on some managed services
+            server, role = {}, ""
+    return KeyValues(
+        title=f"{label(ctx)} is up",
+        items=(
+            ("Round trip (PING)", millis(rtt_ms)),
+            ("Version", text(server.get("redis_version", "unknown"))),
+            ("Role", role or "unknown"),
+            ("Uptime", duration(server.get("uptime_in_seconds"))),
+            ("Address", f"{address(client)} db {db_number(client)}"),
+        ),
+        values={"up": True, "rtt_ms": round(rtt_ms, 3), "version": text(server.get("redis_version", ""))},
+    )
+
+
+Section = Literal["server", "clients", "memory", "stats", "keyspace", "replication"]
+
+
+class Info(Params):
+    section: Section | None = arg(None, flags=("--section", "-s"), help="only this section")
+    instance: str | None = instance_arg()
+
+
+def _memory_check(ctx: Context[Any], info: dict[str, Any]) -> tuple[Check, float | None]:
+    used, limit = int(info.get("used_memory", 0)), int(info.get("maxmemory", 0))
+    policy = text(info.get("maxmemory_policy", ""))
+    if limit <= 0:
+        host = int(info.get("total_system_memory", 0))
+        detail = f"{size(used)} used; no maxmemory set, so Redis grows until the host's memory runs out" + (
+            f" ({size(host)})" if host else ""
+        )
+        return Check(title=f"Memory of {label(ctx)}", status=Status.OK, detail=detail), None
+    used_pct = round(100.0 * used / limit, 1)
+    status = (
+        Status.CRIT
+        if used_pct >= MEMORY_CRIT_PCT
+        else Status.WARN
+        if used_pct >= MEMORY_WARN_PCT
+        else Status.OK
+    )
+    detail = (
+        f"{size(used)} of {size(limit)} maxmemory used ({pct(used_pct)}); eviction policy {policy}. "
+        f"Thresholds: warn {MEMORY_WARN_PCT:.0f}%, critical {MEMORY_CRIT_PCT:.0f}%."
+    )
+    return Check(title=f"Memory of {label(ctx)}", status=status, detail=detail), used_pct
+
+
+@handler("redis.info", Info, client=Client.REDIS)
+def info(ctx: Context[Any], params: Info) -> Group:
+    """INFO summarised: server, clients, memory (warn at 80% of maxmemory), stats, keyspace, replication.
+
+    Stats include the keyspace hit ratio; replication shows each replica's lag.
+    `/redis info [instance] [--section memory]`
+    """
+    with calls(ctx) as client:
+        data: dict[str, Any] = client.info()
+    hits, misses = int(data.get("keyspace_hits", 0)), int(data.get("keyspace_misses", 0))
+    hit_pct = round(100.0 * hits / (hits + misses), 2) if hits + misses else None
+    keyspace = {k: v for k, v in data.items() if re.fullmatch(r"db\d+", k) and isinstance(v, dict)}
+    replicas = {k: v for k, v in data.items() if re.fullmatch(r"slave\d+", k) and isinstance(v, dict)}
+    master_offset = int(data.get("master_repl_offset", 0))
+    check, used_pct = _memory_check(ctx, data)
+    clients, maxclients = int(data.get("connected_clients", 0)), int(data.get("maxclients", 0))
+    role = text(data.get("role", ""))
+    values: dict[str, Any] = {
+        "version": text(data.get("redis_version", "")),
+        "uptime_s": int(data.get("uptime_in_seconds", 0)),
+        "connected_clients": clients,
+        "maxclients": maxclients,
+        "clients_pct": round(100.0 * clients / maxclients, 1) if maxclients else None,
+        "blocked_clients": int(data.get("blocked_clients", 0)),
+        "used_memory": int(data.get("used_memory", 0)),
+        "maxmemory": int(data.get("maxmemory", 0)),
+        "used_pct": used_pct,
+        "fragmentation_ratio": float(data.get("mem_fragmentation_ratio", 0) or 0),
+        "ops_per_sec": int(data.get("instantaneous_ops_per_sec", 0)),
+        "hits": hits,
+        "misses": misses,
+        "hit_pct": hit_pct,
+        "evicted_keys": int(data.get("evicted_keys", 0)),
+        "expired_keys": int(data.get("expired_keys", 0)),
+        "rejected_connections": int(data.get("rejected_connections", 0)),
+        "keys": sum(int(v.get("keys", 0)) for v in keyspace.values()),
+        "role": role,
+        "connected_replicas": int(data.get("connected_slaves", 0)),
+        "max_replica_lag_bytes": max(
+            (master_offset - int(v.get("offset", 0)) for v in replicas.values()), default=0
+        ),
+    }
+    if role == "slave":
+        values["master_link_up"] = text(data.get("master_link_status", "")) == "up"
+    sections: dict[str, Result] = {
+        "server": KeyValues(
+            title="Server",
+            items=(
+                ("Version", values["version"]),
+                ("Mode", text(data.get("redis_mode", ""))),
+                ("Role", role),
+                ("Uptime", duration(values["uptime_s"])),
+            ),
+        ),
+        "clients": KeyValues(
+            title="Clients",
+            items=(
+                ("Connected", f"{count(clients)} of {count(maxclients)} maxclients"),
+                ("Blocked (BLPOP etc.)", count(values["blocked_clients"])),
+                ("Rejected connections", count(values["rejected_connections"])),
+            ),
+        ),
+        "memory": Group(
+            title="Memory",
+            parts=(
+                check,
+                KeyValues(
+                    title="Memory",
+                    items=(
+                        (
+                            "Used / peak",
+                            f"{size(values['used_memory'])} / {size(data.get('used_memory_peak'))}",
+                        ),
+                        ("Fragmentation ratio", f"{values['fragmentation_ratio']:.2f}"),
+                        ("Evicted keys", count(values["evicted_keys"])),
+                    ),
+                ),
+            ),
+        ),
+        "stats": KeyValues(
+            title="Stats",
+            items=(
+                ("Ops/sec", count(values["ops_per_sec"])),
+                (
+                    "Hit ratio",
+                    f"{pct(hit_pct) or 'no lookups yet'} ({count(hits)} hits, {count(misses)} misses)",
+                ),
+                (
+                    "Expired / evicted keys",
+                    f"{count(values['expired_keys'])} / {count(values['evicted_keys'])}",
+                ),
+                ("Commands processed", count(data.get("total_commands_processed"))),
+            ),
+        ),
+        "keyspace": Table(
+            title="Keyspace",
+            columns=("db", "keys", "with expiry", "avg TTL"),
+            rows=[
+                (db, count(v.get("keys")), count(v.get("expires")), duration(int(v.get("avg_ttl", 0)) / 1000))
+                for db, v in sorted(keyspace.items(), key=lambda kv: int(kv[0][2:]))
+            ],
+            summary="" if keyspace else "No keys.",
+        ),
+        "replication": _replication(data, replicas, master_offset),
+    }
+    chosen = [params.section] if params.section else list(sections)
+    return Group(title=f"INFO {label(ctx)}", parts=[sections[s] for s in chosen], values=values)
+
+
+def _replication(data: dict[str, Any], replicas: dict[str, Any], master_offset: int) -> Result:
+    if text(data.get("role", "")) == "slave":
+        return KeyValues(
+            title="Replication",
+            items=(
+                ("Role", "replica"),
+                ("Master", f"{text(data.get('master_host', ''))}:{data.get('master_port', '')}"),
+                ("Link", text(data.get("master_link_status", ""))),
+                ("Last contact", f"{data.get('master_last_io_seconds_ago', '?')} s ago"),
+            ),
+        )
+    return Table(
+        title="Replication",
+        columns=("replica", "state", "lag", "behind"),
+        rows=[
+            (
+                f"{text(v.get('ip', ''))}:{v.get('port', '')}",
+                text(v.get("state", "")),
+                f"{v.get('lag', '?')} s",
+                size(master_offset - int(v.get("offset", 0))),
+            )
+            for v in replicas.values()
+        ],
+        summary=f"master with {len(replicas)} replicas" if replicas else "master with no replicas",
+    )
+
+
+class Latency(Params):
+    count: Annotated[int, Field(ge=1, le=1000)] = arg(20, flags=("-n", "--count"), help="how many PINGs (20)")
+    instance: str | None = instance_arg()
+
+
+@handler("redis.latency", Latency, client=Client.REDIS)
+def latency(ctx: Context[Any], params: Latency) -> KeyValues:
+    """N PINGs in a row: min, average and max round trip, as `redis-cli --latency` shows.
+
+    `/redis latency [instance] [-n 20]`
+    """
+    samples: list[float] = []
+    deadline = time.monotonic() + ctx.timeout
+    with calls(ctx) as client:
+        client.ping()  # open the connection outside the measurement
+        while len(samples) < params.count and time.monotonic() < deadline:
+            started = time.perf_counter()
+            client.ping()
+            samples.append((time.perf_counter() - started) * 1000)
+    ordered = sorted(samples)
+    values = {
+        "samples": len(samples),
+        "min_ms": round(ordered[0], 3),
+        "avg_ms": round(statistics.fmean(samples), 3),
+        "max_ms": round(ordered[-1], 3),
+        "p50_ms": round(statistics.median(samples), 3),
+        "p99_ms": round(ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))], 3),
+    }
+    return KeyValues(
+        title=f"Latency of {label(ctx)} ({len(samples)} PINGs)",
+        items=(
+            ("min", millis(values["min_ms"])),
+            ("avg", millis(values["avg_ms"])),
+            ("max", millis(values["max_ms"])),
+            ("p50 / p99", f"{millis(values['p50_ms'])} / {millis(values['p99_ms'])}"),
+        ),
+        values=values,
+    )
+
+
+class Slowlog(Params):
+    count: Annotated[int, Field(ge=1, le=128)] = arg(
+        10, flags=("-n", "--count"), help="how many entries (10)"
+    )
+    instance: str | None = instance_arg()
+
+
+@handler("redis.slowlog", Slowlog, client=Client.REDIS)
+def slowlog(ctx: Context[Any], params: Slowlog) -> Table:
+    """The newest SLOWLOG entries: when, how long, the command and the client.
+
+    `/redis slowlog [instance] [-n 10]`
+    """
+    with calls(ctx) as client:
+        entries = client.slowlog_get(params.count)
+        total = int(client.slowlog_len())
+        try:
+            threshold = text(client.config_get("slowlog-log-slower-than").get("slowlog-log-slower-than", ""))
+        except redis.exceptions.ResponseError:  # CONFIG is disabled on some managed services
+            threshold = ""
+    now = time.time()
+    slowest = max((int(e["duration"]) for e in entries), default=0) / 1000
+    summary = f"{total} entries in the slow log"
+    if threshold:
+        summary += f" (commands slower than {millis(int(threshold) / 1000)})"
+    return Table(
+        title=f"Slow log of {label(ctx)}",
+        columns=("id", "when", "took", "command", "client"),
+        rows=[
+            (
+                str(e["id"]),
+                f"{duration(now - int(e['start_time']))} ago",
+                millis(int(e["duration"]) / 1000),
+                redact(show_bytes(e.get("command", b""), 120)),
+                text(e.get("clientaddress", b"")) + (f" ({text(n)})" if (n := e.get("client_name")) else ""),
+            )
+            for e in entries
+        ],
+        summary=summary,
+        values={"entries": len(entries), "length": total, "slowest_ms": round(slowest, 3)},
+    )

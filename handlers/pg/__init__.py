@@ -1,0 +1,8 @@
+"""PostgreSQL handlers (`/db`), split by concern; `handlers.postgres` imports them all.
+
+common       connections from the pool, read-only transactions, errors naming the database
+sessions     activity, connections, long-running, locks
+stats        ping, slow-queries, table-sizes, index-usage, db-stats, replication
+signals      cancel and terminate a backend (destructive)
+maintenance  vacuum-analyze and reindex (destructive)
+"""

@@ -1,0 +1,153 @@
+"""Cancel a backend's query or terminate its session (destructive, previewed first)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from pydantic import PositiveInt
+
+from handlers import Client, Context, handler
+from handlers.errors import HandlerError, InvalidRequest, NotFound
+from handlers.humanize import duration
+from handlers.params import Params, arg
+from handlers.pg.common import Cursor, Row, database_arg, label, read_only, sql_text, writable
+from handlers.results import KeyValues, Preview
+
+_BACKEND_SQL = """
+SELECT a.pid, a.usename AS user, a.application_name AS application, a.datname AS database,
+       coalesce(host(a.client_addr), CASE WHEN a.client_port = -1 THEN 'local socket' END, '') AS client,
+       a.state, a.backend_type, a.wait_event_type, a.wait_event, a.query, a.backend_start,
+       extract(epoch FROM clock_timestamp() - a.query_start)::float8 AS query_s,
+       extract(epoch FROM clock_timestamp() - a.xact_start)::float8 AS xact_s,
+       a.pid = pg_backend_pid() AS is_self,
+       a.application_name = current_setting('application_name') AND a.usename = current_user AS is_bot
+FROM pg_stat_activity a
+WHERE a.pid = %(pid)s
+"""
+# Backends a person may reasonably stop; the rest (walsender, checkpointer...) PostgreSQL manages.
+_SIGNALLABLE = ("client backend", "autovacuum worker")
+# How long a handler waits to see the backend react to the signal.
+_SETTLE_S = 3.0
+
+
+class Backend(Params):
+    pid: PositiveInt = arg(..., positional=True, help="the backend's process id (see /db activity)")
+    database: str | None = database_arg()
+
+
+def _backend(ctx: Context[Any], cur: Cursor, pid: int, verb: str) -> Row:
+    cur.execute(_BACKEND_SQL, {"pid": pid})
+    row = cur.fetchone()
+    if row is None:
+        raise NotFound(f"{label(ctx)}: no backend with pid {pid} (it may have finished; see /db activity)")
+    if row["is_self"] or row["is_bot"]:
+        raise InvalidRequest(f"{label(ctx)}: pid {pid} is the bot's own session; refusing to {verb} it")
+    if row["backend_type"] not in _SIGNALLABLE:
+        raise InvalidRequest(
+            f"{label(ctx)}: pid {pid} is PostgreSQL's {row['backend_type']} process, not a client session; "
+            f"refusing to {verb} it"
+        )
+    return row
+
+
+def _describe(row: Row) -> tuple[str, list[str]]:
+    who = f"{row['user'] or '?'} ({row['application'] or 'no application name'})"
+    if row["client"]:
+        who += f" from {row['client']}"
+    state = row["state"] or "unknown state"
+    ran = duration(row["query_s"]) if row["state"] == "active" else ""
+    headline = f"pid {row['pid']}: {who}, {state}" + (f" for {ran}" if ran else "")
+    details = [
+        f"database: {row['database'] or ''}",
+        f"query{' running for ' + ran if ran else ' (last)'}: {sql_text(row['query'], 300)}",
+    ]
+    if row["xact_s"] is not None:
+        details.append(f"transaction open for {duration(row['xact_s'])}")
+    if row["wait_event_type"]:
+        details.append(f"waiting on {row['wait_event_type']}:{row['wait_event']}")
+    return headline, details
+
+
+def preview_cancel(ctx: Context[Any], params: Backend) -> Preview:
+    with read_only(ctx) as cur:
+        row = _backend(ctx, cur, params.pid, "cancel")
+    headline, details = _describe(row)
+    if row["state"] != "active":
+        details.append(f"it is {row['state']}: there is no running query to cancel")
+    return Preview(
+        summary=f"Cancel the query of {headline} on {label(ctx)}",
+        details=(*details, "The session stays connected; its current statement fails with an error."),
+    )
+
+
+def preview_terminate(ctx: Context[Any], params: Backend) -> Preview:
+    with read_only(ctx) as cur:
+        row = _backend(ctx, cur, params.pid, "terminate")
+    headline, details = _describe(row)
+    return Preview(
+        summary=f"Terminate {headline} on {label(ctx)}",
+        details=(*details, "The connection is closed and its open transaction is rolled back."),
+    )
+
+
+def _gone_or_stopped(ctx: Context[Any], cur: Cursor, row: Row, terminated: bool) -> bool:
+    """Whether the backend reacted: gone (terminate) or no longer running that query (cancel)."""
+    deadline = time.monotonic() + min(_SETTLE_S, ctx.timeout)
+    while True:
+        # Statistics are cached per transaction; clear them to see the backend's current state.
+        cur.execute("SELECT pg_stat_clear_snapshot()")
+        cur.execute(
+            "SELECT state, backend_start, query_start FROM pg_stat_activity WHERE pid = %(pid)s",
+            {"pid": row["pid"]},
+        )
+        now = cur.fetchone()
+        if now is None or now["backend_start"] != row["backend_start"]:
+            return True
+        if not terminated and now["state"] != "active":
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.05)
+
+
+@handler("db.cancel", Backend, client=Client.POSTGRES, destructive=True, preview=preview_cancel)
+def cancel(ctx: Context[Any], params: Backend) -> KeyValues:
+    """Cancel a backend's running query (pg_cancel_backend); the session stays connected.
+
+    `/db cancel PID [database]`. Refuses the bot's own sessions and pids that do not exist.
+    """
+    with writable(ctx) as cur:
+        row = _backend(ctx, cur, params.pid, "cancel")
+        cur.execute("SELECT pg_cancel_backend(%(pid)s) AS ok", {"pid": params.pid})
+        if not (cur.fetchone() or {}).get("ok"):
+            raise HandlerError(f"{label(ctx)}: could not signal pid {params.pid} (it may have just ended)")
+        stopped = _gone_or_stopped(ctx, cur, row, terminated=False)
+    headline, _ = _describe(row)
+    outcome = "its query stopped" if stopped else f"still running after {_SETTLE_S:.0f} s"
+    return KeyValues(
+        title=f"Cancelled pid {params.pid} on {label(ctx)}: {outcome}",
+        items=(("Backend", headline), ("Query", sql_text(row["query"], 300)), ("Outcome", outcome)),
+        values={"pid": params.pid, "cancelled": True, "stopped": stopped},
+    )
+
+
+@handler("db.terminate", Backend, client=Client.POSTGRES, destructive=True, preview=preview_terminate)
+def terminate(ctx: Context[Any], params: Backend) -> KeyValues:
+    """Terminate a backend's session (pg_terminate_backend), rolling back its transaction.
+
+    `/db terminate PID [database]`. Refuses the bot's own sessions and pids that do not exist.
+    """
+    with writable(ctx) as cur:
+        row = _backend(ctx, cur, params.pid, "terminate")
+        cur.execute("SELECT pg_terminate_backend(%(pid)s) AS ok", {"pid": params.pid})
+        if not (cur.fetchone() or {}).get("ok"):
+            raise HandlerError(f"{label(ctx)}: could not signal pid {params.pid} (it may have just ended)")
+        gone = _gone_or_stopped(ctx, cur, row, terminated=True)
+    headline, _ = _describe(row)
+    outcome = "the session has ended" if gone else f"signalled, but still present after {_SETTLE_S:.0f} s"
+    return KeyValues(
+        title=f"Terminated pid {params.pid} on {label(ctx)}: {outcome}",
+        items=(("Backend", headline), ("Query", sql_text(row["query"], 300)), ("Outcome", outcome)),
+        values={"pid": params.pid, "terminated": gone},
+    )

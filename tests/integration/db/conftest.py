@@ -1,0 +1,164 @@
+"""PostgreSQL fixtures for the /db handler tests.
+
+The shared server (127.0.0.1:5432, trust auth) gets a database of our own, `chatops_pg_<random>`,
+so helpers running at the same time never see each other's tables. A second server, started
+here from the PostgreSQL binaries with pg_stat_statements preloaded, serves the slow-queries
+and connection-threshold tests.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pwd
+import secrets
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import psycopg
+import pytest
+from pgkit import (
+    HOST,
+    PORT,
+    USER,
+    PgServer,
+    Session,
+    _as_postgres,
+    _pg_bin,
+    dsn,
+    free_port,
+    make_ctx,
+    make_pool,
+)
+from psycopg_pool import ConnectionPool
+
+from handlers import Context, Registry, load_all
+from handlers.results import Result
+
+
+@pytest.fixture(scope="session")
+def registry() -> Registry:
+    return load_all()
+
+
+@pytest.fixture(scope="session")
+def server() -> None:
+    try:
+        with psycopg.connect(dsn("test")) as conn:
+            conn.execute("SELECT 1")
+    except psycopg.Error as exc:
+        pytest.fail(f"PostgreSQL at {HOST}:{PORT} (user postgres, database test) is not reachable: {exc}")
+
+
+@pytest.fixture(scope="session")
+def dbname(server: None) -> Iterator[str]:
+    name = f"chatops_pg_{secrets.token_hex(4)}"
+    with psycopg.connect(dsn("test"), autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    yield name
+    with psycopg.connect(dsn("test"), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def pool(dbname: str) -> Iterator[ConnectionPool[Any]]:
+    p = make_pool(dsn(dbname))
+    yield p
+    p.close()
+
+
+@pytest.fixture
+def ctx(pool: ConnectionPool[Any]) -> Context[Any]:
+    return make_ctx(pool)
+
+
+Run = Callable[..., Result]
+
+
+@pytest.fixture
+def run(registry: Registry, ctx: Context[Any]) -> Run:
+    """run("db.locks", ctx=None, **params): call a handler as the bot would, after validation."""
+
+    def call(name: str, /, context: Context[Any] | None = None, **params: Any) -> Result:
+        spec = registry.get(name)
+        assert spec is not None, f"{name} is not registered"
+        return spec.fn(context or ctx, spec.params.model_validate(params))
+
+    return call
+
+
+@pytest.fixture
+def preview(registry: Registry, ctx: Context[Any]) -> Callable[..., Any]:
+    def call(name: str, /, context: Context[Any] | None = None, **params: Any) -> Any:
+        spec = registry.get(name)
+        assert spec is not None
+        assert spec.preview is not None
+        return spec.preview(context or ctx, spec.params.model_validate(params))
+
+    return call
+
+
+@pytest.fixture
+def session(dbname: str) -> Iterator[Callable[..., Session]]:
+    opened: list[Session] = []
+
+    def open_session(app: str = "chatops-test-client", db: str | None = None, port: int = PORT) -> Session:
+        conn = psycopg.connect(dsn(db or dbname, port=port), application_name=app, autocommit=True)
+        s = Session(conn=conn, pid=conn.info.backend_pid)
+        opened.append(s)
+        return s
+
+    yield open_session
+    for s in opened:
+        with contextlib.suppress(Exception):
+            s.conn.cancel_safe(timeout=2)
+        with contextlib.suppress(Exception):
+            s.conn.close()
+        s.join(5)
+
+
+# -- a private PostgreSQL server with pg_stat_statements preloaded -------------------------
+
+
+@pytest.fixture(scope="session")
+def pgss_server() -> Iterator[PgServer]:
+    bindir = _pg_bin()
+    root = tempfile.mkdtemp(prefix="chatops_pg_pgss_")
+    datadir, sockdir = os.path.join(root, "data"), os.path.join(root, "sock")
+    os.makedirs(sockdir)
+    if os.geteuid() == 0:
+        pw = pwd.getpwnam("postgres")
+        for path in (root, sockdir):
+            os.chown(path, pw.pw_uid, pw.pw_gid)
+    port = free_port()
+    subprocess.run(
+        _as_postgres(
+            [f"{bindir}/initdb", "-D", datadir, "-U", USER, "--auth=trust", "-E", "UTF8", "--no-sync"]
+        ),
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    opts = (
+        f"-p {port} -k {sockdir} -c listen_addresses=127.0.0.1 "
+        "-c shared_preload_libraries=pg_stat_statements -c max_connections=20 -c fsync=off"
+    )
+    started = subprocess.run(
+        _as_postgres([f"{bindir}/pg_ctl", "-D", datadir, "-o", opts, "-l", f"{root}/log", "-w", "start"]),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    if started.returncode != 0:
+        log = open(f"{root}/log").read() if os.path.exists(f"{root}/log") else ""  # noqa: SIM115
+        pytest.fail(f"could not start a PostgreSQL server on port {port}: {started.stderr}\n{log}")
+    yield PgServer(port=port, datadir=datadir)
+    subprocess.run(
+        _as_postgres([f"{bindir}/pg_ctl", "-D", datadir, "-m", "immediate", "-w", "stop"]),
+        capture_output=True,
+        timeout=60,
+    )
+    shutil.rmtree(root, ignore_errors=True)
