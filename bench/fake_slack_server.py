@@ -10,7 +10,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.fakes.slack import FakeSlack  # noqa: E402
+from tests.fakes.slack import FakeSlack
 
 
 def main() -> None:

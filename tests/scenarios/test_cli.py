@@ -122,7 +122,7 @@ def test_db_upgrade_on_sqlite(tmp_path: Path) -> None:
 @pytest.fixture
 def health_server() -> Iterator[str]:
     class H(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802
+        def do_GET(self) -> None:
             self.send_response(200 if self.path == "/health" else 503)
             self.send_header("Content-Length", "2")
             self.end_headers()
