@@ -60,7 +60,11 @@ class FakeSlack:
         self.pins: list[tuple[str, str]] = []
         self.bookmarks: list[dict[str, Any]] = []
         self.reactions: list[dict[str, Any]] = []
+        # Messages by channel id, oldest first (chat.postMessage and post_as_user), for history.
+        self.messages: dict[str, list[dict[str, Any]]] = {}
         self._failures: dict[str, list[_Failure]] = {}
+        self.socket_mode_url = ""  # set by a test to answer apps.connections.open
+        self._holds: dict[str, threading.Event] = {}
         self._lock = threading.Lock()
         self._cond = threading.Condition(self._lock)
         self._ids = itertools.count(1)
@@ -94,6 +98,12 @@ class FakeSlack:
         self._server.server_close()
 
     # -- test controls ---------------------------------------------------------------------
+
+    def hold(self, method: str) -> threading.Event:
+        """Calls of `method` are recorded, then wait (up to 30 s) until the returned event is set."""
+        gate = threading.Event()
+        self._holds[method] = gate
+        return gate
 
     def fail(self, method: str, error: str = "internal_error", *, times: int = 1) -> None:
         """The next `times` calls of `method` answer ok=false with `error`."""
@@ -181,6 +191,10 @@ class FakeSlack:
                 "bot_id": "B0TEST001",
                 "is_enterprise_install": False,
             }
+        if method == "apps.connections.open":
+            if not self.socket_mode_url:
+                return {"ok": False, "error": "not_allowed_token_type"}
+            return {**ok, "url": self.socket_mode_url}
         if method in ("chat.postMessage", "chat.update", "chat.postEphemeral"):
             channel = str(args.get("channel", ""))
             if channel.startswith("#"):
@@ -194,6 +208,8 @@ class FakeSlack:
             if method == "chat.postEphemeral":
                 return {**ok, "message_ts": self._new_ts()}
             ts = str(args["ts"]) if method == "chat.update" else self._new_ts()
+            if method == "chat.postMessage":
+                self._keep(channel, {"text": args.get("text", ""), "user": BOT_USER, "ts": ts}, args)
             return {
                 **ok,
                 "channel": channel,
@@ -238,6 +254,22 @@ class FakeSlack:
             elif method == "conversations.join":
                 ch.members.add(BOT_USER)
             return {**ok, "channel": self._channel_json(ch)}
+        if method == "conversations.history":
+            cid = str(args.get("channel", ""))
+            if cid not in self.channels:
+                return {"ok": False, "error": "channel_not_found"}
+            inclusive = str(args.get("inclusive", "")).lower() in ("1", "true")
+            latest, oldest = args.get("latest"), args.get("oldest")
+            found = []
+            for m in reversed(self.messages.get(cid, [])):  # newest first, as Slack answers
+                ts = float(m["ts"])
+                if latest is not None and (ts > float(latest) or (ts == float(latest) and not inclusive)):
+                    continue
+                if oldest is not None and (ts < float(oldest) or (ts == float(oldest) and not inclusive)):
+                    continue
+                found.append(m)
+            limit = int(args.get("limit") or 100)
+            return {**ok, "messages": found[:limit], "has_more": len(found) > limit}
         if method == "pins.add":
             self.pins.append((str(args.get("channel")), str(args.get("timestamp"))))
             return ok
@@ -290,6 +322,19 @@ class FakeSlack:
             view = json.loads(view) if isinstance(view, str) else view
             return {**ok, "view": {"id": f"V{next(self._ids):08d}", **(view or {})}}
         return {"ok": False, "error": "unknown_method"}
+
+    def _keep(self, channel: str, message: dict[str, Any], args: dict[str, Any]) -> None:
+        for key in ("thread_ts", "blocks"):
+            if args.get(key):
+                message[key] = args[key]
+        with self._lock:
+            self.messages.setdefault(channel, []).append({"type": "message", **message})
+
+    def post_as_user(self, channel: str, user: str, text: str) -> str:
+        """A person's message in a channel (for pins and reactions); returns its ts."""
+        ts = self._new_ts()
+        self._keep(channel, {"text": text, "user": user, "ts": ts}, {})
+        return ts
 
     def _channel_json(self, ch: Channel) -> dict[str, Any]:
         return {
@@ -362,6 +407,9 @@ class FakeSlack:
                 if fake.latency:
                     time.sleep(fake.latency)
                 fake._record(method, args)
+                gate = fake._holds.get(method)
+                if gate is not None:
+                    gate.wait(30)
                 failure = fake._take_failure(method)
                 if failure is not None:
                     if failure.status == 429:
