@@ -9,12 +9,8 @@ from typing import Any
 
 from slack_bolt import App
 from slack_sdk import WebClient
-from slack_sdk.http_retry.builtin_handlers import (
-    ConnectionErrorRetryHandler,
-    RateLimitErrorRetryHandler,
-    ServerErrorRetryHandler,
-)
 
+from bot import metrics
 from bot.commands.builtin import builtins
 from bot.config import Settings
 from bot.executor import Executor
@@ -38,11 +34,8 @@ def make_web_client(settings: Settings) -> WebClient:
         token=settings.slack_bot_token or None,
         base_url=settings.slack_api_url,
         timeout=SLACK_TIMEOUT,
-        retry_handlers=[
-            RateLimitErrorRetryHandler(max_retry_count=2),
-            ServerErrorRetryHandler(max_retry_count=2),
-            ConnectionErrorRetryHandler(max_retry_count=2),
-        ],
+        # The same retries, counted, plus a last handler that counts the calls that failed.
+        retry_handlers=metrics.slack_retry_handlers(max_retry_count=2),
     )
 
 
@@ -73,6 +66,7 @@ def build_runtime(settings: Settings, services: Services, slack: Any = None) -> 
         store=services.store,
         guard=guard,
         pool=pool,
+        on_result=metrics.observe_handler,
     )
     runtime = Runtime(
         settings=settings,

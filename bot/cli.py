@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import sys
 import threading
 from typing import Annotated
@@ -11,6 +10,7 @@ import typer
 from rich.console import Console
 
 from bot.config import ConfigError, Settings, load_config
+from bot.logging_setup import LogFormat, setup_logging
 from bot.store import Store, StoreError
 
 app = typer.Typer(help="Run operational runbooks from Slack.", no_args_is_help=True, add_completion=False)
@@ -32,14 +32,15 @@ def _settings() -> Settings:
 def serve(
     port: Annotated[int, typer.Option(help="HTTP port (HTTP mode, when SLACK_APP_TOKEN is not set)")] = 3000,
     host: Annotated[str, typer.Option(help="Address to listen on")] = "0.0.0.0",
-    log_format: Annotated[str, typer.Option(help="text or json")] = "text",
+    log_format: Annotated[LogFormat, typer.Option(help="Log lines as text or as one JSON object each")] = (
+        LogFormat.TEXT
+    ),
 ) -> None:
     """Run the bot: Socket Mode when SLACK_APP_TOKEN is set, else HTTP on --port."""
     from bot.app import build_app
     from bot.services import Services
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    del log_format
+    setup_logging(log_format)
     settings = _settings()
     missing = [n for n, v in (("SLACK_BOT_TOKEN", settings.slack_bot_token),) if not v]
     if not settings.slack_app_token and not settings.slack_signing_secret:
@@ -65,36 +66,68 @@ def serve(
     if settings.slack_app_token:
         from slack_bolt.adapter.socket_mode import SocketModeHandler
 
+        from bot.web import Shutdown, install_signal_handlers
+
         handler = SocketModeHandler(bolt, settings.slack_app_token, web_client=bolt.client)
+        install_signal_handlers(stopped.set)
         out.print("chatops: Socket Mode")
         handler.connect()
         try:
             stopped.wait()
-        except KeyboardInterrupt:
-            pass
         finally:
-            handler.close()
-            if scheduler is not None:
-                scheduler.stop()
-            services.close()
+            handler.close()  # no new events; then the same drain as HTTP mode
+            Shutdown(bolt).run()
         return
-    from bot.web import HttpServer, WebApp, install_signal_handlers
+    from bot.web import HttpServer, WebApp
+    from bot.web import serve as serve_http
 
     server = HttpServer(WebApp(bolt), host=host, port=port)
-
-    def stop() -> None:
-        server.server.stop()
-        stopped.set()
-
-    install_signal_handlers(stop)
     out.print(f"chatops: HTTP mode on http://{host}:{server.port}/slack/events")
+    serve_http(bolt, server)  # until SIGTERM/SIGINT, then a graceful shutdown
+
+
+@app.command("console")
+def console_cmd(
+    user: Annotated[
+        str | None, typer.Option("--user", help="Your Slack user id, for access rules and the audit log")
+    ] = None,
+    command: Annotated[
+        str | None, typer.Option("--command", "-c", help="Run this one command, then exit (1 if it failed)")
+    ] = None,
+    slack: Annotated[
+        bool,
+        typer.Option(
+            "--slack/--no-slack",
+            help="Also use the Slack Web API (SLACK_BOT_TOKEN): resolves user groups in access rules",
+        ),
+    ] = False,
+) -> None:
+    """Type the same commands as in Slack, in a terminal; no Slack needed (CHATOPS_USER = who you are)."""
+    from bot.app import build_runtime, make_web_client
+    from bot.console import Session, identity, run
+    from bot.services import Services
+
+    setup_logging(LogFormat.TEXT, level="WARNING")
+    settings = _settings()
     try:
-        server.serve_forever()
+        user_id = identity(user, settings.console_user)
+    except ValueError as exc:
+        err.print(f"[red]cannot start:[/red] {exc}")
+        raise typer.Exit(2) from None
+    try:
+        services = Services.from_settings(settings)
+        services.store.upgrade()
+    except (ConfigError, StoreError) as exc:
+        err.print(f"[red]cannot start:[/red] {exc}")
+        raise typer.Exit(2) from None
+    client = make_web_client(settings) if slack and settings.slack_bot_token else None
+    runtime = build_runtime(settings, services, slack=client)
+    try:
+        code = run(runtime, Session(user_id=user_id), command=command)
     finally:
-        if scheduler is not None:
-            scheduler.stop()
-        bolt.runtime.pool.shutdown(wait=True)
+        runtime.pool.shutdown(wait=True)
         services.close()
+    raise typer.Exit(code)
 
 
 @db_app.command("upgrade")

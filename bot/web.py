@@ -1,47 +1,133 @@
-"""HTTP mode: /slack/events (Bolt), /healthz, /readyz, /metrics, on a production WSGI server."""
+"""HTTP mode: /slack/events (Bolt), /healthz, /readyz, /metrics, /status, on a production WSGI server.
+
+Every request gets an id (the caller's `X-Request-Id` when it is a sane token, else a new
+one), echoed in the response and logged in one line with status and duration. Shutdown
+(SIGTERM, SIGINT) is graceful: stop accepting, let in-flight requests finish, let the Bolt
+listeners still running after their ack finish, stop the scheduler, drain the handler pool,
+close the clients and the state store.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
+import re
+import secrets
 import signal
+import sys
 import threading
+import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from cheroot import wsgi
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
+from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 
-from bot.app import ChatopsApp
+from bot import metrics, status_page
+from bot.runtime import Runtime
 
 log = logging.getLogger(__name__)
+access_log = logging.getLogger("bot.http")
 
 StartResponse = Callable[..., Any]
 Route = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 
+# Probes and scrapes come every few seconds; at INFO they would drown the requests that matter.
+QUIET_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+
+STATUS_HEADERS = [
+    # The page loads nothing from anywhere: inline styles only, no scripts.
+    ("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'"),
+    ("X-Content-Type-Options", "nosniff"),
+    ("Referrer-Policy", "no-referrer"),
+    ("Cache-Control", "public, max-age=15"),
+]
+
+
+def runtime_of(app: App) -> Runtime:
+    """The runtime `bot.app.build_app` hangs on its App (web.py does not import the composition root)."""
+    runtime = getattr(app, "runtime", None)
+    if not isinstance(runtime, Runtime):
+        raise TypeError("the App has no chatops runtime: build it with bot.app.build_app")
+    return runtime
+
 
 def _reply(
-    start: StartResponse, status: str, body: bytes, ctype: str = "text/plain; charset=utf-8"
+    start: StartResponse,
+    status: str,
+    body: bytes,
+    ctype: str = "text/plain; charset=utf-8",
+    headers: list[tuple[str, str]] | None = None,
 ) -> list[bytes]:
-    start(status, [("Content-Type", ctype), ("Content-Length", str(len(body)))])
+    start(status, [("Content-Type", ctype), ("Content-Length", str(len(body))), *(headers or [])])
     return [body]
 
 
-class WebApp:
-    """The WSGI application: Slack's endpoint plus the probes and metrics."""
+def request_id(environ: dict[str, Any]) -> str:
+    given = str(environ.get("HTTP_X_REQUEST_ID", ""))
+    return given if _REQUEST_ID.fullmatch(given) else secrets.token_hex(8)
 
-    def __init__(self, app: ChatopsApp, *, slack_path: str = "/slack/events") -> None:
+
+class WebApp:
+    """The WSGI application: Slack's endpoint plus the probes, metrics and the status page."""
+
+    def __init__(self, app: App, *, slack_path: str = "/slack/events") -> None:
         self.app = app
+        self.runtime = runtime_of(app)
         self.slack = SlackRequestHandler(app, path=slack_path)
         self.slack_path = slack_path
+        self.draining = False  # set at shutdown: /readyz answers 503 so traffic moves away
         self.routes: dict[str, Route] = {
             "/healthz": self.healthz,
             "/readyz": self.readyz,
             "/metrics": self.metrics,
+            "/status": self.status,
         }
 
     def __call__(self, environ: dict[str, Any], start: StartResponse) -> Iterable[bytes]:
+        rid = request_id(environ)
+        environ["chatops.request_id"] = rid
+        started = time.monotonic()
+        seen: list[str] = []
+
+        def start_logged(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            seen.append(status)
+            headers = [*headers, ("X-Request-Id", rid)]
+            return start(status, headers, exc_info) if exc_info else start(status, headers)
+
+        try:
+            return self._route(environ, start_logged)
+        except Exception:
+            log.exception(
+                "unhandled error serving %s", environ.get("PATH_INFO", ""), extra={"request_id": rid}
+            )
+            body = b"internal error\n"
+            headers = [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(body)))]
+            start_logged("500 Internal Server Error", headers, sys.exc_info())
+            return [body]
+        finally:
+            path = str(environ.get("PATH_INFO", ""))
+            status = seen[-1].split(" ", 1)[0] if seen else "000"
+            access_log.log(
+                logging.DEBUG if path in QUIET_PATHS and status.startswith("2") else logging.INFO,
+                "%s %s %s",
+                environ.get("REQUEST_METHOD", ""),
+                path,
+                status,
+                extra={
+                    "request_id": rid,
+                    "method": environ.get("REQUEST_METHOD", ""),
+                    "path": path,
+                    "status": int(status) if status.isdigit() else 0,
+                    "duration_ms": int((time.monotonic() - started) * 1000),
+                    "remote": environ.get("REMOTE_ADDR", ""),
+                },
+            )
+
+    def _route(self, environ: dict[str, Any], start: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
         if path == self.slack_path:
             return self.slack(environ, start)
@@ -54,19 +140,48 @@ class WebApp:
         return _reply(start, "200 OK", b"ok\n")
 
     def readyz(self, _env: dict[str, Any], start: StartResponse) -> Iterable[bytes]:
-        ok, why = self.app.runtime.store.readiness()
+        if self.draining:
+            body = json.dumps({"ready": False, "store": "shutting down"}).encode() + b"\n"
+            return _reply(start, "503 Service Unavailable", body, "application/json")
+        ok, why = self.runtime.store.readiness()
         body = json.dumps({"ready": ok, "store": why}).encode() + b"\n"
         return _reply(start, "200 OK" if ok else "503 Service Unavailable", body, "application/json")
 
     def metrics(self, _env: dict[str, Any], start: StartResponse) -> Iterable[bytes]:
+        rt = self.runtime
+        try:
+            metrics.refresh_gauges(rt.store.engine, rt.clock())
+        except Exception as exc:  # the store being down must not hide the other metrics
+            log.warning("metrics: cannot read gauges from the state store: %s", exc)
         return _reply(start, "200 OK", generate_latest(REGISTRY), CONTENT_TYPE_LATEST)
+
+    def status(self, env: dict[str, Any], start: StartResponse) -> Iterable[bytes]:
+        if env.get("REQUEST_METHOD", "GET") not in ("GET", "HEAD"):
+            return _reply(start, "405 Method Not Allowed", b"GET only\n", headers=[("Allow", "GET, HEAD")])
+        rt = self.runtime
+        try:
+            html = status_page.page(rt.store.engine, rt.clock(), rt.config)
+        except Exception as exc:
+            log.error("status page: cannot read incidents: %s", exc)
+            body = b"The status page is temporarily unavailable. Please try again in a minute.\n"
+            return _reply(start, "503 Service Unavailable", body, headers=[("Retry-After", "30")])
+        return _reply(start, "200 OK", html.encode(), "text/html; charset=utf-8", STATUS_HEADERS)
 
 
 class HttpServer:
     """cheroot's threaded WSGI server, stoppable from a signal handler or a test."""
 
-    def __init__(self, web: WebApp, *, host: str = "0.0.0.0", port: int = 3000, threads: int = 16) -> None:
-        self.server = wsgi.Server((host, port), web, numthreads=threads, shutdown_timeout=15)
+    def __init__(
+        self,
+        web: WebApp,
+        *,
+        host: str = "0.0.0.0",
+        port: int = 3000,
+        threads: int = 16,
+        shutdown_timeout: int = 20,
+    ) -> None:
+        self.web = web
+        self.server = wsgi.Server((host, port), web, numthreads=threads, shutdown_timeout=shutdown_timeout)
         self.server.prepare()
         self._thread: threading.Thread | None = None
 
@@ -82,17 +197,86 @@ class HttpServer:
         self._thread.start()
 
     def stop(self) -> None:
+        """Close the listening socket, then wait for the requests in flight (up to shutdown_timeout)."""
+        self.web.draining = True
         self.server.stop()
         if self._thread is not None:
             self._thread.join(timeout=20)
 
 
+class Shutdown:
+    """The shutdown sequence, run once, in order, whatever asks for it first.
+
+    1. the HTTP server stops accepting and finishes the requests in flight;
+    2. the Bolt listeners still running after their ack finish (listener executor);
+    3. the scheduler stops (a tick in progress completes);
+    4. the handler pool drains;
+    5. clients and the state store close.
+    """
+
+    def __init__(self, app: App, server: HttpServer | None = None) -> None:
+        self.app = app
+        self.server = server
+        self.done = threading.Event()
+        self._started = False
+        self._lock = threading.Lock()
+
+    def begin(self) -> None:
+        """Start the sequence in its own thread (safe from a signal handler); later calls do nothing."""
+        with self._lock:
+            if self._started:
+                return
+            self._started = True
+        threading.Thread(target=self._run, name="shutdown").start()
+
+    def run(self) -> None:
+        """Run the sequence here and wait for it (or for the one already running)."""
+        self.begin()
+        self.done.wait()
+
+    def _run(self) -> None:
+        try:
+            drain(self.app, self.server)
+        except Exception:
+            log.exception("shutdown did not finish cleanly")
+        finally:
+            self.done.set()
+
+
+def drain(app: App, server: HttpServer | None = None) -> None:
+    started = time.monotonic()
+    if server is not None:
+        log.info("shutting down: no new requests; waiting for the ones in flight")
+        server.stop()
+    executor = getattr(app.listener_runner, "listener_executor", None)
+    shutdown = getattr(executor, "shutdown", None)
+    if callable(shutdown):
+        log.info("shutting down: waiting for Slack listeners to finish")
+        shutdown(wait=True)
+    runtime = runtime_of(app)
+    if runtime.scheduler is not None:
+        runtime.scheduler.stop()
+    runtime.pool.shutdown(wait=True)
+    runtime.services.close()
+    log.info("stopped", extra={"duration_ms": int((time.monotonic() - started) * 1000)})
+
+
 def install_signal_handlers(stop: Callable[[], None]) -> None:
-    """SIGTERM/SIGINT stop taking requests and let the ones in flight finish."""
+    """SIGTERM/SIGINT call `stop` (which must not block: the signal handler runs in the main thread)."""
 
     def handler(signum: int, _frame: Any) -> None:
-        log.info("signal %s: shutting down", signum)
-        threading.Thread(target=stop, name="shutdown").start()
+        log.info("signal %s: shutting down", signal.Signals(signum).name)
+        stop()
 
     signal.signal(signal.SIGTERM, handler)
     signal.signal(signal.SIGINT, handler)
+
+
+def serve(app: App, server: HttpServer) -> None:
+    """Serve until SIGTERM/SIGINT, then shut down gracefully; returns when everything stopped."""
+    shutdown = Shutdown(app, server)
+    install_signal_handlers(shutdown.begin)
+    try:
+        server.serve_forever()
+    finally:
+        shutdown.run()

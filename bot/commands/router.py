@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from bot.commands.builtin import DEFAULT_SUB, Builtin, Call
+from bot.commands.observe import mark_help, note, observe
 from bot.commands.parse import ParseError, split_words, usage
 from bot.commands.responder import Responder
 from bot.executor import Done, Failed, NeedsConfirmation, Outcome_, Refused, Request
@@ -65,6 +66,18 @@ def dispatch(
 ) -> None:
     """Answer one command. Never raises: every failure becomes a message to the requester."""
     command = runtime.command_key(request.command)
+    # Counted in chatops_requests_total and logged once, with the request id, whatever happens.
+    with observe(request, command, respond) as observed:
+        _route(runtime, request, observed, extra, command)
+
+
+def _route(
+    runtime: Runtime,
+    request: Request,
+    respond: Responder,
+    extra: Mapping[str, Any] | None,
+    command: str | None,
+) -> None:
     if command is None:
         known = ", ".join(runtime.config.command_name(c) for c in runtime.commands())
         respond.error(f"Unknown command {request.command}. This bot answers: {known}")
@@ -80,6 +93,7 @@ def dispatch(
         if not words and command in DEFAULT_SUB:
             words = []
         else:
+            mark_help(respond)
             respond.say(command_help(runtime, command), ephemeral=True)
             return
     found_builtin = match_builtin(runtime, command, words)
@@ -113,6 +127,7 @@ def dispatch(
 
 
 def show(outcome: Outcome_, respond: Responder) -> None:
+    note(respond, outcome)
     if isinstance(outcome, Done):
         respond.result(outcome.result, heading=outcome.spec.name)
     elif isinstance(outcome, Refused):

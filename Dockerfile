@@ -1,0 +1,35 @@
+# syntax=docker/dockerfile:1
+# Production image: slim Python 3.11, the package installed into a venv, runs as a non-root
+# user, and works with a read-only root file system (only /tmp needs to be writable).
+
+FROM python:3.11-slim AS build
+ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+WORKDIR /src
+COPY pyproject.toml README.md ./
+COPY bot ./bot
+COPY handlers ./handlers
+RUN python -m venv /opt/chatops \
+ && /opt/chatops/bin/pip install . \
+ && /opt/chatops/bin/python -m compileall -q /opt/chatops
+
+FROM python:3.11-slim
+ENV PATH=/opt/chatops/bin:$PATH \
+    PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    CHATOPS_CONFIG=/etc/chatops/chatops.yaml \
+    DATABASE_URL=sqlite:////var/lib/chatops/chatops.db
+RUN groupadd --system --gid 10001 chatops \
+ && useradd --system --uid 10001 --gid chatops --home-dir /var/lib/chatops --create-home \
+      --shell /usr/sbin/nologin chatops
+COPY --from=build /opt/chatops /opt/chatops
+COPY runbooks /app/runbooks
+COPY chatops.example.yaml /app/chatops.example.yaml
+WORKDIR /app
+USER 10001:10001
+EXPOSE 3000
+# HTTP mode only: in Socket Mode (SLACK_APP_TOKEN set) there is no port to ask. slim has no
+# curl, so Python's urllib asks /healthz.
+HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
+  CMD ["python", "-c", "import os, sys, urllib.request as u; sys.exit(0 if os.environ.get('SLACK_APP_TOKEN') else u.urlopen('http://127.0.0.1:3000/healthz', timeout=4).status != 200)"]
+ENTRYPOINT ["chatops"]
+CMD ["serve"]

@@ -1,0 +1,96 @@
+"""Process logging: human-readable text (default) or one JSON object a line (`--log-format json`).
+
+Structured facts travel as `extra={...}` on the log call (request_id, status, duration_ms...).
+The text format appends them as key=value; the JSON format makes them fields, so a log
+pipeline can search by request id without parsing messages. Both formats pass the message
+through `redact`, so a DSN or token inside an exception text never reaches the log.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any, TextIO
+
+from handlers.redact import redact
+
+
+class LogFormat(StrEnum):
+    TEXT = "text"
+    JSON = "json"
+
+
+# Attributes every LogRecord has; anything else on a record came in through `extra=`.
+_STANDARD = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime", "taskName"}
+
+# Chatty libraries whose INFO lines say nothing an operator needs.
+_QUIET = ("slack_bolt", "slack_sdk", "apscheduler", "urllib3", "httpx", "kubernetes", "alembic")
+
+
+def extras(record: logging.LogRecord) -> dict[str, Any]:
+    """The structured fields a log call passed with `extra=`."""
+    return {k: v for k, v in record.__dict__.items() if k not in _STANDARD and not k.startswith("_")}
+
+
+def _safe(value: Any) -> Any:
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, int | float | bool) or value is None:
+        return value
+    return redact(str(value))
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object a line: ts, level, logger, msg, the extras, and exc when there is one."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": redact(record.getMessage()),
+        }
+        for key, value in extras(record).items():
+            entry.setdefault(key, _safe(value))
+        if record.exc_info:
+            entry["exc"] = redact(self.formatException(record.exc_info))
+        return json.dumps(entry, ensure_ascii=False)
+
+
+class TextFormatter(logging.Formatter):
+    """`time LEVEL logger: message key=value ...`, the extras sorted so lines line up."""
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = super().format(record)
+        fields = extras(record)
+        if fields:
+            head, sep, tail = line.partition("\n")  # keep a traceback below the fields
+            pairs = " ".join(f"{k}={_quote(_safe(v))}" for k, v in sorted(fields.items()))
+            line = f"{head} {pairs}{sep}{tail}"
+        return redact(line)
+
+
+def _quote(value: Any) -> str:
+    text = str(value)
+    return json.dumps(text) if (not text or any(c in text for c in ' "=')) else text
+
+
+def setup_logging(
+    fmt: LogFormat | str = LogFormat.TEXT, *, level: int | str = logging.INFO, stream: TextIO | None = None
+) -> None:
+    """Configure the root logger once for the process (replaces any handler already there)."""
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.setFormatter(JsonFormatter() if LogFormat(fmt) is LogFormat.JSON else TextFormatter())
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(level)
+    for name in _QUIET:
+        logging.getLogger(name).setLevel(logging.WARNING)
