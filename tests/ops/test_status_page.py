@@ -176,6 +176,38 @@ def test_status_page_shows_open_incidents_with_their_latest_public_update(
     assert "Ancient outage" not in ongoing
 
 
+def test_incidents_declared_and_updated_in_slack_show_on_the_page(running: RunningBot, browser: Any) -> None:
+    """End to end: /incident declare, update --public, a private update, resolve; then the page."""
+    answers = 0
+
+    def command(text: str) -> str:
+        nonlocal answers
+        running.client.command("/incident", text, user="U0IC")
+        answers += 1
+        return str(running.slack.wait_responses(answers)[answers - 1].get("text", ""))
+
+    assert "Incident #1 declared" in command("declare P1 Payments failing for card users")
+    assert "Update recorded" in command("update #1 --public Card payments fail for some users; we are on it.")
+    assert "Update recorded" in command("update #1 The acquirer TLS cert expired at 09:12, renewing")
+    assert "Incident #2 declared" in command("declare P3 Slow avatar uploads")
+    command("resolve #2 CDN cache purged")
+
+    page = browser.new_page(viewport={"width": 1000, "height": 800})
+    resp = page.goto(running.url + "/status")
+    assert resp is not None
+    assert resp.status == 200
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "status-page-from-slack.png"), full_page=True)
+    card = page.locator('#open [data-incident="1"]').inner_text()
+    assert "Payments failing for card users" in card
+    assert "P1" in card
+    assert "Card payments fail for some users; we are on it." in card
+    assert "acquirer" not in page.content()
+    assert "Slow avatar uploads" in page.inner_text("#resolved")
+    assert "Slow avatar uploads" not in page.inner_text("#open")
+    assert page.inner_text("#banner").strip() == "1 ongoing incident"
+
+
 def test_status_page_with_nothing_open_says_all_is_well(running: RunningBot, browser: Any) -> None:
     page = browser.new_page()
     resp = page.goto(running.url + "/status")
