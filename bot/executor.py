@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.commands.parse import ParseError, parse_args, validate
-from bot.commands.target import Target, UnknownService, expand
+from bot.commands.target import Target, UnknownService, expand, service_fills
 from bot.config import ChatopsConfig
 from bot.services import Clients
 from bot.store import Store
@@ -101,6 +101,11 @@ class Executor:
 
     def prepare(self, spec: HandlerSpec, words: list[str], command: str) -> Params:
         raw = parse_args(spec, words, command)
+        filled = service_fills(spec, raw, self.config)
+        if filled & raw.keys():
+            # A bare word landed in a field the named service fills: read the words again
+            # with those fields taken by the service.
+            raw = parse_args(spec, words, command, filled=filled)
         try:
             raw = expand(spec, raw, self.config)
         except UnknownService as exc:

@@ -63,16 +63,25 @@ class Clients:
         from kubernetes import config as k8s_config
 
         cfg = self.config.clusters[name]
+        configuration = k8s_client.Configuration()
         try:
+            loaded = False
             if cfg.context is None and cfg.kubeconfig is None:
                 try:
-                    k8s_config.load_incluster_config()
-                    return k8s_client.ApiClient()
+                    k8s_config.load_incluster_config(client_configuration=configuration)
+                    loaded = True
                 except k8s_config.ConfigException:
                     pass
-            return k8s_config.new_client_from_config(config_file=cfg.kubeconfig, context=cfg.context)
+            if not loaded:
+                k8s_config.load_kube_config(
+                    config_file=cfg.kubeconfig, context=cfg.context, client_configuration=configuration
+                )
         except (k8s_config.ConfigException, OSError) as exc:
             raise HandlerError(f"cluster {name}: cannot load its kubeconfig: {exc}") from None
+        # urllib3 retries three times by default, which would make a hung API server take
+        # four handler timeouts to fail; one retry covers a dropped keep-alive connection.
+        configuration.retries = 1
+        return k8s_client.ApiClient(configuration)
 
     def _postgres(self, name: str) -> Any:
         from psycopg_pool import ConnectionPool

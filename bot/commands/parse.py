@@ -97,8 +97,14 @@ def usage(spec: HandlerSpec, command: str) -> str:
     return " ".join(parts)
 
 
-def parse_args(spec: HandlerSpec, words: list[str], command: str) -> dict[str, Any]:
-    """Map words to raw field values (not yet validated)."""
+def parse_args(
+    spec: HandlerSpec, words: list[str], command: str, *, filled: frozenset[str] = frozenset()
+) -> dict[str, Any]:
+    """Map words to raw field values (not yet validated).
+
+    `filled` names positional fields that something else (a named service) will fill, so
+    bare words go to the positionals after them: `scale --service shop 3` sets replicas.
+    """
     fields = fields_of(spec.params)
     by_flag: dict[str, FieldSpec] = {}
     for f in fields:
@@ -107,7 +113,7 @@ def parse_args(spec: HandlerSpec, words: list[str], command: str) -> dict[str, A
         for flag in f.flags:
             by_flag[flag] = f
     by_name = {f.name: f for f in fields}
-    positionals = [f for f in fields if f.positional]
+    positionals = [f for f in fields if f.positional and f.name not in filled]
     raw: dict[str, Any] = {}
 
     def put(f: FieldSpec, value: Any) -> None:

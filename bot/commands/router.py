@@ -82,11 +82,14 @@ def _route(
         known = ", ".join(runtime.config.command_name(c) for c in runtime.commands())
         respond.error(f"Unknown command {request.command}. This bot answers: {known}")
         return
+    quote_error: ParseError | None = None
     try:
         words = split_words(request.text)
     except ParseError as exc:
-        respond.error(str(exc))
-        return
+        # Free text ("the acquirer's cert expired") is fine for built-ins such as
+        # `/incident update`; a handler's arguments still need balanced quotes.
+        quote_error = exc
+        words = request.text.split()
     if words and words[0].lower() == "help" and (command, "help") in runtime.builtins:
         pass  # the command's own help (/chatops help lists everything)
     elif not words or words[0].lower() in HELP_WORDS:
@@ -120,6 +123,9 @@ def _route(
         respond.error(_suggest(runtime, command, words or [""]))
         return
     spec, rest = found_handler
+    if quote_error is not None:
+        respond.error(str(quote_error))
+        return
     if rest[:1] and rest[0].lower() in HELP_WORDS:
         respond.say(f"`{usage(spec, request.command)}`\n{spec.help}", ephemeral=True)
         return

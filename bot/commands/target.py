@@ -58,6 +58,16 @@ _DEFAULT_KIND: dict[Client, Any] = {
 }
 
 
+def service_fills(spec: HandlerSpec, raw: dict[str, Any], config: ChatopsConfig) -> frozenset[str]:
+    """The params fields a named, configured service would fill for this handler."""
+    service = raw.get("service")
+    if not isinstance(service, str) or service not in config.services or "service" not in spec.params.model_fields:
+        return frozenset()
+    svc = config.services[service]
+    fields = spec.params.model_fields
+    return frozenset(dst for src, dst in _SERVICE_FIELDS.items() if dst in fields and getattr(svc, src))
+
+
 def expand(spec: HandlerSpec, raw: dict[str, Any], config: ChatopsConfig) -> dict[str, Any]:
     """Fill fields from a named service, then the default target, where the user left them unset."""
     out = dict(raw)

@@ -74,6 +74,9 @@ class Store:
         """Apply every migration not applied yet."""
         try:
             with self.engine.begin() as conn:
+                if self.dialect == "postgresql":
+                    # Replicas starting together would race to migrate: one waits for the other.
+                    conn.execute(text("SELECT pg_advisory_xact_lock(7316240117)"))
                 cfg = self._alembic()
                 cfg.attributes["connection"] = conn
                 command.upgrade(cfg, "head")

@@ -60,3 +60,26 @@ def test_unreachable_store_is_not_ready() -> None:
     assert not ok
     assert why.startswith("state store unreachable")
     assert "secret" not in why
+
+
+def test_two_replicas_migrating_at_once_both_succeed(pg_store_url: str) -> None:
+    import threading
+
+    stores = [Store(pg_store_url), Store(pg_store_url)]
+    errors: list[BaseException] = []
+
+    def upgrade(s: Store) -> None:
+        try:
+            s.upgrade()
+        except BaseException as exc:  # collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=upgrade, args=(s,)) for s in stores]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert errors == []
+    assert all(s.current() == s.head() for s in stores)
+    for s in stores:
+        s.close()
