@@ -162,3 +162,60 @@ def pgss_server() -> Iterator[PgServer]:
         timeout=60,
     )
     shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def standby(pgss_server: PgServer) -> Iterator[PgServer]:
+    """A streaming replica of the private server (pg_basebackup -R, with a replication slot)."""
+    bindir = _pg_bin()
+    root = tempfile.mkdtemp(prefix="chatops_pg_standby_")
+    datadir, sockdir = os.path.join(root, "data"), os.path.join(root, "sock")
+    os.makedirs(sockdir)
+    if os.geteuid() == 0:
+        pw = pwd.getpwnam("postgres")
+        for path in (root, sockdir):
+            os.chown(path, pw.pw_uid, pw.pw_gid)
+    subprocess.run(
+        _as_postgres(
+            [
+                f"{bindir}/pg_basebackup",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(pgss_server.port),
+                "-U",
+                USER,
+                "-D",
+                datadir,
+                "-R",
+                "-X",
+                "stream",
+                "-C",
+                "-S",
+                "chatops_standby",
+                "--no-sync",
+            ]
+        ),
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    port = free_port()
+    opts = f"-p {port} -k {sockdir} -c listen_addresses=127.0.0.1 -c max_connections=20"
+    started = subprocess.run(
+        _as_postgres([f"{bindir}/pg_ctl", "-D", datadir, "-o", opts, "-l", f"{root}/log", "-w", "start"]),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    if started.returncode != 0:
+        pytest.fail(f"could not start a standby on port {port}: {started.stderr}")
+    yield PgServer(port=port, datadir=datadir)
+    subprocess.run(
+        _as_postgres([f"{bindir}/pg_ctl", "-D", datadir, "-m", "immediate", "-w", "stop"]),
+        capture_output=True,
+        timeout=60,
+    )
+    with contextlib.suppress(psycopg.Error), psycopg.connect(pgss_server.dsn(), autocommit=True) as c:
+        c.execute("SELECT pg_drop_replication_slot('chatops_standby')")
+    shutil.rmtree(root, ignore_errors=True)

@@ -48,9 +48,6 @@ def test_table_sizes_lists_the_largest_tables(run, shop) -> None:
 
 
 def test_index_usage_flags_the_unused_index(run, shop) -> None:
-    import time
-
-    time.sleep(0.6)  # statistics reach the shared view at most every 500 ms in PostgreSQL 15
     result = run("db.index_usage")
     assert isinstance(result, Group)
     indexes = {r[0]: r for r in result.parts[0].rows}

@@ -158,7 +158,7 @@ def services(service: str) -> dict[str, list[str]]:
     return {
         "backend": [f"{service}/health"],
         "api": [f"{service}/health/500"],
-        "search": [f"{service}/health/slow"],
+        "search": [f"{service}/health/slow?delay=0.8"],
     }
 
 

@@ -80,7 +80,7 @@ def test_a_service_by_name_and_urls_from_the_bots_expansion(run, service) -> Non
 
 def test_all_checks_every_service_in_one_table(run) -> None:
     for target in ({"service": "all"}, {}):
-        result = run("health.check", **target, warn="0.1s")
+        result = run("health.check", **target, warn="0.5s")
         assert isinstance(result, Group)
         overall, table = result.parts
         assert isinstance(table, Table)
