@@ -95,6 +95,8 @@ class Clients:
             timeout=CONNECT_TIMEOUT + 2,
             open=True,
             name=f"chatops-{name}",
+            # After a PostgreSQL restart the pooled connections are dead: check before lending.
+            check=ConnectionPool.check_connection,
         )
 
     def _redis(self, name: str) -> Any:

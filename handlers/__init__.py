@@ -70,6 +70,8 @@ class HandlerSpec:
     preview: PreviewFn | None
     command: str
     sub: str
+    # The subcommand a bare `/command ARGS` runs (`/health backend` → `/health check backend`).
+    default: bool = False
 
     @property
     def help(self) -> str:
@@ -116,6 +118,9 @@ class Registry:
                 best = (spec, words[len(sub) :])
         return best
 
+    def default_sub(self, command: str) -> str | None:
+        return next((s.sub for s in self.for_command(command) if s.default), None)
+
     def with_handlers(self, *specs: HandlerSpec) -> Registry:
         merged = dict(self.handlers)
         merged.update({s.name: s for s in specs})
@@ -133,6 +138,7 @@ def handler(
     destructive: bool = False,
     preview: Callable[[Context[Any], P], Preview] | None = None,
     sub: str | None = None,
+    default: bool = False,
 ) -> Callable[[Callable[[Context[Any], P], Result]], Callable[[Context[Any], P], Result]]:
     """Register a handler in the default registry under `name` (`command.sub`)."""
     command, _, rest = name.partition(".")
@@ -155,6 +161,7 @@ def handler(
             preview=preview,
             command=command,
             sub=sub if sub is not None else rest.replace("_", "-"),
+            default=default,
         )
         return fn
 

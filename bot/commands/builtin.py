@@ -39,6 +39,9 @@ class Builtin:
     sub: str
     fn: BuiltinFn
     usage: str = ""
+    # Answers at once from local state (no Slack or target calls): Slack gets the answer in
+    # the ack itself instead of a second request to response_url.
+    instant: bool = False
 
     @property
     def help(self) -> str:
@@ -54,11 +57,13 @@ _BUILTINS: dict[tuple[str, str], Builtin] = {}
 DEFAULT_SUB: dict[str, str] = {}
 
 
-def builtin(command: str, sub: str, *, usage: str = "") -> Callable[[BuiltinFn], BuiltinFn]:
+def builtin(
+    command: str, sub: str, *, usage: str = "", instant: bool = False
+) -> Callable[[BuiltinFn], BuiltinFn]:
     def register(fn: BuiltinFn) -> BuiltinFn:
         if not (fn.__doc__ or "").strip():
             raise ValueError(f"built-in {command} {sub} needs a docstring: it is the help text")
-        _BUILTINS[(command, sub)] = Builtin(command, sub, fn, usage)
+        _BUILTINS[(command, sub)] = Builtin(command, sub, fn, usage, instant)
         return fn
 
     return register

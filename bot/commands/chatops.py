@@ -12,7 +12,7 @@ from handlers.params import parse_duration
 from handlers.results import Table
 
 
-@builtin("chatops", "help")
+@builtin("chatops", "help", instant=True)
 def help_(call: Call) -> None:
     """List every command the bot has, one line each."""
     rt = call.runtime
@@ -26,7 +26,7 @@ def help_(call: Call) -> None:
     call.respond.say("\n".join(lines), ephemeral=True)
 
 
-@builtin("chatops", "whoami")
+@builtin("chatops", "whoami", instant=True)
 def whoami(call: Call) -> None:
     """Show your Slack user id and the roles you have here."""
     roles = call.runtime.access.roles(call.request.user_id)
@@ -65,7 +65,7 @@ def _audit_args(words: list[str]) -> tuple[str | None, timedelta | None, str | N
     return user, since, handler, limit
 
 
-@builtin("chatops", "audit", usage="[--user U…] [--since 1h] [--handler k8s.*] [--limit 20]")
+@builtin("chatops", "audit", usage="[--user U…] [--since 1h] [--handler k8s.*] [--limit 20]", instant=True)
 def audit(call: Call) -> None:
     """Show the latest audit entries: who ran what, where, and how it went."""
     try:
@@ -85,6 +85,7 @@ def audit(call: Call) -> None:
         [
             e.at.strftime("%Y-%m-%d %H:%M:%S"),
             e.user_id,
+            e.channel_id,
             e.handler or e.command.split(" ")[0],
             e.event,
             e.outcome,
@@ -96,7 +97,7 @@ def audit(call: Call) -> None:
     call.respond.result(
         Table(
             title="Audit log",
-            columns=["TIME (UTC)", "USER", "WHAT", "EVENT", "OUTCOME", "TARGET", "DETAIL"],
+            columns=["TIME (UTC)", "USER", "CHANNEL", "WHAT", "EVENT", "OUTCOME", "TARGET", "DETAIL"],
             rows=rows,
             summary=f"{len(rows)} latest entries",
         )

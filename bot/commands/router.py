@@ -61,6 +61,39 @@ def _suggest(runtime: Runtime, command: str, words: list[str]) -> str:
     return f"Unknown subcommand `{words[0]}` for {slash}.{hint}\n{command_help(runtime, command)}"
 
 
+def default_sub(runtime: Runtime, command: str) -> str | None:
+    """The subcommand a bare `/command ARGS` runs: declared by a handler, or by a built-in."""
+    return runtime.registry.default_sub(command) or DEFAULT_SUB.get(command)
+
+
+def answers_at_once(runtime: Runtime, request: Request) -> bool:
+    """Whether the answer needs no outside call: help, a usage error, an instant built-in.
+
+    Slack front ends put such an answer in the ack itself; everything else acks first and
+    answers later, so a slow handler can never push the ack past Slack's 3 seconds.
+    """
+    command = runtime.command_key(request.command)
+    if command is None:
+        return True
+    try:
+        words = split_words(request.text)
+    except ParseError:
+        return False  # free text for a built-in, or a quoting error: let the route decide
+    if not words:
+        return default_sub(runtime, command) is None
+    if words[0].lower() in HELP_WORDS and (command, "help") not in runtime.builtins:
+        return True
+    found_builtin = match_builtin(runtime, command, words)
+    if found_builtin is not None:
+        b, rest = found_builtin
+        return b.instant or (rest[:1] != [] and rest[0].lower() in HELP_WORDS)
+    found_handler = runtime.registry.match(command, words)
+    if found_handler is not None:
+        return found_handler[1][:1] != [] and found_handler[1][0].lower() in HELP_WORDS
+    # Unknown subcommand → an instant "did you mean", unless a default subcommand takes it.
+    return default_sub(runtime, command) is None
+
+
 def dispatch(
     runtime: Runtime, request: Request, respond: Responder, extra: Mapping[str, Any] | None = None
 ) -> None:
@@ -93,7 +126,7 @@ def _route(
     if words and words[0].lower() == "help" and (command, "help") in runtime.builtins:
         pass  # the command's own help (/chatops help lists everything)
     elif not words or words[0].lower() in HELP_WORDS:
-        if not words and command in DEFAULT_SUB:
+        if not words and default_sub(runtime, command) is not None:
             words = []
         else:
             mark_help(respond)
@@ -112,10 +145,11 @@ def _route(
             return
         b.fn(Call(runtime, request, rest, respond, dict(extra or {})))
         return
-    if found_handler is None and command in DEFAULT_SUB:
-        found_handler = runtime.registry.match(command, [DEFAULT_SUB[command], *words])
+    fallback = default_sub(runtime, command)
+    if found_handler is None and found_builtin is None and fallback is not None:
+        found_handler = runtime.registry.match(command, [*fallback.split(), *words])
         if found_handler is None:
-            b_default = match_builtin(runtime, command, [DEFAULT_SUB[command], *words])
+            b_default = match_builtin(runtime, command, [*fallback.split(), *words])
             if b_default:
                 b_default[0].fn(Call(runtime, request, b_default[1], respond, dict(extra or {})))
                 return

@@ -191,7 +191,7 @@ def _targets(ctx: Context[Any], params: HealthCheck) -> list[tuple[str, str]]:
     raise NotFound(f"no health URLs for service {params.service!r} (services with health URLs: {known})")
 
 
-@handler("health.check", HealthCheck, client=Client.HTTP, sub="check")
+@handler("health.check", HealthCheck, client=Client.HTTP, sub="check", default=True)
 def check(ctx: Context[Any], params: HealthCheck) -> Check | Group:
     """GET health URLs: status, latency and a JSON summary; warn over 2 s, critical over 5 s or on 5xx.
 
