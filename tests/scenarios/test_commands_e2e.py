@@ -32,7 +32,7 @@ def _text(resp: dict[str, Any]) -> str:
 @pytest.fixture
 def health_url() -> Iterator[str]:
     class H(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802
+        def do_GET(self) -> None:
             body = b'{"status": "ok", "database": {"connections": 7}}'
             self.send_response(200 if self.path == "/health" else 500)
             self.send_header("Content-Type", "application/json")
