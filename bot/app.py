@@ -15,6 +15,7 @@ from bot.commands.builtin import builtins
 from bot.config import Settings
 from bot.executor import Executor
 from bot.guard import Access, Guard
+from bot.incidents import reminders as incident_reminders
 from bot.runtime import Runtime
 from bot.scheduler import Scheduler
 from bot.services import Services
@@ -23,7 +24,7 @@ from bot.slack import listeners
 log = logging.getLogger(__name__)
 
 # Modules whose import registers built-in subcommands (@builtin) and scheduler participants.
-BUILTIN_MODULES = ("bot.commands.chatops",)
+BUILTIN_MODULES = ("bot.commands.chatops", "bot.incidents.commands")
 
 SLACK_TIMEOUT = 10  # seconds, each Web API call
 
@@ -79,6 +80,7 @@ def build_runtime(settings: Settings, services: Services, slack: Any = None) -> 
         slack=slack,
         scheduler=Scheduler(services.clock),
     )
+    incident_reminders.register(runtime)  # status reminders + escalation ladder on the tick
     return runtime
 
 

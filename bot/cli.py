@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import threading
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -166,6 +167,50 @@ def check_config(
         mark = "[green]OK  [/green]" if line.ok else "[red]FAIL[/red]"
         out.print(f"{mark} {line.kind} {line.name}: {line.detail}", highlight=False)
     raise typer.Exit(1 if failed else 0)
+
+
+incident_app = typer.Typer(help="Incidents in the state store.", no_args_is_help=True)
+app.add_typer(incident_app, name="incident")
+
+
+@incident_app.command("postmortem")
+def incident_postmortem(
+    number: Annotated[int, typer.Argument(help="The incident number (#N)")],
+    out_file: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Write the Markdown here instead of printing it")
+    ] = None,
+) -> None:
+    """Draft an incident's post-mortem from its timeline (the same Markdown /incident postmortem uploads)."""
+    from bot.incidents.postmortem import render
+    from bot.incidents.records import IncidentError
+
+    settings = _settings()
+    try:
+        config = load_config(settings.config_path)
+    except ConfigError as exc:
+        err.print(f"[red]invalid:[/red] {exc}")
+        raise typer.Exit(2) from None
+    store = Store(settings.database_url)
+    try:
+        ok, why = store.readiness()
+        if not ok:
+            err.print(f"[red]state store {store.safe_url}:[/red] {why}")
+            raise typer.Exit(1)
+        text = render(store.engine, config, number)
+    except IncidentError as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from None
+    finally:
+        store.close()
+    if out_file is None:
+        sys.stdout.write(text)
+        return
+    try:
+        out_file.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        err.print(f"[red]cannot write {out_file}:[/red] {exc}")
+        raise typer.Exit(1) from None
+    out.print(f"incident #{number}: post-mortem draft written to {out_file}")
 
 
 def main() -> None:

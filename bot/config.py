@@ -95,7 +95,21 @@ class ServiceConfig(_Model):
 class IncidentsConfig(_Model):
     channel_name: str = "incident-{date}-{severity}-{slug}"
     update_every: Duration = timedelta(minutes=30)
-    # Incidents channel checklist / runbooks per severity come from the runbooks.
+    # Bookmark link for a service's runbook named in services.X.runbooks (a runbook that is
+    # already a URL is bookmarked as is): "https://git.example.com/ops/runbooks/{name}.yaml".
+    runbook_url: str | None = None
+
+    @field_validator("channel_name")
+    @classmethod
+    def _placeholders(cls, v: str) -> str:
+        known = {"date", "severity", "slug", "id", "service"}
+        unknown = sorted(set(re.findall(r"{([^{}]*)}", v)) - known)
+        if unknown:
+            raise ValueError(
+                f"channel_name: unknown placeholder {{{unknown[0]}}} (known: {{date}}, {{severity}}, "
+                "{slug}, {id}, {service})"
+            )
+        return v
 
 
 class EscalationStep(_Model):

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine, insert, select
 
+from bot.store import as_utc
 from bot.store.tables import incident_events, incidents
 
 
@@ -64,3 +66,45 @@ def record_for_channel(
         return False
     add_event(engine, incident_id, kind=kind, author=author, text=text, at=at, data=data)
     return True
+
+
+@dataclass(frozen=True)
+class Event:
+    id: int
+    at: datetime
+    kind: str
+    author: str
+    text: str
+    public: bool
+    data: Mapping[str, Any]
+
+
+def events(engine: Engine, incident_id: int, *, kinds: tuple[str, ...] = ()) -> list[Event]:
+    """The incident's timeline, oldest first (optionally only some kinds)."""
+    query = (
+        select(incident_events)
+        .where(incident_events.c.incident_id == incident_id)
+        .order_by(incident_events.c.at, incident_events.c.id)
+    )
+    if kinds:
+        query = query.where(incident_events.c.kind.in_(kinds))
+    with engine.connect() as conn:
+        rows = conn.execute(query).mappings().all()
+    out = []
+    for r in rows:
+        try:
+            data = json.loads(r["data"] or "{}")
+        except ValueError:
+            data = {}
+        out.append(
+            Event(
+                id=int(r["id"]),
+                at=as_utc(r["at"]),  # type: ignore[arg-type]
+                kind=r["kind"],
+                author=r["author"] or "",
+                text=r["text"] or "",
+                public=bool(r["public"]),
+                data=data if isinstance(data, dict) else {},
+            )
+        )
+    return out

@@ -15,6 +15,11 @@ class ActionId(StrEnum):
     INCIDENT_RUNBOOK = "incident.runbook"
     INCIDENT_RESOLVE = "incident.resolve"
     INCIDENT_SNOOZE = "incident.snooze"
+    # Three snooze buttons sit in one block, and Slack wants action_ids unique within a block.
+    INCIDENT_SNOOZE_15 = "incident.snooze.15"
+    INCIDENT_SNOOZE_30 = "incident.snooze.30"
+    INCIDENT_SNOOZE_60 = "incident.snooze.60"
+    INCIDENT_RUNBOOK_PICK = "incident.runbook.pick"
     RUNBOOK_STEP = "runbook.step"
 
 

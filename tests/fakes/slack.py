@@ -46,6 +46,11 @@ class Channel:
     is_private: bool = False
 
 
+class _Server(ThreadingHTTPServer):
+    # The default listen backlog (5) makes concurrent clients wait a second for a SYN retry.
+    request_queue_size = 256
+
+
 class FakeSlack:
     """Start with `with FakeSlack() as slack:`; point the bot at `slack.api_url`."""
 
@@ -69,7 +74,7 @@ class FakeSlack:
         self._cond = threading.Condition(self._lock)
         self._ids = itertools.count(1)
         self._ts = itertools.count(1)
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self._server = _Server(("127.0.0.1", 0), self._handler_class())
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         for name in ("general", "incidents", "ops"):
@@ -262,10 +267,10 @@ class FakeSlack:
             latest, oldest = args.get("latest"), args.get("oldest")
             found = []
             for m in reversed(self.messages.get(cid, [])):  # newest first, as Slack answers
-                ts = float(m["ts"])
-                if latest is not None and (ts > float(latest) or (ts == float(latest) and not inclusive)):
+                when = float(m["ts"])
+                if latest is not None and (when > float(latest) or (when == float(latest) and not inclusive)):
                     continue
-                if oldest is not None and (ts < float(oldest) or (ts == float(oldest) and not inclusive)):
+                if oldest is not None and (when < float(oldest) or (when == float(oldest) and not inclusive)):
                     continue
                 found.append(m)
             limit = int(args.get("limit") or 100)

@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from bot.runtime import Runtime
-from bot.slack.listeners import commands
+from bot.slack.listeners import commands, incidents
 
 
 def register(app: Any, runtime: Runtime) -> None:
     commands.register(app, runtime)
+    incidents.register(app, runtime)

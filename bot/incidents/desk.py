@@ -1,0 +1,50 @@
+"""What incident code works with: the store, the config, Slack and the clock.
+
+Built from the runtime (once, kept in `runtime.extras`) or directly by a benchmark, so the
+scheduler participants never need the whole bot.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Engine
+
+from bot.config import ChatopsConfig
+from bot.incidents.slackapi import Names
+
+if TYPE_CHECKING:
+    from bot.runtime import Runtime
+
+
+@dataclass
+class Desk:
+    engine: Engine
+    config: ChatopsConfig
+    slack: Any  # slack_sdk.WebClient, None in the console
+    clock: Callable[[], datetime]
+    names: Names = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.names = Names(self.slack)
+
+    @classmethod
+    def of(cls, runtime: Runtime) -> Desk:
+        desk = runtime.extras.get("incidents.desk")
+        if not isinstance(desk, Desk):
+            desk = cls(runtime.store.engine, runtime.config, runtime.slack, runtime.clock)
+            runtime.extras["incidents.desk"] = desk
+        return desk
+
+    def command(self, key: str) -> str:
+        """The slash command as configured (`/incident` may be renamed)."""
+        return self.config.command_name(key)
+
+    def announce_target(self) -> str:
+        """slack.incidents_channel as chat.postMessage wants it: an id as is, a name with '#'."""
+        ch = self.config.slack.incidents_channel
+        return ch if re.fullmatch(r"[CG][A-Z0-9]{6,}", ch) else "#" + ch.lstrip("#")

@@ -1,0 +1,444 @@
+"""What happens to an incident: declare, update, roles, severity, status, acknowledge, snooze, resolve.
+
+Every change is written to the store (and the timeline) first; Slack is told afterwards.
+A Slack call that fails after the change is reported back as a warning, never undoes it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import insert
+
+from bot.incidents import escalation, messages, records, slack_setup
+from bot.incidents.desk import Desk
+from bot.incidents.records import RESOLVED, SETUP_STEPS, STATUSES, Incident, IncidentError
+from bot.incidents.roles import ROLES, topic
+from bot.incidents.slack_setup import post
+from bot.incidents.slackapi import SlackStepError, call, mention
+from bot.incidents.timeline import add_event, events, incident_for_channel
+from bot.store.tables import incidents
+
+log = logging.getLogger(__name__)
+
+TITLE_MAX = 200
+UPDATE_MAX = 3000
+
+
+@dataclass
+class Outcome:
+    """The incident after a change, and what Slack would not do (warnings for the user)."""
+
+    incident: Incident
+    warnings: list[str] = field(default_factory=list)
+    failures: list[slack_setup.StepFailure] = field(default_factory=list)
+
+
+def normalise_severity(desk: Desk, word: str) -> str:
+    sev = word.strip().upper()
+    if sev not in desk.config.severities:
+        known = ", ".join(sorted(desk.config.severities))
+        raise IncidentError(f"Unknown severity `{word}`. Severities: {known}.")
+    return sev
+
+
+def _open(desk: Desk, incident_id: int) -> Incident:
+    inc = records.require(desk.engine, incident_id)
+    if not inc.is_open:
+        raise IncidentError(f"Incident #{inc.id} is already resolved.")
+    return inc
+
+
+def _tell(desk: Desk, inc: Incident, text: str, warnings: list[str], *, thread: bool = False) -> None:
+    """Post a line in the channel (and the announcement's thread); failures become warnings."""
+    try:
+        post(desk, inc, text)
+    except SlackStepError as exc:
+        warnings.append(f"could not post in the incident channel: {exc}")
+    if thread and inc.announcement_ts and inc.announcement_channel:
+        try:
+            call(
+                desk.slack,
+                "chat.postMessage",
+                channel=inc.announcement_channel,
+                thread_ts=inc.announcement_ts,
+                text=text,
+            )
+        except SlackStepError as exc:
+            warnings.append(f"could not post in the announcement's thread: {exc}")
+
+
+def refresh(desk: Desk, inc: Incident) -> list[str]:
+    """Bring the topic and the pinned summary in line with the row."""
+    warnings: list[str] = []
+    if not inc.channel_id:
+        return warnings
+    if "topic" not in inc.pending_steps:
+        try:
+            call(desk.slack, "conversations.setTopic", channel=inc.channel_id, topic=topic(inc, desk.names))
+        except SlackStepError as exc:
+            warnings.append(f"could not update the channel topic: {exc}")
+    if inc.summary_ts:
+        text, blocks = messages.summary(desk.config, inc)
+        try:
+            call(
+                desk.slack,
+                "chat.update",
+                channel=inc.channel_id,
+                ts=inc.summary_ts,
+                text=text,
+                blocks=[b.to_dict() for b in blocks],
+            )
+        except SlackStepError as exc:
+            warnings.append(f"could not update the pinned summary: {exc}")
+    return warnings
+
+
+# -- declare -------------------------------------------------------------------------------
+
+
+def declare(
+    desk: Desk,
+    *,
+    user: str,
+    title: str,
+    severity: str,
+    service: str | None = None,
+    description: str = "",
+) -> Outcome:
+    """Store the incident (its number) first, then set Slack up step by step."""
+    sev = normalise_severity(desk, severity)
+    title = " ".join(title.split())
+    if not title:
+        raise IncidentError("An incident needs a title: what is broken, for whom?")
+    if len(title) > TITLE_MAX:
+        raise IncidentError(f"The title is {len(title)} characters; keep it under {TITLE_MAX}.")
+    if service is not None and service not in desk.config.services:
+        known = ", ".join(sorted(desk.config.services)) or "none configured"
+        raise IncidentError(f"Unknown service `{service}` (services: {known}).")
+    now = desk.clock()
+    ladder = escalation.ladder(desk.config, sev)
+    with desk.engine.begin() as conn:
+        new_id = conn.execute(
+            insert(incidents)
+            .returning(incidents.c.id)
+            .values(
+                title=title,
+                severity=sev,
+                status=STATUSES[0],
+                service=service,
+                description=description.strip(),
+                declared_by=user,
+                declared_at=now,
+                roles=json.dumps({"commander": user}),
+                setup_pending=json.dumps([{"step": s, "error": "not run yet"} for s in SETUP_STEPS]),
+                last_update_at=None,
+                next_update_due=now + desk.config.update_every(sev),
+                escalation_step=0,
+                next_escalation_due=now + ladder[0].after if ladder else None,
+            )
+        ).scalar_one()
+    inc = records.require(desk.engine, int(new_id))
+    svc = f" ({service})" if service else ""
+    add_event(
+        desk.engine,
+        inc.id,
+        kind="declared",
+        author=user,
+        text=f"{sev} {title}{svc}",
+        at=now,
+        data={"severity": sev, "service": service},
+    )
+    records.refresh_open_gauge(desk.engine)
+    inc, failures = slack_setup.run(desk, inc, SETUP_STEPS)
+    return Outcome(inc, failures=failures)
+
+
+def retry_setup(desk: Desk, incident_id: int) -> Outcome:
+    inc = records.require(desk.engine, incident_id)
+    if not inc.setup_pending:
+        return Outcome(inc)
+    inc, failures = slack_setup.run(desk, inc)
+    return Outcome(inc, failures=failures)
+
+
+# -- while open ----------------------------------------------------------------------------
+
+
+def post_update(
+    desk: Desk,
+    incident_id: int,
+    *,
+    user: str,
+    text: str,
+    public: bool = False,
+    status: str | None = None,
+) -> Outcome:
+    """Record an update, post it in the channel and the announcement's thread, move the next due."""
+    inc = _open(desk, incident_id)
+    text = text.strip()
+    if not text:
+        raise IncidentError("An update needs some text: what changed, what is next?")
+    if len(text) > UPDATE_MAX:
+        raise IncidentError(f"The update is {len(text)} characters; keep it under {UPDATE_MAX}.")
+    now = desk.clock()
+    warnings: list[str] = []
+    if status is not None and status != inc.status:
+        out = set_status(desk, inc.id, user=user, status=status, announce=False)
+        inc, warnings = out.incident, out.warnings
+        if not inc.is_open:
+            return out
+    inc = records.save(
+        desk.engine,
+        inc.id,
+        last_update_at=now,
+        next_update_due=now + desk.config.update_every(inc.severity),
+        reminder_claimed_at=None,
+    )
+    add_event(desk.engine, inc.id, kind="update", author=user, text=text, at=now, public=public)
+    fallback, blocks = messages.update_post(desk.config, inc, author=user, text=text, public=public)
+    try:
+        post(desk, inc, fallback, blocks)
+    except SlackStepError as exc:
+        warnings.append(f"the update is recorded, but could not be posted in the channel: {exc}")
+    if inc.announcement_ts and inc.announcement_channel:
+        try:
+            call(
+                desk.slack,
+                "chat.postMessage",
+                channel=inc.announcement_channel,
+                thread_ts=inc.announcement_ts,
+                text=fallback,
+                blocks=[b.to_dict() for b in blocks],
+            )
+        except SlackStepError as exc:
+            warnings.append(f"could not post the update in the announcement's thread: {exc}")
+    warnings += refresh(desk, inc) if status else []
+    return Outcome(inc, warnings)
+
+
+def assign(desk: Desk, incident_id: int, *, user: str, role: str, assignee: str) -> Outcome:
+    inc = _open(desk, incident_id)
+    now = desk.clock()
+    roles = dict(inc.roles)
+    before = roles.get(role)
+    roles[role] = assignee
+    inc = records.save(desk.engine, inc.id, roles=roles)
+    role_label = ROLES[role][0]
+    add_event(
+        desk.engine,
+        inc.id,
+        kind="role",
+        author=user,
+        text=f"{role_label}: {mention(assignee)}" + (f" (was {mention(before)})" if before else ""),
+        at=now,
+        data={"role": role, "user": assignee, "before": before},
+    )
+    warnings: list[str] = []
+    if inc.channel_id:
+        try:
+            slack_setup.invite(desk, inc.channel_id, [assignee])
+        except SlackStepError as exc:
+            warnings.append(f"could not invite {mention(assignee)}: {exc}")
+    _tell(desk, inc, f":busts_in_silhouette: {mention(assignee)} is now the {role_label.lower()}.", warnings)
+    warnings += refresh(desk, inc)
+    return Outcome(inc, warnings)
+
+
+def set_severity(desk: Desk, incident_id: int, *, user: str, severity: str) -> Outcome:
+    inc = _open(desk, incident_id)
+    sev = normalise_severity(desk, severity)
+    if sev == inc.severity:
+        raise IncidentError(f"Incident #{inc.id} is already {sev}.")
+    now = desk.clock()
+    before = inc.severity
+    base = inc.last_update_at or inc.declared_at
+    values: dict[str, Any] = {
+        "severity": sev,
+        # The new severity's update interval, counted from the last update.
+        "next_update_due": base + desk.config.update_every(sev),
+    }
+    if inc.acknowledged_at is None:
+        values["next_escalation_due"] = escalation.due_at(
+            desk.config, sev, inc.declared_at, inc.escalation_step
+        )
+    inc = records.save(desk.engine, inc.id, **values)
+    add_event(
+        desk.engine,
+        inc.id,
+        kind="severity",
+        author=user,
+        text=f"Severity {before} → {sev}",
+        at=now,
+        data={"from": before, "to": sev},
+    )
+    arrow = ":arrow_up:" if sev < before else ":arrow_down:"
+    warnings: list[str] = []
+    _tell(desk, inc, f"{arrow} {mention(user)} changed the severity {before} → {sev}.", warnings, thread=True)
+    warnings += refresh(desk, inc)
+    return Outcome(inc, warnings)
+
+
+def set_status(desk: Desk, incident_id: int, *, user: str, status: str, announce: bool = True) -> Outcome:
+    status = status.lower()
+    if status == RESOLVED:
+        return resolve(desk, incident_id, user=user, summary="")
+    if status not in STATUSES:
+        raise IncidentError(f"Unknown status `{status}`. Statuses: {', '.join(STATUSES)}.")
+    inc = _open(desk, incident_id)
+    if status == inc.status:
+        raise IncidentError(f"Incident #{inc.id} is already {status}.")
+    before = inc.status
+    inc = records.save(desk.engine, inc.id, status=status)
+    add_event(
+        desk.engine,
+        inc.id,
+        kind="status",
+        author=user,
+        text=f"Status {before} → {status}",
+        at=desk.clock(),
+        data={"from": before, "to": status},
+    )
+    warnings: list[str] = []
+    if announce:
+        _tell(
+            desk, inc, f":traffic_light: {mention(user)} set the status to *{status}*.", warnings, thread=True
+        )
+        warnings += refresh(desk, inc)
+    return Outcome(inc, warnings)
+
+
+def acknowledge(desk: Desk, incident_id: int, *, user: str) -> Outcome:
+    inc = _open(desk, incident_id)
+    if inc.acknowledged_by:
+        raise IncidentError(
+            f"Incident #{inc.id} was already acknowledged by {mention(inc.acknowledged_by)} "
+            f"at {messages.hhmm(inc.acknowledged_at)}."
+        )
+    now = desk.clock()
+    inc = records.save(
+        desk.engine,
+        inc.id,
+        acknowledged_by=user,
+        acknowledged_at=now,
+        next_escalation_due=None,
+        escalation_claimed_at=None,
+    )
+    add_event(desk.engine, inc.id, kind="ack", author=user, text="Acknowledged; escalation stopped", at=now)
+    warnings: list[str] = []
+    _tell(
+        desk,
+        inc,
+        f":white_check_mark: {mention(user)} acknowledged incident #{inc.id}; escalation stopped.",
+        warnings,
+    )
+    warnings += refresh(desk, inc)
+    return Outcome(inc, warnings)
+
+
+def snooze(desk: Desk, incident_id: int, *, user: str, minutes: int) -> Outcome:
+    if not 1 <= minutes <= 24 * 60:
+        raise IncidentError("Snooze for 1 to 1,440 minutes (15, 30 or 60 are the usual ones).")
+    inc = _open(desk, incident_id)
+    now = desk.clock()
+    due = now + timedelta(minutes=minutes)
+    inc = records.save(desk.engine, inc.id, next_update_due=due, reminder_claimed_at=None)
+    add_event(
+        desk.engine, inc.id, kind="snooze", author=user, text=f"Status reminder snoozed {minutes}m", at=now
+    )
+    warnings: list[str] = []
+    _tell(
+        desk,
+        inc,
+        f":zzz: {mention(user)} snoozed the status reminder for {minutes}m (next due {messages.hhmm(due)}).",
+        warnings,
+    )
+    return Outcome(inc, warnings)
+
+
+def resolve(desk: Desk, incident_id: int, *, user: str, summary: str) -> Outcome:
+    """Stop reminders and escalation, post the duration, ask for the post-mortem."""
+    inc = _open(desk, incident_id)
+    now = desk.clock()
+    summary = summary.strip()
+    inc = records.save(
+        desk.engine,
+        inc.id,
+        status=RESOLVED,
+        resolved_by=user,
+        resolved_at=now,
+        resolution=summary or None,
+        next_update_due=None,
+        next_escalation_due=None,
+        reminder_claimed_at=None,
+        escalation_claimed_at=None,
+    )
+    add_event(desk.engine, inc.id, kind="resolved", author=user, text=summary or "Resolved", at=now)
+    records.refresh_open_gauge(desk.engine)
+    took = messages.duration(now - inc.declared_at)
+    note = f": {summary}" if summary else "."
+    text = (
+        f":white_check_mark: Incident #{inc.id} resolved by {mention(user)} after {took}{note}\n"
+        f"Next: the post-mortem within 24–48 hours — `{desk.command('incident')} postmortem {inc.id}` "
+        "drafts it from the timeline."
+    )
+    warnings: list[str] = []
+    _tell(desk, inc, text, warnings, thread=True)
+    warnings += refresh(desk, inc)
+    return Outcome(inc, warnings)
+
+
+def age(inc: Incident, now: datetime) -> str:
+    return messages.duration(now - inc.declared_at)
+
+
+# -- pins ------------------------------------------------------------------------------------
+
+
+def record_pin(desk: Desk, *, channel: str, user: str, ts: str, text: str | None, how: str) -> bool:
+    """A message pinned or marked :pushpin: in an incident channel goes on the timeline, once."""
+    incident_id = incident_for_channel(desk.engine, channel)
+    if incident_id is None:
+        return False
+    inc = records.require(desk.engine, incident_id)
+    if ts and ts == inc.summary_ts:
+        return False  # the bot's own pinned summary
+    if ts and any(e.data.get("ts") == ts for e in events(desk.engine, inc.id, kinds=("pin",))):
+        return False  # pinned and marked, or Slack redelivered the event
+    if text is None:
+        text = _message_text(desk, channel, ts)
+    add_event(
+        desk.engine,
+        inc.id,
+        kind="pin",
+        author=user,
+        text=" ".join(text.split())[:1000] or f"(message {ts})",
+        at=desk.clock(),
+        data={"ts": ts, "how": how},
+    )
+    return True
+
+
+def _message_text(desk: Desk, channel: str, ts: str) -> str:
+    """The text of one message (reaction events carry only its timestamp)."""
+    try:
+        found = call(
+            desk.slack,
+            "conversations.history",
+            channel=channel,
+            latest=ts,
+            oldest=ts,
+            inclusive=True,
+            limit=1,
+        )
+    except SlackStepError as exc:
+        log.info("cannot read pinned message %s in %s: %s", ts, channel, exc)
+        return f"(message {ts}; the bot could not read it: {exc.error})"
+    for message in found.get("messages") or []:
+        if message.get("ts") == ts:
+            return str(message.get("text") or "")
+    return f"(message {ts})"

@@ -1,0 +1,277 @@
+"""The incident's Slack set-up, step by step, each step resumable.
+
+The incident row is stored before any of this runs, with every step listed in
+`setup_pending`; a step leaves the list when Slack accepted it. A refused step stays there
+with Slack's reason, the declarer is told, and `/incident retry-setup N` runs what is left.
+So a crash half-way or a missing scope never loses the incident, and nothing is done twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from slack_sdk.models.blocks import Block
+
+from bot.incidents import checklists, messages, naming, records
+from bot.incidents.desk import Desk
+from bot.incidents.records import SETUP_STEPS, STEP_LABELS, Incident
+from bot.incidents.roles import topic
+from bot.incidents.slackapi import SlackStepError, call
+
+log = logging.getLogger(__name__)
+
+INVITE_CHUNK = 1000  # conversations.invite takes at most 1,000 users a call
+_IGNORED_INVITE_ERRORS = ("already_in_channel", "cant_invite_self")
+
+
+@dataclass(frozen=True)
+class StepFailure:
+    step: str
+    error: str
+
+    def describe(self) -> str:
+        return f"{STEP_LABELS.get(self.step, self.step)}: {self.error}"
+
+
+class _Waits(Exception):
+    """A step that needs an earlier one (the channel, the summary) which is not done."""
+
+
+def post(
+    desk: Desk, inc: Incident, text: str, blocks: list[Block] | None = None, **kw: Any
+) -> dict[str, Any]:
+    """Post in the incident's channel; without one (set-up failed), in the incidents channel."""
+    channel = inc.channel_id or inc.announcement_channel or desk.announce_target()
+    return call(
+        desk.slack,
+        "chat.postMessage",
+        channel=channel,
+        text=text,
+        blocks=[b.to_dict() for b in blocks] if blocks else None,
+        **kw,
+    )
+
+
+def _need_channel(inc: Incident) -> str:
+    if not inc.channel_id:
+        raise _Waits("waits for the incident channel, which has not been created yet")
+    return inc.channel_id
+
+
+def _channel(desk: Desk, inc: Incident) -> Incident:
+    if inc.channel_id:
+        return inc
+    base = naming.base_name(
+        desk.config.incidents.channel_name,
+        incident_id=inc.id,
+        severity=inc.severity,
+        title=inc.title,
+        service=inc.service,
+        at=inc.declared_at,
+    )
+    for name in naming.candidates(base):
+        try:
+            created = call(desk.slack, "conversations.create", name=name, is_private=False)
+        except SlackStepError as exc:
+            if exc.error == "name_taken":
+                continue
+            raise
+        channel = created.get("channel") or {}
+        return records.save(
+            desk.engine, inc.id, channel_id=channel.get("id"), channel_name=channel.get("name")
+        )
+    raise SlackStepError(
+        "conversations.create",
+        f"name_taken: {base} and {naming.MAX_ATTEMPTS - 1} numbered variants all exist",
+    )
+
+
+def contact_entities(desk: Desk, entries: Iterable[str]) -> list[str]:
+    """User and group ids for contacts entries: a contacts key expands, an id stays."""
+    out: list[str] = []
+    for entry in entries:
+        if entry in desk.config.contacts:
+            out += desk.config.contacts[entry]
+        elif entry[:1] in ("U", "W", "S"):
+            out.append(entry)
+    return list(dict.fromkeys(out))
+
+
+def responders(desk: Desk, inc: Incident) -> list[str]:
+    """Declarer, role holders, contacts.oncall and the service's contacts (ids, groups unexpanded)."""
+    entries = [inc.declared_by, *inc.roles.values(), "oncall"]
+    if inc.service and inc.service in desk.config.services:
+        entries += desk.config.services[inc.service].contacts
+    return contact_entities(desk, entries)
+
+
+def invite(desk: Desk, channel: str, entities: list[str]) -> None:
+    """Invite users and the members of groups; raise naming what failed after inviting the rest."""
+    users, problems = desk.names.expand_groups(entities)
+    for i in range(0, len(users), INVITE_CHUNK):
+        chunk = users[i : i + INVITE_CHUNK]
+        try:
+            call(desk.slack, "conversations.invite", channel=channel, users=",".join(chunk), force=True)
+        except SlackStepError as exc:
+            if exc.error not in _IGNORED_INVITE_ERRORS:
+                raise
+    if problems:
+        raise SlackStepError("usergroups.users.list", "; ".join(problems))
+
+
+def _invite(desk: Desk, inc: Incident) -> Incident:
+    invite(desk, _need_channel(inc), responders(desk, inc))
+    return inc
+
+
+def _topic(desk: Desk, inc: Incident) -> Incident:
+    call(desk.slack, "conversations.setTopic", channel=_need_channel(inc), topic=topic(inc, desk.names))
+    return inc
+
+
+def runbook_links(desk: Desk, inc: Incident) -> list[tuple[str, str]]:
+    """(title, link) for the service's runbooks that have a URL (itself, or incidents.runbook_url)."""
+    if not inc.service or inc.service not in desk.config.services:
+        return []
+    template = desk.config.incidents.runbook_url
+    out = []
+    for name in desk.config.services[inc.service].runbooks:
+        if name.startswith(("https://", "http://")):
+            out.append((name.rstrip("/").rsplit("/", 1)[-1] or name, name))
+        elif template:
+            out.append((f"Runbook: {name}", template.format(name=name)))
+    return out
+
+
+def _bookmarks(desk: Desk, inc: Incident) -> Incident:
+    channel = _need_channel(inc)
+    for title, link in runbook_links(desk, inc):
+        call(desk.slack, "bookmarks.add", channel_id=channel, title=title, type="link", link=link)
+    return inc
+
+
+def _summary(desk: Desk, inc: Incident) -> Incident:
+    text, blocks = messages.summary(desk.config, inc)
+    posted = call(
+        desk.slack,
+        "chat.postMessage",
+        channel=_need_channel(inc),
+        text=text,
+        blocks=[b.to_dict() for b in blocks],
+    )
+    return records.save(desk.engine, inc.id, summary_ts=posted.get("ts"))
+
+
+def _pin(desk: Desk, inc: Incident) -> Incident:
+    channel = _need_channel(inc)
+    if not inc.summary_ts:
+        raise _Waits("waits for the summary message, which has not been posted yet")
+    try:
+        call(desk.slack, "pins.add", channel=channel, timestamp=inc.summary_ts)
+    except SlackStepError as exc:
+        if exc.error != "already_pinned":
+            raise
+    return inc
+
+
+def _checklist(desk: Desk, inc: Incident) -> Incident:
+    every = messages.duration(desk.config.update_every(inc.severity))
+    text = checklists.render(inc.severity, messages.label(desk.config, inc.severity), every, desk.command)
+    call(
+        desk.slack,
+        "chat.postMessage",
+        channel=_need_channel(inc),
+        text=f"{inc.severity} response checklist",
+        blocks=[b.to_dict() for b in messages.checklist_blocks(text)],
+    )
+    return inc
+
+
+def _announce(desk: Desk, inc: Incident) -> Incident:
+    text, blocks = messages.announcement(desk.config, inc)
+    posted = call(
+        desk.slack,
+        "chat.postMessage",
+        channel=desk.announce_target(),
+        text=text,
+        blocks=[b.to_dict() for b in blocks],
+        unfurl_links=False,
+    )
+    return records.save(
+        desk.engine, inc.id, announcement_channel=posted.get("channel"), announcement_ts=posted.get("ts")
+    )
+
+
+STEPS: dict[str, Callable[[Desk, Incident], Incident]] = {
+    "channel": _channel,
+    "invite": _invite,
+    "topic": _topic,
+    "bookmarks": _bookmarks,
+    "summary": _summary,
+    "pin": _pin,
+    "checklist": _checklist,
+    "announce": _announce,
+}
+assert tuple(STEPS) == SETUP_STEPS
+
+
+def run(desk: Desk, inc: Incident, steps: Iterable[str] | None = None) -> tuple[Incident, list[StepFailure]]:
+    """Run the given steps (default: the pending ones) in order; record what is still pending."""
+    todo = set(inc.pending_steps if steps is None else steps)
+    had_channel = bool(inc.channel_id)
+    failures: list[StepFailure] = []
+    for step in SETUP_STEPS:
+        if step not in todo:
+            continue
+        try:
+            inc = STEPS[step](desk, inc)
+        except (SlackStepError, _Waits) as exc:
+            log.warning("incident #%s: set-up step %s failed: %s", inc.id, step, exc)
+            failures.append(StepFailure(step, str(exc)))
+        # Saved after every step, so a crash half-way leaves an exact list for retry-setup.
+        left = [
+            {"step": s, "error": _reason(s, failures)} for s in SETUP_STEPS if _still(s, todo, step, failures)
+        ]
+        inc = records.save(desk.engine, inc.id, setup_pending=left)
+    if inc.channel_id and not had_channel and inc.announcement_ts and "announce" not in todo:
+        _link_late_channel(desk, inc)
+    return inc, failures
+
+
+def _reason(step: str, failures: list[StepFailure]) -> str:
+    return next((f.error for f in failures if f.step == step), "not run yet")
+
+
+def _still(step: str, todo: set[str], current: str, failures: list[StepFailure]) -> bool:
+    """Pending after `current` ran: failed, or in the to-do list and not reached yet."""
+    if step not in todo:
+        return False
+    if any(f.step == step for f in failures):
+        return True
+    return SETUP_STEPS.index(step) > SETUP_STEPS.index(current)
+
+
+def _link_late_channel(desk: Desk, inc: Incident) -> None:
+    """The channel came after the announcement (a retry): fix the link in the announcement."""
+    text, blocks = messages.announcement(desk.config, inc)
+    try:
+        call(
+            desk.slack,
+            "chat.update",
+            channel=inc.announcement_channel,
+            ts=inc.announcement_ts,
+            text=text,
+            blocks=[b.to_dict() for b in blocks],
+        )
+        call(
+            desk.slack,
+            "chat.postMessage",
+            channel=inc.announcement_channel,
+            thread_ts=inc.announcement_ts,
+            text=f"War room for incident #{inc.id}: <#{inc.channel_id}>",
+        )
+    except SlackStepError as exc:
+        log.warning("incident #%s: could not link the new channel in the announcement: %s", inc.id, exc)
