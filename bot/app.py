@@ -69,6 +69,7 @@ def build_runtime(settings: Settings, services: Services, slack: Any = None) -> 
         pool=pool,
         on_result=metrics.observe_handler,
     )
+    guard.attach(executor)  # confirmed actions run through the executor, which holds the guard
     runtime = Runtime(
         settings=settings,
         services=services,

@@ -90,14 +90,18 @@ class Access:
             if rule.need == "approvers" and not self.is_approver(user_id):
                 return Decision(False, self._needs(user_id, f"{spec.name} on {where}", "approver"))
         if spec.destructive and not self.is_operator(user_id):
-            return Decision(False, self._needs(user_id, f"{spec.name} on {where} changes things and", "operator"))
+            return Decision(
+                False, self._needs(user_id, f"{spec.name} on {where} changes things and", "operator")
+            )
         return Decision(True, needs_approval=spec.destructive and any(r.need == "approval" for r in rules))
 
     def check_approver(self, user_id: str, spec_name: str, where: str) -> Decision:
         """May this user approve (or reject) someone else's request for `spec_name` on `where`?"""
         if self.is_approver(user_id):
             return Decision(True)
-        return Decision(False, self._needs(user_id, f"Approving {spec_name} on {where or 'any target'}", "approver"))
+        return Decision(
+            False, self._needs(user_id, f"Approving {spec_name} on {where or 'any target'}", "approver")
+        )
 
     def _needs(self, user_id: str, what: str, role: str) -> str:
         key = "access.operators" if role == "operator" else "access.approvers"

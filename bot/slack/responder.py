@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.models.blocks import Block
 
+from bot.executor import NeedsConfirmation
+from bot.guard import MessageRef
 from bot.slack.blocks import render, section
+from bot.slack.confirm import Offer, preview_message
+from bot.store import utcnow
 from handlers.redact import redact
 from handlers.results import Result
 
@@ -16,11 +21,15 @@ log = logging.getLogger(__name__)
 
 
 class SlackResponder:
-    def __init__(self, *, respond: Any, client: Any, channel_id: str, user_id: str) -> None:
+    def __init__(
+        self, *, respond: Any, client: Any, channel_id: str, user_id: str, guard: Any = None
+    ) -> None:
         self._respond = respond
         self.client = client
         self.channel_id = channel_id
         self.user_id = user_id
+        # bot.guard.Guard: lets a preview remember where it was posted (optional).
+        self.guard = guard
 
     def _send(self, **kwargs: Any) -> None:
         try:
@@ -75,3 +84,40 @@ class SlackResponder:
                 "invite the bot to this channel to get long output as files.",
                 ephemeral=True,
             )
+
+    def ask_confirmation(self, outcome: NeedsConfirmation) -> None:
+        """Show a destructive request's preview with Confirm / Cancel in the channel.
+
+        Posted with chat.postMessage so that its outcome, its expiry or a decision taken
+        elsewhere can replace it later; where the bot may not post (not a member of the
+        channel), it answers through the command's response_url instead.
+        """
+        action = self.guard.get(outcome.action_id) if self.guard is not None else None
+        offer = (
+            Offer.of(action)
+            if action is not None
+            else Offer(
+                action_id=outcome.action_id,
+                requester=self.user_id,
+                handler=outcome.spec.name,
+                where=outcome.target.describe() or "its target",
+                preview=outcome.preview,
+                needs_approval=outcome.needs_approval,
+                expires_at=utcnow() + timedelta(seconds=outcome.expires_in),
+            )
+        )
+        approvers = self.guard.approvers if self.guard is not None else []
+        msg = preview_message(offer, approvers)
+        if self.client is not None:
+            try:
+                resp = self.client.chat_postMessage(
+                    channel=self.channel_id, text=msg.text, blocks=msg.as_dicts()
+                )
+                if self.guard is not None:
+                    ref = MessageRef(str(resp.get("channel") or self.channel_id), str(resp["ts"]))
+                    self.guard.attach_message(outcome.action_id, ref)
+                return
+            except SlackApiError as exc:
+                err = exc.response.get("error", "") if exc.response is not None else str(exc)
+                log.info("preview not posted with chat.postMessage (%s); using response_url", err)
+        self._send(text=msg.text, blocks=msg.as_dicts(), response_type="in_channel", replace_original=False)

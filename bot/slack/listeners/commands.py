@@ -29,7 +29,11 @@ def _listener(runtime: Runtime) -> Any:
             channel_id=command.get("channel_id", ""),
         )
         responder = SlackResponder(
-            respond=respond, client=client, channel_id=request.channel_id, user_id=request.user_id
+            respond=respond,
+            client=client,
+            channel_id=request.channel_id,
+            user_id=request.user_id,
+            guard=runtime.guard,
         )
         dispatch(runtime, request, responder, {"trigger_id": command.get("trigger_id", "")})
 

@@ -22,7 +22,9 @@ def upgrade() -> None:
         batch.add_column(sa.Column("approval_ts", sa.String(32), nullable=True))
         batch.add_column(sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True))
         # "awaiting_approval" does not fit in 16 characters.
-        batch.alter_column("status", type_=sa.String(24), existing_type=sa.String(16), existing_nullable=False)
+        batch.alter_column(
+            "status", type_=sa.String(24), existing_type=sa.String(16), existing_nullable=False
+        )
     # The per-person rate limit counts a requester's recent rows.
     op.create_index("ix_pending_actions_requester_created", "pending_actions", ["requester", "created_at"])
 
@@ -30,6 +32,8 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("ix_pending_actions_requester_created", table_name="pending_actions")
     with op.batch_alter_table("pending_actions") as batch:
-        batch.alter_column("status", type_=sa.String(16), existing_type=sa.String(24), existing_nullable=False)
+        batch.alter_column(
+            "status", type_=sa.String(16), existing_type=sa.String(24), existing_nullable=False
+        )
         for name in ("finished_at", "approval_ts", "decided_by", "text", "command", "request_id"):
             batch.drop_column(name)
