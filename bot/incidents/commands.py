@@ -173,7 +173,13 @@ def report_declared(respond: Responder, desk: Desk, out: lifecycle.Outcome) -> N
         f"{mention(inc.commander)} is the incident commander; status updates are due every {every}.",
         ephemeral=False,
     )
-    if out.failures:
+    if out.failures and desk.slack is None:
+        respond.say(
+            f"Not connected to Slack here: the channel, invites and announcement wait for "
+            f"`{desk.command('incident')} retry-setup {inc.id}` (in Slack, or `chatops console --slack`).",
+            ephemeral=True,
+        )
+    elif out.failures:
         lines = "\n".join(f"• {f.describe()}" for f in out.failures)
         respond.error(
             f"Incident #{inc.id} is recorded, but Slack refused some set-up steps:\n{lines}\n"

@@ -9,8 +9,6 @@ from slack_sdk.models.blocks import (
     ActionsBlock,
     Block,
     ButtonElement,
-    ConfirmObject,
-    ContextBlock,
     MarkdownTextObject,
     SectionBlock,
 )
@@ -183,10 +181,6 @@ def escalation(
     return text, blocks
 
 
-def resolve_confirm() -> ConfirmObject:
-    return ConfirmObject(title="Resolve the incident?", text="This stops reminders and escalation.")
-
-
 def checklist_blocks(text: str) -> list[Block]:
     # Checklists are ~1,500 characters; split on sections if a custom one grows past a block.
     parts: list[Block] = []
@@ -199,7 +193,3 @@ def checklist_blocks(text: str) -> list[Block]:
     if chunk:
         parts.append(section(chunk))
     return parts
-
-
-def plain_context(text: str) -> ContextBlock:
-    return context(text)

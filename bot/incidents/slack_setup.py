@@ -40,19 +40,33 @@ class _Waits(Exception):
     """A step that needs an earlier one (the channel, the summary) which is not done."""
 
 
+# The incident channel is gone (archived, deleted): say it where people will still see it.
+_CHANNEL_GONE = ("channel_not_found", "is_archived")
+
+
 def post(
     desk: Desk, inc: Incident, text: str, blocks: list[Block] | None = None, **kw: Any
 ) -> dict[str, Any]:
-    """Post in the incident's channel; without one (set-up failed), in the incidents channel."""
-    channel = inc.channel_id or inc.announcement_channel or desk.announce_target()
-    return call(
-        desk.slack,
-        "chat.postMessage",
-        channel=channel,
-        text=text,
-        blocks=[b.to_dict() for b in blocks] if blocks else None,
-        **kw,
-    )
+    """Post in the incident's channel; without one (set-up failed, or the channel was archived),
+    in the incidents channel; when the bot was removed from the channel, it joins again."""
+    fallback = inc.announcement_channel or desk.announce_target()
+    channel = inc.channel_id or fallback
+    payload = [b.to_dict() for b in blocks] if blocks else None
+    try:
+        return call(desk.slack, "chat.postMessage", channel=channel, text=text, blocks=payload, **kw)
+    except SlackStepError as exc:
+        if channel == fallback:
+            raise
+        if exc.error == "not_in_channel":
+            call(desk.slack, "conversations.join", channel=channel)
+        elif exc.error in _CHANNEL_GONE:
+            log.warning(
+                "incident #%s: channel %s is gone (%s); posting in %s", inc.id, channel, exc.error, fallback
+            )
+            channel = fallback
+        else:
+            raise
+    return call(desk.slack, "chat.postMessage", channel=channel, text=text, blocks=payload, **kw)
 
 
 def _need_channel(inc: Incident) -> str:
@@ -221,6 +235,10 @@ assert tuple(STEPS) == SETUP_STEPS
 def run(desk: Desk, inc: Incident, steps: Iterable[str] | None = None) -> tuple[Incident, list[StepFailure]]:
     """Run the given steps (default: the pending ones) in order; record what is still pending."""
     todo = set(inc.pending_steps if steps is None else steps)
+    if desk.slack is None:  # the console without --slack: everything waits for retry-setup
+        offline = [StepFailure(s, "not connected to Slack (console)") for s in SETUP_STEPS if s in todo]
+        pending = [{"step": f.step, "error": f.error} for f in offline]
+        return records.save(desk.engine, inc.id, setup_pending=pending), offline
     had_channel = bool(inc.channel_id)
     failures: list[StepFailure] = []
     for step in SETUP_STEPS:

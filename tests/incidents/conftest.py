@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 
@@ -137,6 +138,40 @@ class Harness:
 def texts(answer: dict[str, Any]) -> str:
     """Everything a user reads in a message: its text and its blocks' text."""
     return str(answer.get("text", "")) + " " + json.dumps(answer.get("blocks", []))
+
+
+def view_submission(
+    callback_id: str,
+    values: dict[str, dict[str, object]],
+    metadata: dict[str, object],
+    *,
+    user: str = "U0BOB",
+) -> str:
+    """A signed-ready view_submission body, as Slack posts it when a form is submitted."""
+    payload = {
+        "type": "view_submission",
+        "team": {"id": "T0TEST001", "domain": "test"},
+        "user": {"id": user, "username": user.lower(), "name": user.lower(), "team_id": "T0TEST001"},
+        "api_app_id": "A0TEST001",
+        "token": "deprecated",
+        "trigger_id": "trig.view",
+        "view": {
+            "id": "V0001",
+            "type": "modal",
+            "callback_id": callback_id,
+            "private_metadata": json.dumps(metadata),
+            "state": {"values": {block: {"value": element} for block, element in values.items()}},
+        },
+    }
+    return urlencode({"payload": json.dumps(payload)})
+
+
+def input_text(value: str) -> dict[str, object]:
+    return {"type": "plain_text_input", "value": value}
+
+
+def input_select(value: str | None) -> dict[str, object]:
+    return {"type": "static_select", "selected_option": {"value": value} if value else None}
 
 
 def start_incident_bot(

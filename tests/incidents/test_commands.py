@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from pathlib import Path
 
 from typer.testing import CliRunner
 
 from bot.cli import app as cli
 from bot.incidents.timeline import events, record_for_channel
-from bot.slack.ids import ActionId
-from tests.incidents.conftest import START, Harness, texts
+from bot.slack.ids import ActionId, CallbackId
+from tests.incidents.conftest import START, Harness, input_select, input_text, texts, view_submission
 
 
 def test_roles_show_in_the_topic_and_the_summary(harness: Harness) -> None:
@@ -204,3 +205,67 @@ def test_postmortem_from_slack_and_from_the_terminal(harness: Harness, tmp_path:
     result = CliRunner().invoke(cli, ["incident", "postmortem", "42"], env=env)
     assert result.exit_code == 1
     assert "There is no incident #42" in result.output
+
+
+def test_update_and_resolve_forms_from_the_summary_buttons(harness: Harness) -> None:
+    slack = harness.slack
+    inc = harness.declare("P1 Card payments failing")
+    channel = inc.channel_id or ""
+
+    harness.bot.client.action(ActionId.INCIDENT_UPDATE, str(inc.id), user="U0BOB", channel=channel)
+    slack.wait_calls("views.open", 1)
+    metadata = {"incident": inc.id, "channel": channel}
+    empty = view_submission(
+        CallbackId.INCIDENT_UPDATE,
+        {
+            "text": input_text("   "),
+            "status": input_select("investigating"),
+            "public": {"type": "checkboxes"},
+        },
+        metadata,
+    )
+    r = harness.bot.client.post(empty)
+    assert r.json() == {"response_action": "errors", "errors": {"text": "Say what changed and what is next."}}
+
+    harness.clock.at(minutes=12)
+    update = view_submission(
+        CallbackId.INCIDENT_UPDATE,
+        {
+            "text": input_text("The acquirer's TLS certificate expired; renewing"),
+            "status": input_select("identified"),
+            "public": {"type": "checkboxes", "selected_options": [{"value": "public"}]},
+        },
+        metadata,
+    )
+    assert harness.bot.client.post(update).status_code == 200
+    harness.wait_post(channel, "Update on incident #1")
+    row = harness.incident(inc.id)
+    assert row.status == "identified"
+    assert row.next_update_due == START + timedelta(minutes=42)
+    [ev] = [e for e in events(harness.engine, inc.id) if e.kind == "update"]
+    assert (ev.author, ev.public) == ("U0BOB", True)
+
+    harness.bot.client.action(ActionId.INCIDENT_RESOLVE, str(inc.id), user="U0BOB", channel=channel)
+    [_, opened] = slack.wait_calls("views.open", 2)
+    assert "Resolve incident #1" in str(opened.args["view"])
+    harness.clock.at(minutes=50)
+    resolve = view_submission(
+        CallbackId.INCIDENT_RESOLVE, {"summary": input_text("Certificate renewed")}, metadata
+    )
+    assert harness.bot.client.post(resolve).status_code == 200
+    harness.wait_post(channel, "Incident #1 resolved by <@U0BOB> after 50m: Certificate renewed")
+    assert harness.incident(inc.id).status == "resolved"
+    # A form submitted after the incident was resolved says so in the form.
+    r = harness.bot.client.post(update)
+    assert r.json()["errors"]["text"].startswith("This incident is resolved")
+
+
+def test_snooze_from_the_command(harness: Harness) -> None:
+    inc = harness.declare("P3 Avatar uploads slow")
+    harness.clock.at(minutes=29)
+    [answer] = harness.command("snooze 45m", channel=inc.channel_id or "")
+    assert "Reminder snoozed until 10:14 UTC" in texts(answer)
+    harness.tick(minutes=30)
+    assert harness.reminders(inc) == []
+    harness.tick(minutes=74)
+    assert len(harness.reminders(inc)) == 1

@@ -5,14 +5,22 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from urllib.parse import urlencode
 
 from bot.incidents import records
 from bot.incidents.timeline import events
 from bot.slack.ids import ActionId, CallbackId
 from tests.conftest import stop_bot
 from tests.fakes.slack import BOT_USER, FakeSlack
-from tests.incidents.conftest import CONFIG, Clock, Harness, start_incident_bot, texts
+from tests.incidents.conftest import (
+    CONFIG,
+    Clock,
+    Harness,
+    input_select,
+    input_text,
+    start_incident_bot,
+    texts,
+    view_submission,
+)
 
 
 def test_declare_sets_up_the_war_room(harness: Harness) -> None:
@@ -157,33 +165,6 @@ def test_declare_usage_errors_name_the_problem(harness: Harness) -> None:
     assert records.list_open(harness.engine) == []
 
 
-def _submission(callback_id: str, values: dict[str, dict[str, object]], metadata: dict[str, object]) -> str:
-    payload = {
-        "type": "view_submission",
-        "team": {"id": "T0TEST001", "domain": "test"},
-        "user": {"id": "U0BOB", "username": "u0bob", "name": "u0bob", "team_id": "T0TEST001"},
-        "api_app_id": "A0TEST001",
-        "token": "deprecated",
-        "trigger_id": "trig.view",
-        "view": {
-            "id": "V0001",
-            "type": "modal",
-            "callback_id": callback_id,
-            "private_metadata": json.dumps(metadata),
-            "state": {"values": {block: {"value": element} for block, element in values.items()}},
-        },
-    }
-    return urlencode({"payload": json.dumps(payload)})
-
-
-def _text(value: str) -> dict[str, object]:
-    return {"type": "plain_text_input", "value": value}
-
-
-def _select(value: str | None) -> dict[str, object]:
-    return {"type": "static_select", "selected_option": {"value": value} if value else None}
-
-
 def test_declare_without_a_title_opens_the_form_and_validates_it(harness: Harness) -> None:
     slack = harness.slack
     r = harness.bot.client.command("/incident", "declare P1", user="U0BOB", channel="C00000001")
@@ -194,13 +175,13 @@ def test_declare_without_a_title_opens_the_form_and_validates_it(harness: Harnes
     severity_block = next(b for b in view["blocks"] if b["block_id"] == "severity")
     assert severity_block["element"]["initial_option"]["value"] == "P1"
 
-    bad = _submission(
+    bad = view_submission(
         CallbackId.INCIDENT_DECLARE,
         {
-            "severity": _select("P1"),
-            "title": _text("  x "),
-            "service": _select(None),
-            "description": _text(""),
+            "severity": input_select("P1"),
+            "title": input_text("  x "),
+            "service": input_select(None),
+            "description": input_text(""),
         },
         {"channel": "C00000001"},
     )
@@ -210,13 +191,13 @@ def test_declare_without_a_title_opens_the_form_and_validates_it(harness: Harnes
     assert "at least 3 characters" in r.json()["errors"]["title"]
     assert records.list_open(harness.engine) == []
 
-    good = _submission(
+    good = view_submission(
         CallbackId.INCIDENT_DECLARE,
         {
-            "severity": _select("P1"),
-            "title": _text("Login fails for SSO users"),
-            "service": _select("backend"),
-            "description": _text("Okta callbacks return 500 since 09:00."),
+            "severity": input_select("P1"),
+            "title": input_text("Login fails for SSO users"),
+            "service": input_select("backend"),
+            "description": input_text("Okta callbacks return 500 since 09:00."),
         },
         {"channel": "C00000001"},
     )

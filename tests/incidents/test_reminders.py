@@ -157,3 +157,14 @@ def test_public_updates_and_status_changes_are_recorded(harness: Harness) -> Non
     assert r.status_code == 200
     [opened] = harness.slack.wait_calls("views.open")
     assert "Update incident #1" in str(opened.args["view"])
+
+
+def test_reminders_for_an_archived_channel_go_to_the_incidents_channel(harness: Harness) -> None:
+    inc = harness.declare("P2 Thumbnails missing")
+    harness.command(f"ack {inc.id}")
+    del harness.slack.channels[inc.channel_id or ""]  # archived and gone: Slack says channel_not_found
+    harness.tick(minutes=30)
+    [reminder] = harness.posts("incidents", "status update for incident #1")
+    assert "<@U0ALICE>" in reminder["text"]
+    harness.tick(minutes=31)
+    assert len(harness.posts("incidents", "status update for incident #1")) == 1
