@@ -274,6 +274,6 @@ class GuardBase:
 
     def _gauge(self) -> None:
         try:
-            metrics.PENDING_ACTIONS.set(pending.count_open(self._engine()))
+            metrics.PENDING_ACTIONS.set(pending.count_open(self._engine(), self._now()))
         except SQLAlchemyError as exc:
             log.warning("guard: cannot count pending actions: %s", redact(str(exc)))

@@ -189,8 +189,13 @@ def list_actions(
     return [_row(r) for r in rows]
 
 
-def count_open(engine: Engine) -> int:
-    q = select(func.count()).select_from(t).where(t.c.status.in_([s.value for s in OPEN]))
+def count_open(engine: Engine, now: datetime) -> int:
+    """Actions still waiting for a person at `now` (as `bot.metrics.refresh_gauges` counts them)."""
+    q = (
+        select(func.count())
+        .select_from(t)
+        .where(t.c.status.in_([s.value for s in OPEN]), t.c.expires_at > utc(now))
+    )
     with engine.connect() as conn:
         return int(conn.execute(q).scalar_one())
 
