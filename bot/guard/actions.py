@@ -285,8 +285,9 @@ class Guard(GuardBase):
         now = self._now()
         existing = pending.get(self._engine(), action_id) if ACTION_ID.match(action_id) else None
         if existing is not None and existing.requester == user_id and existing.status.open:
-            # The requester pressing Reject on their own request means: withdraw it.
-            return self._cancel(action_id, user_id, where)
+            # The requester pressing Reject on their own request means: withdraw it. (The click
+            # came from the approval request, so it must not be remembered as the preview.)
+            return self._cancel(action_id, user_id, None)
         checked = self._check_decider(action_id, user_id, where, "reject", now)
         if isinstance(checked, ActionResult):
             return checked
