@@ -17,8 +17,8 @@ from bot.store import Store, StoreError
 app = typer.Typer(help="Run operational runbooks from Slack.", no_args_is_help=True, add_completion=False)
 db_app = typer.Typer(help="The state store.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
-out = Console()
-err = Console(stderr=True)
+out = Console(soft_wrap=True, highlight=False)
+err = Console(stderr=True, soft_wrap=True, highlight=False)
 
 
 def _settings() -> Settings:
