@@ -61,7 +61,11 @@ _DEFAULT_KIND: dict[Client, Any] = {
 def service_fills(spec: HandlerSpec, raw: dict[str, Any], config: ChatopsConfig) -> frozenset[str]:
     """The params fields a named, configured service would fill for this handler."""
     service = raw.get("service")
-    if not isinstance(service, str) or service not in config.services or "service" not in spec.params.model_fields:
+    if (
+        not isinstance(service, str)
+        or service not in config.services
+        or "service" not in spec.params.model_fields
+    ):
         return frozenset()
     svc = config.services[service]
     fields = spec.params.model_fields
