@@ -16,6 +16,7 @@ from bot.config import Settings
 from bot.executor import Executor
 from bot.guard import Access, Guard
 from bot.incidents import reminders as incident_reminders
+from bot.runbooks import schedule as runbook_schedules
 from bot.runtime import Runtime
 from bot.scheduler import Scheduler
 from bot.services import Services
@@ -24,7 +25,7 @@ from bot.slack import listeners
 log = logging.getLogger(__name__)
 
 # Modules whose import registers built-in subcommands (@builtin) and scheduler participants.
-BUILTIN_MODULES = ("bot.commands.chatops", "bot.incidents.commands")
+BUILTIN_MODULES = ("bot.commands.chatops", "bot.incidents.commands", "bot.runbooks.commands")
 
 SLACK_TIMEOUT = 10  # seconds, each Web API call
 
@@ -82,6 +83,7 @@ def build_runtime(settings: Settings, services: Services, slack: Any = None) -> 
         scheduler=Scheduler(services.clock),
     )
     incident_reminders.register(runtime)  # status reminders + escalation ladder on the tick
+    runbook_schedules.register(runtime)  # scheduled runbooks and posts, each slot claimed once
     return runtime
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 import threading
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -211,6 +211,118 @@ def incident_postmortem(
         err.print(f"[red]cannot write {out_file}:[/red] {exc}")
         raise typer.Exit(1) from None
     out.print(f"incident #{number}: post-mortem draft written to {out_file}")
+
+
+runbook_app = typer.Typer(
+    help="Runbooks: list, show, run and validate them from the terminal.", no_args_is_help=True
+)
+app.add_typer(runbook_app, name="runbook")
+RunbookDir = Annotated[
+    Path | None, typer.Option("--dir", help="The runbooks directory (default: runbooks_dir in chatops.yaml)")
+]
+
+
+def _runbooks(directory: Path | None) -> tuple[Settings, Any, Any]:
+    """Settings, chatops.yaml and the runbooks loaded against the real handler registry."""
+    from bot.runbooks.terminal import load
+    from handlers import load_all
+
+    settings = _settings()
+    try:
+        config = load_config(settings.config_path)
+    except ConfigError as exc:
+        err.print(f"[red]invalid:[/red] {exc}")
+        raise typer.Exit(2) from None
+    return settings, config, load(directory or Path(config.runbooks_dir), load_all())
+
+
+def _named(loaded: Any, name: str) -> Any:
+    rb = loaded.runbooks.get(name)
+    if rb is None:
+        close = loaded.suggest(name)
+        hint = f" Did you mean: {', '.join(close)}?" if close else ""
+        err.print(f"no runbook named {name!r}.{hint} (chatops runbook list)", markup=False)
+        raise typer.Exit(2)
+    return rb
+
+
+@runbook_app.command("list")
+def runbook_list(
+    words: Annotated[
+        list[str] | None, typer.Argument(help="Only runbooks with this tag or these words")
+    ] = None,
+    directory: RunbookDir = None,
+) -> None:
+    """List the runbooks with their tags and number of checks."""
+    from bot.runbooks.terminal import list_runbooks
+
+    _, _, loaded = _runbooks(directory)
+    raise typer.Exit(list_runbooks(out, loaded, " ".join(words or [])))
+
+
+@runbook_app.command("show")
+def runbook_show(
+    name: Annotated[str, typer.Argument(help="The runbook's name")], directory: RunbookDir = None
+) -> None:
+    """Show a runbook's params, diagnostics, checks, resolution steps and sources."""
+    from bot.runbooks.terminal import show
+
+    _, _, loaded = _runbooks(directory)
+    raise typer.Exit(show(out, _named(loaded, name)))
+
+
+@runbook_app.command("run")
+def runbook_run(
+    name: Annotated[str, typer.Argument(help="The runbook's name")],
+    params: Annotated[list[str] | None, typer.Argument(help="Params as key=value")] = None,
+    directory: RunbookDir = None,
+) -> None:
+    """Run a runbook's diagnostics here; exit 0 ok, 1 warn, 2 crit, 3 error. Changes nothing."""
+    from bot.guard import Access
+    from bot.runbooks.commands import audit_step
+    from bot.runbooks.engine import Engine
+    from bot.runbooks.params import describe
+    from bot.runbooks.terminal import authorizer, cli_user, run
+    from bot.services import Services
+
+    settings, config, loaded = _runbooks(directory)
+    rb = _named(loaded, name)
+    try:
+        services = Services.from_settings(settings, config=config)
+        services.store.upgrade()
+    except (ConfigError, StoreError) as exc:
+        err.print(f"[red]cannot run:[/red] {exc}")
+        raise typer.Exit(2) from None
+    user = cli_user(settings.console_user)
+    engine = Engine(registry=services.registry, config=config, contexts=services.clients.context)
+
+    def on_done(r: Any, sr: Any) -> None:
+        command = f"chatops runbook run {rb.name} {describe(r.values)}".strip()
+        audit_step(services.store.engine, r, sr, user_id=user, channel_id="", command=command)
+
+    try:
+        code = run(
+            out,
+            rb,
+            list(params or []),
+            engine=engine,
+            config=config,
+            authorize=authorizer(Access(config), user),
+            on_done=on_done,
+        )
+    finally:
+        services.close()
+    raise typer.Exit(code)
+
+
+@runbook_app.command("validate")
+def runbook_validate(directory: RunbookDir = None) -> None:
+    """Check every runbook file (and chatops.yaml's schedules); each problem names its file and line."""
+    from bot.runbooks.terminal import schedule_problems, validate
+
+    settings, config, loaded = _runbooks(directory)
+    extra = schedule_problems(config, loaded, str(settings.config_path))
+    raise typer.Exit(validate(out, loaded, extra))
 
 
 def main() -> None:

@@ -181,6 +181,21 @@ class ScheduleConfig(_Model):
     message: str | None = None
     channel: str | None = None  # default: slack.ops_channel
 
+    @field_validator("cron")
+    @classmethod
+    def _cron(cls, v: str) -> str:
+        # crontab's weekdays (0 or 7 = Sunday), computed by APScheduler: see bot.runbooks.cron.
+        from bot.runbooks.cron import check_cron
+
+        return check_cron(v)
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, v: str) -> str:
+        from bot.runbooks.cron import check_timezone
+
+        return check_timezone(v)
+
     @model_validator(mode="after")
     def _one_of(self) -> ScheduleConfig:
         if (self.runbook is None) == (self.message is None):

@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from bot.runtime import Runtime
-from bot.slack.listeners import commands, guard, incidents
+from bot.slack.listeners import commands, guard, incidents, runbooks
 
 
 def register(app: Any, runtime: Runtime) -> None:
     commands.register(app, runtime)
     guard.register(app, runtime)
     incidents.register(app, runtime)
+    runbooks.register(app, runtime)
