@@ -107,7 +107,7 @@ class RunningBot:
         self.server = server
         self.slack = slack
         self.url = f"http://127.0.0.1:{server.port}"
-        self.client = BotClient(self.url, slack.response_url())
+        self.client = BotClient(self.url, slack.response_url(), slack)
 
     @property
     def runtime(self):  # type: ignore[no-untyped-def]

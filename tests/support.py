@@ -94,11 +94,22 @@ class BotClient:
 
     base_url: str
     response_url: str
+    # Where to record a message that comes back in the ack itself (Slack shows it just like
+    # one posted to response_url): FakeSlack.responses, tagged key="ack".
+    slack: Any = None
 
     def post(self, body: str, *, headers: dict[str, str] | None = None) -> httpx.Response:
-        return httpx.post(
+        r = httpx.post(
             self.base_url + "/slack/events", content=body, headers=headers or sign(body), timeout=10
         )
+        if self.slack is not None and r.status_code == 200 and r.content.strip():
+            try:
+                payload = r.json()
+            except ValueError:
+                payload = None
+            if isinstance(payload, dict) and ("text" in payload or "blocks" in payload):
+                self.slack.record_response({"key": "ack", **payload})
+        return r
 
     def command(
         self, command: str, text: str = "", *, user: str = "U0ALICE", channel: str = "C00000001"

@@ -26,7 +26,7 @@ def help_(call: Call) -> None:
     call.respond.say("\n".join(lines), ephemeral=True)
 
 
-@builtin("chatops", "whoami", instant=True)
+@builtin("chatops", "whoami")  # not instant: group roles may ask Slack
 def whoami(call: Call) -> None:
     """Show your Slack user id and the roles you have here."""
     roles = call.runtime.access.roles(call.request.user_id)

@@ -159,6 +159,12 @@ class FakeSlack:
     def wait_responses(self, count: int = 1, timeout: float = 10.0) -> list[dict[str, Any]]:
         return self.wait_for(lambda: list(self.responses) if len(self.responses) >= count else None, timeout)  # type: ignore[no-any-return]
 
+    def record_response(self, payload: dict[str, Any]) -> None:
+        """A message the user sees, posted to response_url or returned in an ack."""
+        with self._cond:
+            self.responses.append(payload)
+            self._cond.notify_all()
+
     def summary(self) -> str:
         return ", ".join(c.method for c in self.calls) + f" | {len(self.responses)} response_url posts"
 
@@ -386,9 +392,7 @@ class FakeSlack:
                 path = urlparse(self.path).path
                 if path.startswith("/response/"):
                     payload = json.loads(raw or b"{}")
-                    with fake._cond:
-                        fake.responses.append({"key": path.rsplit("/", 1)[-1], **payload})
-                        fake._cond.notify_all()
+                    fake.record_response({"key": path.rsplit("/", 1)[-1], **payload})
                     self._send(200, b"ok")
                     return
                 if path.startswith("/upload/"):

@@ -76,7 +76,7 @@ def served(fake_slack: FakeSlack, tmp_path: Path) -> Iterator[tuple[subprocess.P
     else:
         proc.kill()
         pytest.fail("chatops serve did not answer /healthz within 30 s")
-    yield proc, BotClient(base, fake_slack.response_url())
+    yield proc, BotClient(base, fake_slack.response_url(), fake_slack)
     if proc.poll() is None:
         proc.kill()
         proc.wait()

@@ -53,6 +53,22 @@ def test_serve_uses_socket_mode_when_an_app_token_is_set(fake_slack: FakeSlack, 
         assert ack["envelope_id"] == envelope
         [answer] = fake_slack.wait_responses(1)
         assert "U0SOCK" in answer["text"]
+        # help answers at once, so its answer rides in the envelope's acknowledgement.
+        envelope = sock.push(
+            "slash_commands",
+            {
+                "command": "/chatops",
+                "text": "help",
+                "user_id": "U0SOCK",
+                "channel_id": "C00000001",
+                "team_id": "T0TEST001",
+                "response_url": fake_slack.response_url("sock"),
+                "trigger_id": "trig.2",
+            },
+        )
+        ack = sock.acks.get(timeout=10)
+        assert ack["envelope_id"] == envelope
+        assert "/chatops whoami" in ack["payload"]["text"]
     except queue.Empty:
         raise AssertionError("the bot did not acknowledge the envelope") from None
     finally:

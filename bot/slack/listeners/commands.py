@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from bot.commands.router import dispatch
+from bot.commands.router import answers_at_once, dispatch
 from bot.executor import Request
 from bot.runtime import Runtime
 from bot.slack.responder import SlackResponder
@@ -19,22 +19,53 @@ def register(app: Any, runtime: Runtime) -> None:
     app.command(re.compile(r"^/.*"))(_listener(runtime))
 
 
+class AnswerInAck:
+    """A `respond` whose first message goes back in the ack itself (Slack shows it at once,
+    with no second request); any later message goes through response_url as usual."""
+
+    def __init__(self, ack: Any, respond: Any) -> None:
+        self.ack = ack
+        self.respond = respond
+        self.acked = False
+
+    def __call__(self, **message: Any) -> None:
+        if self.acked:
+            self.respond(**message)
+            return
+        self.acked = True
+        self.ack(
+            text=message.get("text", ""),
+            blocks=message.get("blocks"),
+            response_type=message.get("response_type", "ephemeral"),
+        )
+
+    def finish(self) -> None:
+        if not self.acked:
+            self.acked = True
+            self.ack()
+
+
 def _listener(runtime: Runtime) -> Any:
     def on_command(ack: Any, command: dict[str, Any], respond: Any, client: Any) -> None:
-        ack()
         request = Request(
             user_id=command.get("user_id", ""),
             command=command.get("command", ""),
             text=command.get("text", "") or "",
             channel_id=command.get("channel_id", ""),
         )
+        instant = answers_at_once(runtime, request)
+        if not instant:
+            ack()  # at once: what follows may call a cluster, a database or Slack
+        answer = AnswerInAck(ack, respond) if instant else respond
         responder = SlackResponder(
-            respond=respond,
+            respond=answer,
             client=client,
             channel_id=request.channel_id,
             user_id=request.user_id,
             guard=runtime.guard,
         )
         dispatch(runtime, request, responder, {"trigger_id": command.get("trigger_id", "")})
+        if isinstance(answer, AnswerInAck):
+            answer.finish()
 
     return on_command
