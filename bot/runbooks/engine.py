@@ -90,7 +90,8 @@ class Verdict:
             if (n := self.counts.get(s, 0))
         ]
         summary = ", ".join(parts) or "no checks ran"
-        return f"{self.state.value.upper()} — {summary} · {self.elapsed:.1f} s"
+        took = f"{self.elapsed * 1000:.0f} ms" if self.elapsed < 1 else f"{self.elapsed:.1f} s"
+        return f"{self.state.value.upper()} — {summary} · {took}"
 
 
 @dataclass

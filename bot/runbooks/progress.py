@@ -184,6 +184,30 @@ class View:
             blocks = [*blocks[: MAX_BLOCKS - 1], cut]
         return blocks
 
+    def summary(self, run: Run) -> str:
+        """The whole view as mrkdwn text, for front ends that show text only (the console)."""
+        lines = [
+            f"*Runbook: {escape(run.runbook.title)}* (`{run.runbook.name}`) {escape(describe(run.values))}"
+        ]
+        lines += [self.step_line(run, sr) for sr in run.steps]
+        lines.append(self.verdict_line(run))
+        by_id = {o.step.id: o for o in self.offers}
+        if run.runbook.resolution:
+            lines.append("*Resolution*")
+        for step in run.runbook.resolution:
+            title = escape(render_text(step.title, run.values))
+            found = by_id.get(step.id)
+            if found is not None:
+                how = (
+                    f"`{escape(found.command(self.config))}`" if found.ready else f"_{escape(found.problem)}_"
+                )
+                lines.append(f"• *{title}*: {how}")
+            elif isinstance(step, ManualStep):
+                lines.append(f"• *{title}* _(manual)_: {escape(render_text(step.text, run.values))}")
+            elif isinstance(step, ChecklistStep):
+                lines.append(f"• *{title}* _(checklist)_: " + "; ".join(escape(i) for i in step.items))
+        return "\n".join(lines)
+
     def text(self, run: Run) -> str:
         """The notification / fallback text."""
         if run.done:
@@ -340,9 +364,10 @@ class ReplyProgress:
         return
 
     def finish(self, run: Run) -> None:
-        self.respond.say(self.view.text(run), blocks=self.view.blocks(run))
         if not self.outputs:
+            self.respond.say(self.view.text(run), blocks=self.view.blocks(run))
             return
+        self.respond.say(self.view.summary(run), blocks=self.view.blocks(run))
         for sr in run.steps:
             if sr.result is not None:
                 self.respond.result(sr.result, heading=f"{sr.step.title} ({sr.handler})")

@@ -106,10 +106,25 @@ class Schedules:
         self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
         self._bad: set[str] = set()  # schedules already reported as invalid
+        self._checked = False
+
+    def _check_runbooks(self, all_jobs: list[Job]) -> None:
+        """Once, on the first tick: say which schedules name a runbook that does not load."""
+        from bot.runbooks.commands import catalog_of
+
+        known = catalog_of(self.runtime).current().runbooks
+        for job in all_jobs:
+            if job.runbook is not None and job.runbook not in known:
+                # When it fires, the channel is told too.
+                log.error("%s: no runbook %r in %s", job.name, job.runbook, self.runtime.config.runbooks_dir)
 
     def __call__(self, now: datetime) -> None:
         now = now if now.tzinfo else now.replace(tzinfo=UTC)
-        for job in jobs(self.runtime):
+        all_jobs = jobs(self.runtime)
+        if not self._checked:
+            self._checked = True
+            self._check_runbooks(all_jobs)
+        for job in all_jobs:
             try:
                 slot = latest_due(job.cron, job.timezone, now, self.grace)
             except ValueError as exc:
