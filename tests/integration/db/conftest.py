@@ -20,7 +20,11 @@ from typing import Any
 
 import psycopg
 import pytest
-from pgkit import (
+from psycopg_pool import ConnectionPool
+
+from handlers import Context, Registry, load_all
+from handlers.results import Result
+from tests.integration.db.pgkit import (
     HOST,
     PORT,
     USER,
@@ -33,10 +37,6 @@ from pgkit import (
     make_ctx,
     make_pool,
 )
-from psycopg_pool import ConnectionPool
-
-from handlers import Context, Registry, load_all
-from handlers.results import Result
 
 
 @pytest.fixture(scope="session")

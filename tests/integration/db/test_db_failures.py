@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from pgkit import free_port, make_ctx
 from psycopg_pool import ConnectionPool
 
 from handlers import Context
 from handlers.errors import HandlerError, TargetUnavailable
+from tests.integration.db.pgkit import free_port, make_ctx
 
 
 def down_ctx(conninfo: str) -> tuple[ConnectionPool[Any], Context[Any]]:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import psycopg
-from pgkit import PgServer, make_ctx, make_pool, wait_for
+
+from tests.integration.db.pgkit import PgServer, make_ctx, make_pool, wait_for
 
 
 def test_primary_shows_its_replica_and_slots(registry, pgss_server: PgServer, standby: PgServer) -> None:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import psycopg
 import pytest
-from pgkit import backend_state, make_ctx, make_pool, wait_for
 
 from handlers.errors import InvalidRequest, NotFound
+from tests.integration.db.pgkit import backend_state, make_ctx, make_pool, wait_for
 
 
 def sleeping(session, dbname, app: str):

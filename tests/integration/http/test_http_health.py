@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from httpkit import closed_port
 
 from handlers.errors import InvalidRequest, NotFound
 from handlers.results import Check, Group, Status, Table
+from tests.integration.http.httpkit import closed_port
+from tests.values import num
 
 
 def test_a_healthy_url_with_a_json_summary(run, service) -> None:
@@ -19,7 +20,7 @@ def test_a_healthy_url_with_a_json_summary(run, service) -> None:
     assert result.values["status_code"] == 200
     assert result.values["body.database.connections"] == 12
     assert result.values["unhealthy"] == 0
-    assert result.values["latency_ms"] > 0
+    assert num(result.values, "latency_ms") > 0
 
 
 def test_a_slow_answer_is_a_warning_then_critical(run, service) -> None:
@@ -83,6 +84,7 @@ def test_all_checks_every_service_in_one_table(run) -> None:
         result = run("health.check", **target, warn="0.5s")
         assert isinstance(result, Group)
         overall, table = result.parts
+        assert isinstance(overall, Check)
         assert isinstance(table, Table)
         assert overall.status is Status.CRIT
         assert sorted(r[1] for r in table.rows) == ["api", "backend", "search"]

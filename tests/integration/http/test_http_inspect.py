@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from httpkit import closed_port
 
 from handlers.errors import HandlerError, TargetUnavailable
 from handlers.results import KeyValues, Table
+from tests.integration.http.httpkit import closed_port
 
 
 def test_headers_show_what_curl_i_shows(run, service) -> None:
