@@ -110,7 +110,7 @@ class RunningBot:
         self.client = BotClient(self.url, slack.response_url(), slack)
 
     @property
-    def runtime(self):  # type: ignore[no-untyped-def]
+    def runtime(self):
         return self.app.runtime
 
 

@@ -85,6 +85,7 @@ class FakeSlack:
     @property
     def url(self) -> str:
         host, port = self._server.server_address[:2]
+        assert isinstance(host, str)  # bound to 127.0.0.1 above, so the host is text
         return f"http://{host}:{port}"
 
     @property
@@ -239,8 +240,7 @@ class FakeSlack:
                 return {"ok": False, "error": "name_taken"}
             if not name or len(name) > 80 or name != name.lower():
                 return {"ok": False, "error": "invalid_name_specials"}
-            ch = self.add_channel(name)
-            return {**ok, "channel": self._channel_json(ch)}
+            return {**ok, "channel": self._channel_json(self.add_channel(name))}
         if method in (
             "conversations.invite",
             "conversations.setTopic",

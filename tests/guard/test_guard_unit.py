@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -167,7 +168,8 @@ def test_preview_buttons_carry_only_the_id_and_stay_within_slack_limits() -> Non
     huge = Preview(summary="<b>&" + "x" * 5000, details=[f"pod {i}" for i in range(100)])
     offer = Offer.of(_action(preview=huge, status=Status.PENDING))
     msg = preview_message(offer, ["U0LEAD", "S0LEADS"])
-    dicts = msg.as_dicts()  # slack_sdk validates every length here
+    # slack_sdk validates every length here; the JSON is nested dicts the asserts index into.
+    dicts: list[dict[str, Any]] = msg.as_dicts()
     actions = [b for b in dicts if b["type"] == "actions"]
     [buttons] = [b["elements"] for b in actions]
     assert [(b["action_id"], b["value"]) for b in buttons] == [
@@ -187,7 +189,8 @@ def test_preview_buttons_carry_only_the_id_and_stay_within_slack_limits() -> Non
 
 def test_approval_message_offers_approve_with_a_dialog_and_reject() -> None:
     msg = approval_message(_action(status=Status.AWAITING_APPROVAL), ["U0LEAD"])
-    [actions] = [b for b in msg.as_dicts() if b["type"] == "actions"]
+    blocks: list[dict[str, Any]] = msg.as_dicts()
+    [actions] = [b for b in blocks if b["type"] == "actions"]
     approve, reject = actions["elements"]
     assert (approve["action_id"], approve["value"]) == (ActionId.APPROVE.value, "A" * 32)
     assert (reject["action_id"], reject["value"]) == (ActionId.REJECT.value, "A" * 32)

@@ -4,21 +4,25 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
+from collections.abc import Callable, Sequence
 
 from bot.guard import ActionResult, Kind, Status
 from bot.store import Store
 from bot.store.audit import latest
 from tests.guard.conftest import Clock, Counters, ask_ok, close_runtime, make_runtime
 
+# A button handler as the listeners call it: (action_id, user_id) -> what happened.
+Click = Callable[[str, str], ActionResult]
+
 CLICKS = 20
 
 
-def _click_all_at_once(fns: list, action_id: str, user: str) -> list[ActionResult]:  # type: ignore[type-arg]
+def _click_all_at_once(fns: Sequence[Click], action_id: str, user: str) -> list[ActionResult]:
     start = threading.Barrier(len(fns))
     results: list[ActionResult] = []
     lock = threading.Lock()
 
-    def click(fn) -> None:  # type: ignore[no-untyped-def]
+    def click(fn: Click) -> None:
         start.wait()
         res = fn(action_id, user)
         with lock:

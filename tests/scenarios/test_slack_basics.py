@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from bot.store.audit import latest
 from tests.conftest import RunningBot
 from tests.support import command_body, sign
 
 
-def _text(resp: dict) -> str:  # type: ignore[type-arg]
-    return resp.get("text", "") + " ".join(
+def _text(resp: dict[str, Any]) -> str:
+    text: str = resp.get("text", "")
+    return text + " ".join(
         b.get("text", {}).get("text", "") for b in resp.get("blocks", []) if isinstance(b.get("text"), dict)
     )
 

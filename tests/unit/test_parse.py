@@ -11,7 +11,7 @@ SPEC = make_registry().get("t.echo")
 assert SPEC is not None
 
 
-def parse(text: str):  # type: ignore[no-untyped-def]
+def parse(text: str):
     assert SPEC is not None
     return validate(SPEC, parse_args(SPEC, split_words(text), "/t"), "/t")
 
