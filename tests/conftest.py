@@ -13,6 +13,7 @@ import pytest
 import redis as redis_lib
 
 from bot.app import ChatopsApp, build_app
+from bot.runtime import Runtime
 from bot.config import ChatopsConfig, Settings, parse_config
 from bot.services import Clients, Services
 from bot.store import Store
@@ -110,7 +111,7 @@ class RunningBot:
         self.client = BotClient(self.url, slack.response_url(), slack)
 
     @property
-    def runtime(self):
+    def runtime(self) -> Runtime:
         return self.app.runtime
 
 

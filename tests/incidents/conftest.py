@@ -74,6 +74,7 @@ class Harness:
     def tick(self, **delta: float) -> datetime:
         """Move the clock to START + delta and run one scheduler tick (it waits for its posts)."""
         now = self.clock.at(**delta)
+        assert self.bot.runtime.scheduler is not None
         self.bot.runtime.scheduler.tick(now)
         return now
 

@@ -102,6 +102,7 @@ def test_a_scheduled_post_happens_once_with_two_replicas(replicas: tuple[Running
     assert post.args["channel"] == "#ops"
     # Later ticks within the same slot, on either replica, post nothing more.
     tick_together((a, b), FRIDAY_1702 + timedelta(minutes=1))
+    assert a.runtime.scheduler is not None
     a.runtime.scheduler.tick(FRIDAY_1702 + timedelta(minutes=5))
     assert len(posts(a.slack, "On-call hand-off")) == 1
     with a.runtime.store.engine.connect() as conn:

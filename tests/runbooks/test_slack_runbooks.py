@@ -258,7 +258,7 @@ def test_a_run_in_an_incident_channel_goes_on_its_timeline(rbot: RunningBot) -> 
     channel = rbot.slack.add_channel("incident-2026-03-02-p1-api").id
     engine = rbot.runtime.store.engine
     with engine.begin() as conn:
-        incident_id = conn.execute(
+        key = conn.execute(
             insert(incidents).values(
                 title="API slow",
                 severity="P1",
@@ -267,7 +267,9 @@ def test_a_run_in_an_incident_channel_goes_on_its_timeline(rbot: RunningBot) -> 
                 declared_at=utcnow(),
                 channel_id=channel,
             )
-        ).inserted_primary_key[0]
+        ).inserted_primary_key
+        assert key is not None
+        incident_id = key[0]
     run_and_finish(rbot, "run web-check", channel=channel)
 
     def recorded() -> list[Any]:
