@@ -13,8 +13,8 @@ import pytest
 import redis as redis_lib
 
 from bot.app import ChatopsApp, build_app
-from bot.runtime import Runtime
 from bot.config import ChatopsConfig, Settings, parse_config
+from bot.runtime import Runtime
 from bot.services import Clients, Services
 from bot.store import Store
 from bot.web import HttpServer, WebApp
