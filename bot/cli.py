@@ -325,6 +325,55 @@ def runbook_validate(directory: RunbookDir = None) -> None:
     raise typer.Exit(validate(out, loaded, extra))
 
 
+@runbook_app.command("import")
+def runbook_import(
+    file: Annotated[Path, typer.Argument(help="A Markdown runbook (headings, checklists, fenced commands)")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Write the runbook files here")] = Path("runbooks"),
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show what would be written; write nothing")
+    ] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Overwrite runbook files that already exist")
+    ] = False,
+    config_file: Annotated[
+        Path | None,
+        typer.Option("--config", help="chatops.yaml: use its services and targets for the params"),
+    ] = None,
+    prefix: Annotated[str, typer.Option("--prefix", help="Put this before every runbook name")] = "",
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="One line per runbook, no details")] = False,
+) -> None:
+    """Turn a Markdown runbook into runbook YAML: commands become handler steps, the rest manual steps.
+
+    Nothing in the file is executed. Every file written passes `chatops runbook validate`.
+    """
+    from bot.config import parse_config
+    from bot.runbooks.importer import ImportFailed, import_file
+    from bot.runbooks.importer.params import lenient_env
+    from handlers import load_all
+
+    config = None
+    if config_file is not None:
+        try:
+            # Targets' secrets (${VAR}) are not needed to import: unset variables read as empty.
+            config = parse_config(
+                config_file.read_text(encoding="utf-8"), file=str(config_file), env=lenient_env()
+            )
+        except (OSError, ConfigError) as exc:
+            err.print(f"[red]invalid:[/red] {exc}", markup=True)
+            raise typer.Exit(2) from None
+    try:
+        done = import_file(
+            file, out_dir, load_all(), config=config, dry_run=dry_run, force=force, prefix=prefix
+        )
+    except ImportFailed as exc:
+        err.print(f"cannot import {exc}", markup=False, highlight=False)
+        raise typer.Exit(1) from None
+    for line in done.report.lines(verbose=not quiet):
+        out.print(line, markup=False, highlight=False)
+    if dry_run:
+        out.print("dry run: nothing written", markup=False)
+
+
 def main() -> None:
     try:
         app()
