@@ -81,8 +81,20 @@ def slug(text: str, limit: int = 63) -> str:
     return s.strip("-")
 
 
+_SECRET_ENV = re.compile(
+    r"(\b[A-Z_]*(?:PASSWORD|PASSWD|SECRET|TOKEN|API_KEY)[A-Z_]*=)(\"[^\"$]*\"|'[^']*'|[^\s$'\"]+)"
+)
+_REDIS_AUTH = re.compile(r"(\bredis-cli\b[^|;&\n]*?\s(?:-a|--pass)\s+)(\S+)")
+
+
+def hide_secrets(command: str) -> str:
+    """Passwords out of a command kept in a runbook: URLs, DSNs, `PGPASSWORD=…`, `redis-cli -a …`."""
+    text = _SECRET_ENV.sub(r"\1***", redact(command))
+    return _REDIS_AUTH.sub(r"\1***", text)
+
+
 def short(text: str, limit: int = MAX_TITLE) -> str:
-    one = " ".join(text.split())
+    one = " ".join(text.split()).rstrip(":").strip()
     if len(one) <= limit:
         return one
     cut = one[: limit - 1].rsplit(" ", 1)[0]
@@ -212,7 +224,7 @@ class Builder:
     def manual(self, title: str, text: str, command: str | None = None, *, changes: bool = False) -> str:
         step: dict[str, Any] = {"kind": "manual", "title": short(title), "text": _safe(text.strip() or title)}
         if command:
-            step["command"] = _safe(redact(command))
+            step["command"] = _safe(hide_secrets(command))
         return self.add(step, "resolution" if changes else None)
 
     # -- blocks ------------------------------------------------------------------------
@@ -370,14 +382,14 @@ class Builder:
         *,
         in_pod: bool = False,
     ) -> None:
-        shown = _one_line(text)
+        shown = hide_secrets(_one_line(text))
         found = Found(line, shown, tool, in_pod=in_pod)
         self.d.found.append(found)
         if isinstance(result, Mapped):
             spec = self.registry.get(result.handler)
             assert spec is not None, result.handler
             step: dict[str, Any] = {"title": short(title), "handler": result.handler, "args": result.args}
-            step["command"] = _safe(redact(shown))
+            step["command"] = _safe(shown)
             if result.notes:
                 step["note"] = _safe("; ".join(result.notes))
             found.handler, found.notes = result.handler, list(result.notes)

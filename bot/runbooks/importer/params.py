@@ -88,6 +88,7 @@ class ParamBook:
     service: str | None = None
     specs: dict[str, dict[str, Any]] = field(default_factory=dict)
     _names: dict[tuple[str, str, str | None], str] = field(default_factory=dict)
+    _hints: dict[str, list[str]] = field(default_factory=dict)
 
     # -- targets and services ----------------------------------------------------------
 
@@ -152,14 +153,22 @@ class ParamBook:
 
     # -- params and templates ----------------------------------------------------------
 
+    def _key(self, site: Site) -> tuple[str, str, str | None]:
+        if site.kind in TARGETS:
+            # Hosts seen are not chatops targets: one param per target reached (or none known).
+            return (site.kind, "", self.target(site))
+        return (site.kind, site.name, site.value)
+
     def _name(self, site: Site) -> str:
-        key = (site.kind, site.name, site.value)
+        key = self._key(site)
         if key in self._names:
-            return self._names[key]
+            name = self._names[key]
+            self._add_hint(name, site)
+            return name
         base = param_slug(site.name) if site.kind == "var" else BASE_NAMES[site.kind]
         name = base[:32]
         if name in self.specs:
-            label = site.value or site.hint or "other"
+            label = (self.target(site) if site.kind in TARGETS else site.value) or site.hint or "other"
             if site.kind == "base_url":
                 label = re.sub(r"^https?://", "", label).split(".")[0].split(":")[0]
             name = f"{param_slug(label)[: 31 - len(base)]}_{base}"
@@ -169,21 +178,21 @@ class ParamBook:
                 n += 1
         self._names[key] = name
         self.specs[name] = self._spec(site)
+        self._add_hint(name, site)
         return name
 
     def _spec(self, site: Site) -> dict[str, Any]:
         spec: dict[str, Any] = {"type": "int" if site.type == "int" else "string"}
         if site.kind in TARGETS:
-            target = self.target(site)
-            spec["default"] = target
-            seen = f"; the source used {site.hint}" if site.hint else ""
-            spec["help"] = _HELP[site.kind] + seen
+            spec["default"] = self.target(site)
+            spec["help"] = _HELP[site.kind]
+            self._hints[_HELP[site.kind]] = []
         elif site.kind == "var":
             default: Any = site.value
             if default is not None and site.type == "int":
                 default = int(default) if default.isdigit() else None
             spec["default"] = default
-            wrote = site.hint or site.name
+            wrote = site.hint or site.value or site.name
             spec["help"] = (
                 f"the source wrote {wrote}"
                 if default is not None
@@ -193,6 +202,16 @@ class ParamBook:
             spec["default"] = site.value
             spec["help"] = f"{_HELP[site.kind]} (seen in the source)"
         return spec
+
+    def _add_hint(self, name: str, site: Site) -> None:
+        """Targets: the help lists how the source reached them (`-h db-host -d app; in pod x`)."""
+        if site.kind not in TARGETS or not site.hint:
+            return
+        spec = self.specs[name]
+        seen = self._hints.setdefault(name, [])
+        if site.hint not in seen:
+            seen.append(site.hint)
+        spec["help"] = f"{_HELP[site.kind]}; the source used {'; '.join(seen)}"
 
     def service_param(self) -> None:
         if self.service is not None and "service" not in self.specs:

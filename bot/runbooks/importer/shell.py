@@ -384,6 +384,8 @@ class _Scan:
                 break
             self.i += 1
         target = s[start : self.i]
+        if "$(" in target or "`" in target:
+            return Redirect(op, target)
         try:
             words = shlex.split(target)
             target = words[0] if words else target

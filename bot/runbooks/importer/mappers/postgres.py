@@ -76,11 +76,11 @@ def from_sql(match: SqlMatch, site: Site | None) -> Result:
         args["pid"] = (
             value(Word(pid, ()), type_="int")
             if not pid.isdigit()
-            else Site("var", None, name="pid", type="int", hint=f"the source terminated pid {pid}")
+            else Site("var", None, name="pid", type="int", hint=f"pg_terminate_backend({pid})")
         )
     for key in ("table", "index"):
         if isinstance(args.get(key), str):
-            args[key] = Site("var", str(args[key]), name=key, hint=f"the source named {args[key]}")
+            args[key] = Site("var", str(args[key]), name=key)
     if site is not None:
         args["database"] = site
     return Mapped(match.handler, args, list(match.notes))
