@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 import threading
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -13,6 +13,9 @@ from rich.console import Console
 from bot.config import ConfigError, Settings, load_config
 from bot.logging_setup import LogFormat, setup_logging
 from bot.store import Store, StoreError
+
+if TYPE_CHECKING:
+    from bot.runtime import Runtime
 
 app = typer.Typer(help="Run operational runbooks from Slack.", no_args_is_help=True, add_completion=False)
 db_app = typer.Typer(help="The state store.", no_args_is_help=True)
@@ -60,6 +63,7 @@ def serve(
     except Exception as exc:
         err.print(f"[red]cannot start:[/red] Slack refused the bot token or is unreachable: {exc}")
         raise typer.Exit(2) from None
+    _load_runbooks(bolt.runtime)
     stopped = threading.Event()
     scheduler = bolt.runtime.scheduler
     if scheduler is not None:
@@ -85,6 +89,17 @@ def serve(
     server = HttpServer(WebApp(bolt), host=host, port=port)
     out.print(f"chatops: HTTP mode on http://{host}:{server.port}/slack/events")
     serve_http(bolt, server)  # until SIGTERM/SIGINT, then a graceful shutdown
+
+
+def _load_runbooks(runtime: Runtime) -> None:
+    """Load and validate every runbook before taking requests: a broken file is reported at
+    start, and neither the first /runbook command nor the first scheduler tick pays for it."""
+    from bot.runbooks.commands import catalog_of
+
+    loaded = catalog_of(runtime).current()
+    out.print(f"runbooks: {len(loaded.runbooks)} loaded, {len(loaded.problems)} with problems")
+    for problem in loaded.problems:
+        err.print(f"[yellow]runbook not loaded:[/yellow] {problem}")
 
 
 @app.command("console")
