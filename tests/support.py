@@ -121,3 +121,13 @@ class BotClient:
     def action(self, action_id: str, value: str, **kw: Any) -> httpx.Response:
         kw.setdefault("response_url", self.response_url)
         return self.post(action_body(action_id, value, **kw))
+
+
+def message_text(message: dict[str, Any]) -> str:
+    """Everything a person reads in a message: its text, its blocks' text and context elements."""
+    parts: list[str] = [str(message.get("text", ""))]
+    for block in message.get("blocks") or []:
+        if isinstance(block.get("text"), dict):
+            parts.append(str(block["text"].get("text", "")))
+        parts += [str(e.get("text", "")) for e in block.get("elements", []) if isinstance(e, dict)]
+    return "\n".join(parts)

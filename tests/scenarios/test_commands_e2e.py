@@ -10,7 +10,6 @@ import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -18,15 +17,7 @@ from tests.conftest import PG_ADMIN, REDIS_URL, RunningBot, start_bot, stop_bot
 from tests.fakes.k8s import FakeKube
 from tests.fakes.k8s_fixtures import populate
 from tests.fakes.slack import FakeSlack
-
-
-def _text(resp: dict[str, Any]) -> str:
-    parts = [resp.get("text", "")]
-    for b in resp.get("blocks", []):
-        if isinstance(b.get("text"), dict):
-            parts.append(b["text"]["text"])
-        parts += [e.get("text", "") for e in b.get("elements", [])]
-    return "\n".join(parts)
+from tests.support import message_text
 
 
 @pytest.fixture
@@ -80,7 +71,7 @@ services:
 def test_k8s_pods_for_a_service_lists_unhealthy_first(ebot: RunningBot) -> None:
     ebot.client.command("/k8s", "pods backend")
     [answer] = ebot.slack.wait_responses(1)
-    text = _text(answer)
+    text = message_text(answer)
     assert answer["response_type"] == "in_channel"
     assert "CrashLoopBackOff" in text
     assert text.index("CrashLoopBackOff") < text.index("Running")
@@ -90,19 +81,19 @@ def test_k8s_bad_namespace_is_refused_before_any_call(ebot: RunningBot) -> None:
     ebot.client.command("/k8s", "pods -n Prod_Bad")
     [answer] = ebot.slack.wait_responses(1)
     assert answer["response_type"] == "ephemeral"
-    assert "'Prod_Bad' is not a valid name" in _text(answer)
+    assert "'Prod_Bad' is not a valid name" in message_text(answer)
 
 
 def test_db_ping_against_the_real_database(ebot: RunningBot) -> None:
     ebot.client.command("/db", "ping")
     [answer] = ebot.slack.wait_responses(1)
-    assert "PostgreSQL" in _text(answer) or "server" in _text(answer).lower()
+    assert "PostgreSQL" in message_text(answer) or "server" in message_text(answer).lower()
 
 
 def test_redis_ping_against_the_real_redis(ebot: RunningBot) -> None:
     ebot.client.command("/redis", "ping")
     [answer] = ebot.slack.wait_responses(1)
-    assert "ms" in _text(answer)
+    assert "ms" in message_text(answer)
 
 
 @pytest.mark.parametrize(
@@ -112,17 +103,17 @@ def test_redis_ping_against_the_real_redis(ebot: RunningBot) -> None:
 def test_bare_health_runs_the_check(ebot: RunningBot, text: str, expected: str) -> None:
     ebot.client.command("/health", text)
     [answer] = ebot.slack.wait_responses(1)
-    assert expected in _text(answer)
+    assert expected in message_text(answer)
     assert answer["response_type"] == "in_channel"
 
 
 def test_health_of_a_url(ebot: RunningBot, health_url: str) -> None:
     ebot.client.command("/health", f"{health_url}/broken")
     [answer] = ebot.slack.wait_responses(1)
-    assert "500" in _text(answer)
+    assert "500" in message_text(answer)
 
 
 def test_unknown_service_lists_the_configured_ones(ebot: RunningBot) -> None:
     ebot.client.command("/k8s", "pods backnd")
     [answer] = ebot.slack.wait_responses(1)
-    assert "unknown service 'backnd' (configured: backend, legacy)" in _text(answer)
+    assert "unknown service 'backnd' (configured: backend, legacy)" in message_text(answer)

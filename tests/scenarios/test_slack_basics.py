@@ -3,25 +3,17 @@
 from __future__ import annotations
 
 import time
-from typing import Any
 
 from bot.store.audit import latest
 from tests.conftest import RunningBot
-from tests.support import command_body, sign
-
-
-def _text(resp: dict[str, Any]) -> str:
-    text: str = resp.get("text", "")
-    return text + " ".join(
-        b.get("text", {}).get("text", "") for b in resp.get("blocks", []) if isinstance(b.get("text"), dict)
-    )
+from tests.support import command_body, message_text, sign
 
 
 def test_help_lists_every_command_from_the_registry(bot: RunningBot) -> None:
     r = bot.client.command("/chatops", "help")
     assert r.status_code == 200
     [answer] = bot.slack.wait_responses(1)
-    text = _text(answer)
+    text = message_text(answer)
     assert answer["response_type"] == "ephemeral"
     for spec in bot.runtime.registry:
         assert f"/{spec.command} {spec.sub}" in text, spec.name
@@ -32,23 +24,23 @@ def test_help_lists_every_command_from_the_registry(bot: RunningBot) -> None:
 def test_whoami_names_the_caller_and_roles(bot: RunningBot) -> None:
     bot.client.command("/chatops", "whoami", user="U0BOB")
     [answer] = bot.slack.wait_responses(1)
-    assert "U0BOB" in _text(answer)
-    assert "everyone" in _text(answer)
+    assert "U0BOB" in message_text(answer)
+    assert "everyone" in message_text(answer)
 
 
 def test_unknown_subcommand_suggests_the_closest(bot: RunningBot) -> None:
     bot.client.command("/chatops", "whoamii")
     [answer] = bot.slack.wait_responses(1)
     assert answer["response_type"] == "ephemeral"
-    assert "Unknown subcommand `whoamii`" in _text(answer)
-    assert "Did you mean `/chatops whoami`" in _text(answer)
+    assert "Unknown subcommand `whoamii`" in message_text(answer)
+    assert "Did you mean `/chatops whoami`" in message_text(answer)
 
 
 def test_help_after_a_command_lists_its_subcommands(bot: RunningBot) -> None:
     bot.client.command("/chatops", "")
     [answer] = bot.slack.wait_responses(1)
-    assert "/chatops audit" in _text(answer)
-    assert "/chatops help" in _text(answer)
+    assert "/chatops audit" in message_text(answer)
+    assert "/chatops help" in message_text(answer)
 
 
 def test_bad_signature_gets_401_and_runs_nothing(bot: RunningBot) -> None:

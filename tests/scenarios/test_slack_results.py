@@ -11,6 +11,7 @@ from bot.store.audit import latest
 from tests.conftest import RunningBot, start_bot, stop_bot
 from tests.fakes.slack import FakeSlack
 from tests.helpers_registry import make_registry
+from tests.support import message_text
 
 
 @pytest.fixture
@@ -20,28 +21,19 @@ def tbot(fake_slack: FakeSlack, tmp_path: Path) -> Iterator[RunningBot]:
     stop_bot(running)
 
 
-def _all_text(resp: dict) -> str:  # type: ignore[type-arg]
-    parts = [resp.get("text", "")]
-    for b in resp.get("blocks", []):
-        if isinstance(b.get("text"), dict):
-            parts.append(b["text"]["text"])
-        parts += [e.get("text", "") for e in b.get("elements", [])]
-    return "\n".join(parts)
-
-
 def test_result_is_posted_in_channel(tbot: RunningBot) -> None:
     r = tbot.client.command("/t", "echo hello -n prod --shout")
     assert r.status_code == 200
     [answer] = tbot.slack.wait_responses(1)
     assert answer["response_type"] == "in_channel"
-    assert "HELLO" in _all_text(answer)
-    assert "echo in prod" in _all_text(answer)
+    assert "HELLO" in message_text(answer)
+    assert "echo in prod" in message_text(answer)
 
 
 def test_long_output_is_cut_and_uploaded_whole(tbot: RunningBot) -> None:
     tbot.client.command("/t", "many-lines -c 5000")
     [answer] = tbot.slack.wait_responses(1)
-    assert "not shown here; the whole output is attached as a file" in _all_text(answer)
+    assert "not shown here; the whole output is attached as a file" in message_text(answer)
     [complete] = tbot.slack.wait_calls("files.completeUploadExternal")
     [upload] = list(tbot.slack.uploads.values())
     assert b"line 4999 " in upload
@@ -63,20 +55,20 @@ def test_failed_upload_tells_the_user_why(tbot: RunningBot) -> None:
     tbot.slack.fail("files.getUploadURLExternal", "not_in_channel")
     tbot.client.command("/t", "many-lines -c 3000")
     answers = tbot.slack.wait_responses(2)
-    assert "could not be uploaded as a file (not_in_channel)" in _all_text(answers[1])
+    assert "could not be uploaded as a file (not_in_channel)" in message_text(answers[1])
 
 
 def test_bad_arguments_get_an_ephemeral_message_naming_the_problem(tbot: RunningBot) -> None:
     tbot.client.command("/t", "echo -n Bad_Name")
     [answer] = tbot.slack.wait_responses(1)
     assert answer["response_type"] == "ephemeral"
-    assert "namespace: 'Bad_Name' is not a valid name" in _all_text(answer)
+    assert "namespace: 'Bad_Name' is not a valid name" in message_text(answer)
 
 
 def test_unexpected_failure_is_a_clear_message_without_secrets(tbot: RunningBot) -> None:
     tbot.client.command("/t", "boom")
     [answer] = tbot.slack.wait_responses(1)
-    text = _all_text(answer)
+    text = message_text(answer)
     assert "t.boom failed" in text
     assert "RuntimeError" in text
     assert "hunter2" not in text
@@ -88,7 +80,7 @@ def test_unexpected_failure_is_a_clear_message_without_secrets(tbot: RunningBot)
 def test_command_needing_a_target_says_which_key_to_add(tbot: RunningBot) -> None:
     tbot.client.command("/t", "needs db")
     [answer] = tbot.slack.wait_responses(1)
-    assert "add `databases:` to chatops.yaml" in _all_text(answer)
+    assert "add `databases:` to chatops.yaml" in message_text(answer)
 
 
 def test_every_request_is_audited(tbot: RunningBot) -> None:
@@ -110,7 +102,7 @@ def test_destructive_handler_is_refused_without_the_operator_role(tbot: RunningB
     tbot.client.command("/t", "wipe -n prod")
     [answer] = tbot.slack.wait_responses(1)
     assert answer["response_type"] == "ephemeral"
-    assert "needs the operator role" in _all_text(answer)
+    assert "needs the operator role" in message_text(answer)
     [entry] = latest(tbot.runtime.store.engine)
     assert (entry.event, entry.outcome) == ("refuse", "refused")
 
@@ -118,4 +110,4 @@ def test_destructive_handler_is_refused_without_the_operator_role(tbot: RunningB
 def test_unknown_command_name_is_answered(tbot: RunningBot) -> None:
     tbot.client.command("/nope", "x")
     [answer] = tbot.slack.wait_responses(1)
-    assert "Unknown command /nope" in _all_text(answer)
+    assert "Unknown command /nope" in message_text(answer)
