@@ -20,7 +20,7 @@ from handlers.k8s.refs import (
     check_label,
 )
 from handlers.k8s.status import pod_state
-from handlers.k8s.workloads import read_deployment
+from handlers.k8s.workloads import patch_deployment, read_deployment
 from handlers.params import arg
 from handlers.results import KeyValues, Preview
 
@@ -216,14 +216,7 @@ def set_image(ctx: Context[ApiClient], params: SetImageParams) -> KeyValues:
     ns, name = params.namespace, params.deployment
     _dep, field, container, old, new = _image_plan(ctx, params)
     patch = {"spec": {"template": {"spec": {field: [{"name": container, "image": new}]}}}}
-    call(
-        ctx,
-        Call("patch", "deployments", "apps", ns, name),
-        AppsV1Api(ctx.client).patch_namespaced_deployment,
-        name,
-        ns,
-        patch,
-    )
+    patch_deployment(ctx, ns, name, patch)
     return KeyValues(
         title=f"Deployment {name} in {ns} on cluster {cluster_name(ctx)}: image set",
         items=[

@@ -23,6 +23,7 @@ from handlers.k8s.workloads import (
     HASH_LABEL,
     RESTARTED_AT,
     REVISION,
+    patch_deployment,
     read_deployment,
     revision_of,
     revisions,
@@ -96,14 +97,7 @@ def rollout_restart(ctx: Context[ApiClient], params: RolloutParams) -> KeyValues
     _not_paused(dep, "restart")
     stamp = now().strftime("%Y-%m-%dT%H:%M:%SZ")
     patch = {"spec": {"template": {"metadata": {"annotations": {RESTARTED_AT: stamp}}}}}
-    done: V1Deployment = call(
-        ctx,
-        Call("patch", "deployments", "apps", ns, name),
-        AppsV1Api(ctx.client).patch_namespaced_deployment,
-        name,
-        ns,
-        patch,
-    )
+    done = patch_deployment(ctx, ns, name, patch)
     replicas = done.spec.replicas if done.spec and done.spec.replicas is not None else 1
     return KeyValues(
         title=f"Deployment {name} in {ns} on cluster {cluster_name(ctx)} is restarting",
@@ -246,14 +240,7 @@ def rollout_undo(ctx: Context[ApiClient], params: UndoParams) -> KeyValues:
         {"op": "replace", "path": "/spec/template", "value": template},
         {"op": "add", "path": "/metadata/annotations", "value": annotations},
     ]
-    call(
-        ctx,
-        Call("patch", "deployments", "apps", ns, name),
-        AppsV1Api(ctx.client).patch_namespaced_deployment,
-        name,
-        ns,
-        patch,
-    )
+    patch_deployment(ctx, ns, name, patch)
     t = plan.target
     return KeyValues(
         title=f"Deployment {name} in {ns} on cluster {cluster_name(ctx)} rolled back to revision {t.number}",

@@ -37,6 +37,18 @@ def read_deployment(ctx: Context[ApiClient], namespace: str, name: str) -> V1Dep
     )
 
 
+def patch_deployment(ctx: Context[ApiClient], namespace: str, name: str, patch: object) -> V1Deployment:
+    """Patch a deployment: a dict is a strategic merge patch, a list of ops a JSON patch."""
+    return call(
+        ctx,
+        Call("patch", "deployments", "apps", namespace, name),
+        AppsV1Api(ctx.client).patch_namespaced_deployment,
+        name,
+        namespace,
+        patch,
+    )
+
+
 def deployment_selector(dep: V1Deployment) -> str:
     sel = selector_string(dep.spec.selector if dep.spec else None)
     if not sel:
