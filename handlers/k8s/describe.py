@@ -21,7 +21,13 @@ from handlers.k8s.events import events_table, fetch_events
 from handlers.k8s.fmt import age, cut, labels_string, selector_string
 from handlers.k8s.refs import SERVICE_HELP, DeploymentName, NamespacedParams, kind_of, split_ref
 from handlers.k8s.status import pod_state
-from handlers.k8s.workloads import CHANGE_CAUSE, read_deployment, revision_of, revisions
+from handlers.k8s.workloads import (
+    CHANGE_CAUSE,
+    deployment_conditions,
+    read_deployment,
+    revision_of,
+    revisions,
+)
 from handlers.params import ObjectName, arg
 from handlers.results import Group, KeyValues, Result, Table, Value
 
@@ -201,7 +207,7 @@ def _replicas_line(dep: V1Deployment) -> tuple[str, dict[str, Value]]:
 
 def describe_deployment(ctx: Context[ApiClient], namespace: str, name: str) -> Group:
     dep = read_deployment(ctx, namespace, name)
-    spec, st, meta = dep.spec, dep.status, dep.metadata
+    spec, meta = dep.spec, dep.metadata
     line, values = _replicas_line(dep)
     strategy = spec.strategy if spec else None
     strat = (strategy.type if strategy else None) or "RollingUpdate"
@@ -221,16 +227,6 @@ def describe_deployment(ctx: Context[ApiClient], namespace: str, name: str) -> G
         ("Images", ", ".join(f"{c.name}={c.image}" for c in containers)),
         ("Paused", "yes" if spec and spec.paused else "no"),
         ("Age", age(meta.creation_timestamp if meta else None)),
-    ]
-    conditions = [
-        [
-            c.type or "",
-            c.status or "",
-            c.reason or "",
-            age(c.last_update_time or c.last_transition_time),
-            cut(c.message or "", 160),
-        ]
-        for c in (st.conditions if st else None) or []
     ]
     template_rows = [[c.name, c.image or "", *_resources(c)] for c in containers]
     revs = revisions(ctx, dep)
@@ -253,7 +249,7 @@ def describe_deployment(ctx: Context[ApiClient], namespace: str, name: str) -> G
     title = f"Deployment {name} in {namespace} on cluster {cluster_name(ctx)}"
     parts: list[Result] = [
         KeyValues(title=title, items=overview),
-        _conditions(conditions),
+        deployment_conditions(dep),
         Table(title="Pod template", columns=("CONTAINER", "IMAGE", "REQUESTS", "LIMITS"), rows=template_rows),
         Table(title="ReplicaSets", columns=("REVISION", "NAME", "REPLICAS", "AGE"), rows=rs_rows),
         ev_table,

@@ -12,7 +12,7 @@ from handlers.errors import InvalidRequest
 from handlers.k8s.errors import cluster_name
 from handlers.k8s.fmt import age, cut
 from handlers.k8s.refs import SERVICE_HELP, DeploymentName, NamespacedParams
-from handlers.k8s.workloads import read_deployment, revision_of, revisions
+from handlers.k8s.workloads import deployment_conditions, read_deployment, revision_of, revisions
 from handlers.params import arg
 from handlers.results import Check, Group, KeyValues, Result, Status, Table, Value
 
@@ -98,21 +98,7 @@ def rollout_status(ctx: Context[ApiClient], params: RolloutParams) -> Group:
     """
     dep = read_deployment(ctx, params.namespace, params.deployment)
     status, sentence, values = rollout_state(dep)
-    st = dep.status
-    conditions = Table(
-        title="Conditions",
-        columns=("TYPE", "STATUS", "REASON", "SINCE", "MESSAGE"),
-        rows=[
-            [
-                c.type or "",
-                c.status or "",
-                c.reason or "",
-                age(c.last_update_time or c.last_transition_time),
-                cut(c.message or "", 160),
-            ]
-            for c in (st.conditions if st else None) or []
-        ],
-    )
+    conditions = deployment_conditions(dep)
     detail = (
         f"{values['updated']}/{values['desired']} updated, {values['ready']}/{values['desired']} ready, "
         f"{values['available']}/{values['desired']} available"

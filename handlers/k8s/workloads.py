@@ -18,8 +18,9 @@ from kubernetes.client import (
 from handlers import Context
 from handlers.errors import InvalidRequest
 from handlers.k8s.errors import Call, call
-from handlers.k8s.fmt import selector_string
+from handlers.k8s.fmt import age, cut, selector_string
 from handlers.k8s.status import pod_state
+from handlers.results import Table
 
 REVISION = "deployment.kubernetes.io/revision"
 CHANGE_CAUSE = "kubernetes.io/change-cause"
@@ -46,6 +47,25 @@ def patch_deployment(ctx: Context[ApiClient], namespace: str, name: str, patch: 
         name,
         namespace,
         patch,
+    )
+
+
+def deployment_conditions(dep: V1Deployment) -> Table:
+    """The deployment's conditions as kubectl describe shows them (SINCE: last update, else transition)."""
+    st = dep.status
+    return Table(
+        title="Conditions",
+        columns=("TYPE", "STATUS", "REASON", "SINCE", "MESSAGE"),
+        rows=[
+            [
+                c.type or "",
+                c.status or "",
+                c.reason or "",
+                age(c.last_update_time or c.last_transition_time),
+                cut(c.message or "", 160),
+            ]
+            for c in (st.conditions if st else None) or []
+        ],
     )
 
 
