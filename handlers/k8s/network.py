@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any, TypeVar
+
 from kubernetes.client import (
     ApiClient,
     CoreV1Api,
@@ -20,6 +23,7 @@ from handlers.params import LabelSelector, ObjectName, arg
 from handlers.results import Table
 
 SHOWN_ADDRESSES = 3
+T = TypeVar("T")
 
 
 class NetworkParams(NamespacedParams):
@@ -27,6 +31,22 @@ class NetworkParams(NamespacedParams):
         None, positional=True, help="one object by name (default: all in the namespace)"
     )
     selector: LabelSelector | None = arg(None, flags=("-l", "--selector"), help="label selector: app=backend")
+
+
+def _fetch(
+    ctx: Context[ApiClient],
+    params: NetworkParams,
+    resource: str,
+    group: str,
+    read: Callable[..., T],
+    list_all: Callable[..., Any],
+) -> list[T]:
+    """The object named in params, or every one in the namespace that matches the selector."""
+    ns = params.namespace
+    if params.name:
+        return [call(ctx, Call("get", resource, group, ns, params.name), read, params.name, ns)]
+    found = call(ctx, Call("list", resource, group, ns), list_all, ns, label_selector=params.selector)
+    return list(found.items)
 
 
 def _ports(svc: V1Service) -> str:
@@ -61,24 +81,9 @@ def services(ctx: Context[ApiClient], params: NetworkParams) -> Table:
     address shows `<pending>`.
     """
     core, ns = CoreV1Api(ctx.client), params.namespace
-    if params.name:
-        items: list[V1Service] = [
-            call(
-                ctx,
-                Call("get", "services", namespace=ns, name=params.name),
-                core.read_namespaced_service,
-                params.name,
-                ns,
-            )
-        ]
-    else:
-        items = call(
-            ctx,
-            Call("list", "services", namespace=ns),
-            core.list_namespaced_service,
-            ns,
-            label_selector=params.selector,
-        ).items
+    items: list[V1Service] = _fetch(
+        ctx, params, "services", "", core.read_namespaced_service, core.list_namespaced_service
+    )
     rows = [
         [
             (s.metadata.name if s.metadata else None) or "",
@@ -129,24 +134,9 @@ def endpoints(ctx: Context[ApiClient], params: NetworkParams) -> Table:
     address sends its traffic nowhere: its pods are not ready or its selector matches none.
     """
     core, ns = CoreV1Api(ctx.client), params.namespace
-    if params.name:
-        items: list[V1Endpoints] = [
-            call(
-                ctx,
-                Call("get", "endpoints", namespace=ns, name=params.name),
-                core.read_namespaced_endpoints,
-                params.name,
-                ns,
-            )
-        ]
-    else:
-        items = call(
-            ctx,
-            Call("list", "endpoints", namespace=ns),
-            core.list_namespaced_endpoints,
-            ns,
-            label_selector=params.selector,
-        ).items
+    items: list[V1Endpoints] = _fetch(
+        ctx, params, "endpoints", "", core.read_namespaced_endpoints, core.list_namespaced_endpoints
+    )
     rows = []
     without: list[str] = []
     ready_total = not_ready_total = 0
@@ -236,24 +226,14 @@ def ingresses(ctx: Context[ApiClient], params: NetworkParams) -> Table:
     `/k8s ingress -n prod`, `/k8s ingress web -n prod`.
     """
     net, ns = NetworkingV1Api(ctx.client), params.namespace
-    if params.name:
-        items: list[V1Ingress] = [
-            call(
-                ctx,
-                Call("get", "ingresses", "networking.k8s.io", ns, params.name),
-                net.read_namespaced_ingress,
-                params.name,
-                ns,
-            )
-        ]
-    else:
-        items = call(
-            ctx,
-            Call("list", "ingresses", "networking.k8s.io", ns),
-            net.list_namespaced_ingress,
-            ns,
-            label_selector=params.selector,
-        ).items
+    items: list[V1Ingress] = _fetch(
+        ctx,
+        params,
+        "ingresses",
+        "networking.k8s.io",
+        net.read_namespaced_ingress,
+        net.list_namespaced_ingress,
+    )
     rows = [row for ing in items for row in _ingress_rows(ing)]
     tls_hosts = {
         h for ing in items for t in ((ing.spec.tls if ing.spec else None) or []) for h in t.hosts or []
