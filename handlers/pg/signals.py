@@ -111,18 +111,30 @@ def _gone_or_stopped(ctx: Context[Any], cur: Cursor, row: Row, terminated: bool)
         time.sleep(0.05)
 
 
+# The only two statements a signal runs; picked by name, never built from input.
+_SIGNAL_SQL = {
+    "cancel": "SELECT pg_cancel_backend(%(pid)s) AS ok",
+    "terminate": "SELECT pg_terminate_backend(%(pid)s) AS ok",
+}
+
+
+def _signal(ctx: Context[Any], pid: int, verb: str) -> tuple[Row, bool]:
+    """Check the backend, send it the signal, and whether it reacted within the settle time."""
+    with writable(ctx) as cur:
+        row = _backend(ctx, cur, pid, verb)
+        cur.execute(_SIGNAL_SQL[verb], {"pid": pid})
+        if not (cur.fetchone() or {}).get("ok"):
+            raise HandlerError(f"{label(ctx)}: could not signal pid {pid} (it may have just ended)")
+        return row, _gone_or_stopped(ctx, cur, row, terminated=verb == "terminate")
+
+
 @handler("db.cancel", Backend, client=Client.POSTGRES, destructive=True, preview=preview_cancel)
 def cancel(ctx: Context[Any], params: Backend) -> KeyValues:
     """Cancel a backend's running query (pg_cancel_backend); the session stays connected.
 
     `/db cancel PID [database]`. Refuses the bot's own sessions and pids that do not exist.
     """
-    with writable(ctx) as cur:
-        row = _backend(ctx, cur, params.pid, "cancel")
-        cur.execute("SELECT pg_cancel_backend(%(pid)s) AS ok", {"pid": params.pid})
-        if not (cur.fetchone() or {}).get("ok"):
-            raise HandlerError(f"{label(ctx)}: could not signal pid {params.pid} (it may have just ended)")
-        stopped = _gone_or_stopped(ctx, cur, row, terminated=False)
+    row, stopped = _signal(ctx, params.pid, "cancel")
     headline, _ = _describe(row)
     outcome = "its query stopped" if stopped else f"still running after {_SETTLE_S:.0f} s"
     return KeyValues(
@@ -138,12 +150,7 @@ def terminate(ctx: Context[Any], params: Backend) -> KeyValues:
 
     `/db terminate PID [database]`. Refuses the bot's own sessions and pids that do not exist.
     """
-    with writable(ctx) as cur:
-        row = _backend(ctx, cur, params.pid, "terminate")
-        cur.execute("SELECT pg_terminate_backend(%(pid)s) AS ok", {"pid": params.pid})
-        if not (cur.fetchone() or {}).get("ok"):
-            raise HandlerError(f"{label(ctx)}: could not signal pid {params.pid} (it may have just ended)")
-        gone = _gone_or_stopped(ctx, cur, row, terminated=True)
+    row, gone = _signal(ctx, params.pid, "terminate")
     headline, _ = _describe(row)
     outcome = "the session has ended" if gone else f"signalled, but still present after {_SETTLE_S:.0f} s"
     return KeyValues(
