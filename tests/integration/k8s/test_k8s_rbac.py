@@ -80,6 +80,7 @@ def _calls(sc: Scenario) -> list[tuple[str, dict[str, Any], bool]]:
         ("k8s.events", {"all_namespaces": True, "name": "pod/x"}, False),
         ("k8s.logs", {**prod, "name": sc.frontend}, False),
         ("k8s.logs", {**prod, "name": "deploy/backend"}, False),
+        ("k8s.logs", {**prod, "selector": "app=backend"}, False),
         ("k8s.describe", {**prod, "kind": "pod", "name": sc.crashloop}, False),
         ("k8s.describe", {**prod, "kind": "deploy/backend"}, False),
         ("k8s.top", prod, False),
