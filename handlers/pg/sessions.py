@@ -109,6 +109,22 @@ def _wait(row: Row) -> str:
     return f"{kind}:{event}" if kind else ""
 
 
+def _session_row(r: Row) -> tuple[str, ...]:
+    """One session as activity and long-running show it (an autovacuum worker has no application)."""
+    application = r["application"] or ("autovacuum" if r.get("backend_type") == "autovacuum worker" else "")
+    return (
+        str(r["pid"]),
+        r["user"] or "",
+        application,
+        r["client"],
+        r["database"] or "",
+        r["state"] or "",
+        _wait(r),
+        duration(r["seconds"]),
+        sql_text(r["query"]),
+    )
+
+
 class Activity(Params):
     all: bool = arg(False, flags=("--all", "-a"), help="include idle sessions too")
     limit: Annotated[int, Field(ge=1, le=500)] = arg(50, flags=("-n", "--limit"), help="rows shown (50)")
@@ -139,20 +155,7 @@ def activity(ctx: Context[Any], params: Activity) -> Table:
     return Table(
         title=f"Activity on {label(ctx)}",
         columns=("pid", "user", "application", "client", "db", "state", "wait", "duration", "query"),
-        rows=[
-            (
-                str(r["pid"]),
-                r["user"] or "",
-                r["application"] or "",
-                r["client"],
-                r["database"] or "",
-                r["state"] or "",
-                _wait(r),
-                duration(r["seconds"]),
-                sql_text(r["query"]),
-            )
-            for r in rows[: params.limit]
-        ],
+        rows=[_session_row(r) for r in rows[: params.limit]],
         summary=summary,
         values={
             "sessions": len(rows),
@@ -271,20 +274,7 @@ def long_running(ctx: Context[Any], params: LongRunning) -> Table:
     return Table(
         title=f"Long-running on {label(ctx)} (over {duration(min_s)})",
         columns=("pid", "user", "application", "client", "db", "state", "wait", "running for", "query"),
-        rows=[
-            (
-                str(r["pid"]),
-                r["user"] or "",
-                r["application"] or ("autovacuum" if r["backend_type"] == "autovacuum worker" else ""),
-                r["client"],
-                r["database"] or "",
-                r["state"] or "",
-                _wait(r),
-                duration(r["seconds"]),
-                sql_text(r["query"]),
-            )
-            for r in rows[:100]
-        ],
+        rows=[_session_row(r) for r in rows[:100]],
         summary=summary,
         values={
             "count": len(rows),
