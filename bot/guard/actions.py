@@ -187,20 +187,20 @@ class Guard(GuardBase):
             return ready
         spec, params = ready
         engine = self._engine()
+        until = now + self.expiry  # with an approver to come, they get a full window of their own
+        won = pending.transition(
+            engine,
+            action.id,
+            Status.PENDING,
+            Status.AWAITING_APPROVAL if action.needs_approval else Status.CONFIRMED,
+            live_at=now,
+            confirmed_by=user_id,
+            confirmed_at=now,
+            **({"expires_at": until} if action.needs_approval else {}),
+        )
+        if not won:
+            return self._lost(action.id, user_id, now, "confirm")
         if action.needs_approval:
-            until = now + self.expiry  # the approver gets a full window of their own
-            won = pending.transition(
-                engine,
-                action.id,
-                Status.PENDING,
-                Status.AWAITING_APPROVAL,
-                live_at=now,
-                confirmed_by=user_id,
-                confirmed_at=now,
-                expires_at=until,
-            )
-            if not won:
-                return self._lost(action.id, user_id, now, "confirm")
             self._audit(action, user_id, Event.CONFIRM, Outcome.PENDING, "confirmed; waiting for an approver")
             self._gauge()
             who = ", ".join(mention(a) for a in self.approvers)
@@ -211,17 +211,6 @@ class Guard(GuardBase):
                 pending.get(engine, action.id),
                 actor=user_id,
             )
-        won = pending.transition(
-            engine,
-            action.id,
-            Status.PENDING,
-            Status.CONFIRMED,
-            live_at=now,
-            confirmed_by=user_id,
-            confirmed_at=now,
-        )
-        if not won:
-            return self._lost(action.id, user_id, now, "confirm")
         self._audit(action, user_id, Event.CONFIRM, Outcome.OK, "confirmed by the requester")
         return self._execute(action.id, spec, params, user_id)
 
