@@ -8,17 +8,20 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from slack_sdk.models.blocks import Block
 from sqlalchemy import insert
 
 from bot.incidents import escalation, messages, records, slack_setup
 from bot.incidents.desk import Desk
 from bot.incidents.records import RESOLVED, SETUP_STEPS, STATUSES, Incident, IncidentError
 from bot.incidents.roles import ROLES, topic
-from bot.incidents.slack_setup import post
+from bot.incidents.slack_setup import post, update
 from bot.incidents.slackapi import SlackStepError, call, mention
 from bot.incidents.timeline import add_event, events, incident_for_channel
 from bot.store.tables import incidents
@@ -53,23 +56,39 @@ def _open(desk: Desk, incident_id: int) -> Incident:
     return inc
 
 
+@contextmanager
+def _warned(warnings: list[str], failed: str) -> Iterator[None]:
+    """A Slack step after the change is stored: its refusal becomes a warning, never an error."""
+    try:
+        yield
+    except SlackStepError as exc:
+        warnings.append(f"{failed}: {exc}")
+
+
+def _in_thread(
+    desk: Desk, inc: Incident, text: str, warnings: list[str], failed: str, blocks: list[Block] | None = None
+) -> None:
+    """Post in the announcement's thread, when the incident was announced."""
+    if not (inc.announcement_ts and inc.announcement_channel):
+        return
+    extra = {"blocks": [b.to_dict() for b in blocks]} if blocks else {}
+    with _warned(warnings, failed):
+        call(
+            desk.slack,
+            "chat.postMessage",
+            channel=inc.announcement_channel,
+            thread_ts=inc.announcement_ts,
+            text=text,
+            **extra,
+        )
+
+
 def _tell(desk: Desk, inc: Incident, text: str, warnings: list[str], *, thread: bool = False) -> None:
     """Post a line in the channel (and the announcement's thread); failures become warnings."""
-    try:
+    with _warned(warnings, "could not post in the incident channel"):
         post(desk, inc, text)
-    except SlackStepError as exc:
-        warnings.append(f"could not post in the incident channel: {exc}")
-    if thread and inc.announcement_ts and inc.announcement_channel:
-        try:
-            call(
-                desk.slack,
-                "chat.postMessage",
-                channel=inc.announcement_channel,
-                thread_ts=inc.announcement_ts,
-                text=text,
-            )
-        except SlackStepError as exc:
-            warnings.append(f"could not post in the announcement's thread: {exc}")
+    if thread:
+        _in_thread(desk, inc, text, warnings, "could not post in the announcement's thread")
 
 
 def refresh(desk: Desk, inc: Incident) -> list[str]:
@@ -78,23 +97,12 @@ def refresh(desk: Desk, inc: Incident) -> list[str]:
     if not inc.channel_id:
         return warnings
     if "topic" not in inc.pending_steps:
-        try:
+        with _warned(warnings, "could not update the channel topic"):
             call(desk.slack, "conversations.setTopic", channel=inc.channel_id, topic=topic(inc, desk.names))
-        except SlackStepError as exc:
-            warnings.append(f"could not update the channel topic: {exc}")
     if inc.summary_ts:
         text, blocks = messages.summary(desk.config, inc)
-        try:
-            call(
-                desk.slack,
-                "chat.update",
-                channel=inc.channel_id,
-                ts=inc.summary_ts,
-                text=text,
-                blocks=[b.to_dict() for b in blocks],
-            )
-        except SlackStepError as exc:
-            warnings.append(f"could not update the pinned summary: {exc}")
+        with _warned(warnings, "could not update the pinned summary"):
+            update(desk, inc.channel_id, inc.summary_ts, text, blocks)
     return warnings
 
 
@@ -201,22 +209,11 @@ def post_update(
     )
     add_event(desk.engine, inc.id, kind="update", author=user, text=text, at=now, public=public)
     fallback, blocks = messages.update_post(desk.config, inc, author=user, text=text, public=public)
-    try:
+    with _warned(warnings, "the update is recorded, but could not be posted in the channel"):
         post(desk, inc, fallback, blocks)
-    except SlackStepError as exc:
-        warnings.append(f"the update is recorded, but could not be posted in the channel: {exc}")
-    if inc.announcement_ts and inc.announcement_channel:
-        try:
-            call(
-                desk.slack,
-                "chat.postMessage",
-                channel=inc.announcement_channel,
-                thread_ts=inc.announcement_ts,
-                text=fallback,
-                blocks=[b.to_dict() for b in blocks],
-            )
-        except SlackStepError as exc:
-            warnings.append(f"could not post the update in the announcement's thread: {exc}")
+    _in_thread(
+        desk, inc, fallback, warnings, "could not post the update in the announcement's thread", blocks
+    )
     warnings += refresh(desk, inc) if status else []
     return Outcome(inc, warnings)
 
@@ -240,10 +237,8 @@ def assign(desk: Desk, incident_id: int, *, user: str, role: str, assignee: str)
     )
     warnings: list[str] = []
     if inc.channel_id:
-        try:
+        with _warned(warnings, f"could not invite {mention(assignee)}"):
             slack_setup.invite(desk, inc.channel_id, [assignee])
-        except SlackStepError as exc:
-            warnings.append(f"could not invite {mention(assignee)}: {exc}")
     _tell(desk, inc, f":busts_in_silhouette: {mention(assignee)} is now the {role_label.lower()}.", warnings)
     warnings += refresh(desk, inc)
     return Outcome(inc, warnings)

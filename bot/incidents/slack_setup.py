@@ -69,6 +69,13 @@ def post(
     return call(desk.slack, "chat.postMessage", channel=channel, text=text, blocks=payload, **kw)
 
 
+def update(desk: Desk, channel: str | None, ts: str | None, text: str, blocks: list[Block]) -> dict[str, Any]:
+    """Rewrite a message the bot posted (the pinned summary, the announcement) in place."""
+    return call(
+        desk.slack, "chat.update", channel=channel, ts=ts, text=text, blocks=[b.to_dict() for b in blocks]
+    )
+
+
 def _need_channel(inc: Incident) -> str:
     if not inc.channel_id:
         raise _Waits("waits for the incident channel, which has not been created yet")
@@ -276,14 +283,7 @@ def _link_late_channel(desk: Desk, inc: Incident) -> None:
     """The channel came after the announcement (a retry): fix the link in the announcement."""
     text, blocks = messages.announcement(desk.config, inc)
     try:
-        call(
-            desk.slack,
-            "chat.update",
-            channel=inc.announcement_channel,
-            ts=inc.announcement_ts,
-            text=text,
-            blocks=[b.to_dict() for b in blocks],
-        )
+        update(desk, inc.announcement_channel, inc.announcement_ts, text, blocks)
         call(
             desk.slack,
             "chat.postMessage",
