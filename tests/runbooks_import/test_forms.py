@@ -34,6 +34,21 @@ EXPECTED: dict[tuple[str, str, str], tuple[str, dict[str, Any]]] = {
         "k8s.logs",
         {"namespace": "{{namespace}}", "name": "web-7d9f", "grep": "ERROR"},
     ),
+    ("kubernetes-checks", "diagnostics", "Logs by label"): (
+        "k8s.logs",
+        {"namespace": "{{namespace}}", "selector": "app=web", "tail": 50, "container": "web"},
+    ),
+    ("kubernetes-checks", "diagnostics", "Crash logs by label"): (
+        "k8s.logs",
+        {
+            "namespace": "{{namespace}}",
+            "selector": "app=web",
+            "max_log_requests": 10,
+            "since": "30m",
+            "previous": True,
+            "grep": "panic",
+        },
+    ),
     ("kubernetes-checks", "diagnostics", "The failing pod"): (
         "k8s.describe",
         {"namespace": "{{namespace}}", "kind": "pod", "name": "{{failing_pod}}"},
@@ -267,6 +282,14 @@ services:
     assert logs["args"] == {"service": "{{service}}", "tail": 100}
     pods = next(s for s in steps(k8s) if s["title"] == "Pods by label")
     assert pods["args"] == {"namespace": "{{namespace}}", "selector": "app=web"}  # namespace-wide: no service
+    by_label = next(s for s in steps(k8s) if s["title"] == "Logs by label")
+    # a selector is namespace-wide too: the service's deployment would clash with it
+    assert by_label["args"] == {
+        "namespace": "{{namespace}}",
+        "selector": "app=web",
+        "tail": 50,
+        "container": "web",
+    }
     db = raw(tmp_path / "database-checks.yaml")
     active = next(s for s in steps(db) if s["title"] == "Active queries")
     assert active["args"] == {"service": "{{service}}"}

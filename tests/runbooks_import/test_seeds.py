@@ -17,15 +17,15 @@ from tests.runbooks_import.conftest import SEEDS, by_handler, load_all_written, 
 # every such command as kubectl instead.
 FIGURES = {
     "000_49c97668c4c58451.txt": (20, 22, 22),
-    "001_071ba6b587293d03.txt": (19, 35, 29),
-    "002_5cf2f9c937b71c64.txt": (37, 84, 57),
+    "001_071ba6b587293d03.txt": (19, 35, 30),
+    "002_5cf2f9c937b71c64.txt": (37, 84, 61),
     "003_05504ad92690868b.txt": (18, 25, 24),
     "004_5b127bd35cfc735f.txt": (25, 57, 46),
 }
 STRICT = {
     "000_49c97668c4c58451.txt": (22, 22),
-    "001_071ba6b587293d03.txt": (38, 29),
-    "002_5cf2f9c937b71c64.txt": (96, 57),
+    "001_071ba6b587293d03.txt": (38, 30),
+    "002_5cf2f9c937b71c64.txt": (96, 61),
     "003_05504ad92690868b.txt": (25, 24),
     "004_5b127bd35cfc735f.txt": (58, 46),
 }
@@ -63,7 +63,7 @@ def test_all_seeds_together(tmp_path: Path, registry: Registry) -> None:
         fig = import_file(seed(name), tmp_path / name, registry, dry_run=True).report.figures
         total[0] += fig.found
         total[1] += fig.mapped
-    assert total == [223, 178]  # 79.8%: short of 80% by k8s.logs taking no label selector (-l)
+    assert total == [223, 183]  # 82.1%
 
 
 def test_written_seed_runbooks_pass_chatops_runbook_validate(tmp_path: Path, registry: Registry) -> None:
@@ -124,8 +124,23 @@ def test_seed_002_rollbacks_metrics_and_logs(tmp_path: Path, registry: Registry)
     assert metrics["args"] == {"url": "{{base_url}}/metrics", "pattern": "cpu"}
     alert = raw(tmp_path / "high-error-rate-alert.yaml")
     assert by_handler(alert, "health.metrics")[0]["args"]["pattern"] == "(error|exception)"
-    manual = [s for s in steps(alert) if s.get("kind") == "manual"]
-    assert "not pods by label (-l app=backend)" in manual[0]["text"]
+    # `kubectl logs -l`: the pods the selector matches
+    assert by_handler(alert, "k8s.logs")[0]["args"] == {
+        "namespace": "{{namespace}}",
+        "selector": "app=backend",
+        "grep": "error",
+    }
+    down = raw(tmp_path / "service-down-alert.yaml")
+    assert by_handler(down, "k8s.logs")[0]["args"] == {
+        "namespace": "{{namespace}}",
+        "selector": "app=backend",
+        "tail": 100,
+    }
+    # a regular-expression grep is more than k8s.logs --grep does: kept manual, saying why
+    access = raw(tmp_path / "unauthorized-access.yaml")
+    manual = [s for s in steps(access) if s.get("kind") == "manual"]
+    assert manual[0]["command"].startswith("kubectl logs -n smartcloudops -l app=backend | grep -i")
+    assert "`grep auth\\|login\\|unauthorized` is a regular expression" in manual[0]["text"]
 
 
 def test_seed_003_redis_and_http(tmp_path: Path, registry: Registry) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from bot.runbooks.importer.mappers import Manual, Mapped, map_command
+from bot.runbooks.importer.mappers.common import Result, Site
 from bot.runbooks.importer.shell import Command, Note, read
 from bot.runbooks.importer.sql import classify, split
 
@@ -73,3 +75,28 @@ def test_sql_split_and_classify() -> None:
     assert "users" in classify("SELECT * FROM users").reason
     assert classify("SELECT pg_cancel_backend(42)").handler == "db.cancel"
     assert classify("\\dt").handler == "db.table_sizes"
+
+
+def test_logs_by_label_maps_or_says_why_not() -> None:
+    def mapped(line: str) -> Result:
+        return map_command(commands(line)[0]).result
+
+    ok = mapped("kubectl logs -n shop -l app=web --tail=100 -c web --previous\n")
+    assert isinstance(ok, Mapped)
+    assert (ok.handler, ok.args) == (
+        "k8s.logs",
+        {"namespace": Site("namespace", "shop", hint="shop"), "selector": "app=web", "tail": 100}
+        | {"container": "web", "previous": True},
+    )
+    assert ok.notes == ["the step reads at most 5 of the matching pods (kubectl reads them all)"]
+    kept = {
+        "kubectl logs web-1 -l app=web\n": "both a pod or deployment and -l",
+        "kubectl logs -l app=web --all-containers\n": "--all-containers: no equivalent in k8s.logs",
+        "kubectl logs -l app=web | grep -E 'time(out)?'\n": "is a regular expression",
+        "kubectl logs -l app=web | grep -v health\n": "inverted/context match",
+        "kubectl logs web-1 --max-log-requests=3\n": "--max-log-requests without -l",
+    }
+    for line, why in kept.items():
+        result = mapped(line)
+        assert isinstance(result, Manual), line
+        assert why in result.reason, (line, result.reason)

@@ -34,8 +34,8 @@ ALIASES |= {"--container": "-c", "--follow": "-f", "--previous": "-p", "--watch"
 VERB_FLAGS: dict[str, tuple[set[str], set[str]]] = {
     "get": ({"-l", "--selector", "-o", "--output", "--sort-by"}, {"-A", "--all-namespaces", "-w", "--watch"}),
     "logs": (
-        {"-l", "--selector", "--tail", "--since", "-c", "--container"},
-        {"-f", "--follow", "-p", "--previous", "--timestamps"},
+        {"-l", "--selector", "--tail", "--since", "-c", "--container", "--max-log-requests"},
+        {"-f", "--follow", "-p", "--previous", "--timestamps", "--prefix"},
     ),
     "describe": ({"-l", "--selector"}, {"-A", "--all-namespaces"}),
     "top": ({"-l", "--selector", "--sort-by"}, {"-A", "--all-namespaces", "--containers", "--no-headers"}),
@@ -231,24 +231,41 @@ def _order(handler: str) -> str:
     )
 
 
-def _logs(opts: Opts, cmd: Command) -> Result:
-    if opts.get("-l") is not None:
-        raise Unmappable(
-            f"k8s.logs reads one pod or a deployment's newest pod, not pods by label (-l {opts.get('-l')})"
-        )
-    refuse_unknown(opts, "k8s.logs")
+def _logs_source(opts: Opts, args: dict[str, object], notes: list[str]) -> None:
+    """Which pods: one pod, a deployment's newest pod, or every pod a selector matches."""
+    selector = opts.get("-l")
+    if selector is not None:
+        if opts.positionals:
+            raise Unmappable("kubectl logs with both a pod or deployment and -l")
+        args["selector"] = value(selector)
+        most = opts.get("--max-log-requests")
+        if most is not None:
+            args["max_log_requests"] = integer(most, "--max-log-requests")
+        else:
+            notes.append("the step reads at most 5 of the matching pods (kubectl reads them all)")
+        if opts.get("--tail") is None:
+            # kubectl's own default with -l is 10 lines per pod; the handler's is 500.
+            notes.append("kubectl -l without --tail shows 10 lines per pod; the step reads 500 of each")
+        return
+    if opts.get("--max-log-requests") is not None:
+        raise Unmappable("--max-log-requests without -l")
     if len(opts.positionals) != 1:
-        raise Unmappable("kubectl logs needs exactly one pod or deploy/NAME")
-    args: dict[str, object] = {}
-    _ns(opts, args)
+        raise Unmappable("kubectl logs needs exactly one pod, deploy/NAME or -l SELECTOR")
     kind, name = _ref(opts.positionals[0], "pod")
     if kind == "deployment":
         args["deployment"] = _site(name, "deployment")
     elif kind == "pod":
         args["name"] = value(name)
     else:
-        raise Unmappable(f"logs of a {kind}: k8s.logs reads pods and deployments")
+        raise Unmappable(f"logs of a {kind}: k8s.logs reads pods, deployments and pods by label")
+
+
+def _logs(opts: Opts, cmd: Command) -> Result:
+    refuse_unknown(opts, "k8s.logs")
+    args: dict[str, object] = {}
+    _ns(opts, args)
     notes: list[str] = []
+    _logs_source(opts, args, notes)
     for flag, key in (("-c", "container"), ("--since", "since")):
         w = opts.get(flag)
         if w is not None:
@@ -278,7 +295,10 @@ def _logs(opts: Opts, cmd: Command) -> Result:
         for stage in filters[1:]:
             name_ = command_name(stage)
             if name_ == "tail" and "tail" not in args:
-                notes.append(f"`{' '.join(stage.argv)}`: the step shows every matching line of the last 500")
+                each = " of each pod" if "selector" in args else ""
+                notes.append(
+                    f"`{' '.join(stage.argv)}`: the step shows every matching line of the last 500{each}"
+                )
             elif name_ in ("tail", "head", "wc", "sort", "uniq"):
                 notes.append(f"`{' '.join(stage.argv)}` is not applied")
             else:
