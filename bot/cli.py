@@ -10,12 +10,13 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.console import Console
 
-from bot.config import ConfigError, Settings, load_config
+from bot.config import ChatopsConfig, ConfigError, Settings, load_config
 from bot.logging_setup import LogFormat, setup_logging
 from bot.store import Store, StoreError
 
 if TYPE_CHECKING:
     from bot.runtime import Runtime
+    from bot.services import Services
 
 app = typer.Typer(help="Run operational runbooks from Slack.", no_args_is_help=True, add_completion=False)
 db_app = typer.Typer(help="The state store.", no_args_is_help=True)
@@ -32,6 +33,30 @@ def _settings() -> Settings:
         raise typer.Exit(2) from None
 
 
+def _config(settings: Settings) -> ChatopsConfig:
+    """chatops.yaml, or exit 2 naming what is wrong with it."""
+    try:
+        return load_config(settings.config_path)
+    except ConfigError as exc:
+        err.print(f"[red]invalid:[/red] {exc}")
+        raise typer.Exit(2) from None
+
+
+def _services(
+    settings: Settings, *, config: ChatopsConfig | None = None, failed: str = "cannot start"
+) -> Services:
+    """The targets' clients and the migrated state store, or exit 2 naming what is wrong."""
+    from bot.services import Services
+
+    try:
+        services = Services.from_settings(settings, config=config)
+        services.store.upgrade()
+    except (ConfigError, StoreError) as exc:
+        err.print(f"[red]{failed}:[/red] {exc}")
+        raise typer.Exit(2) from None
+    return services
+
+
 @app.command()
 def serve(
     port: Annotated[int, typer.Option(help="HTTP port (HTTP mode, when SLACK_APP_TOKEN is not set)")] = 3000,
@@ -42,7 +67,6 @@ def serve(
 ) -> None:
     """Run the bot: Socket Mode when SLACK_APP_TOKEN is set, else HTTP on --port."""
     from bot.app import build_app
-    from bot.services import Services
 
     setup_logging(log_format)
     settings = _settings()
@@ -52,12 +76,7 @@ def serve(
     if missing:
         err.print(f"[red]cannot start:[/red] {', '.join(missing)} not set (see README: Configuration)")
         raise typer.Exit(2)
-    try:
-        services = Services.from_settings(settings)
-        services.store.upgrade()
-    except (ConfigError, StoreError) as exc:
-        err.print(f"[red]cannot start:[/red] {exc}")
-        raise typer.Exit(2) from None
+    services = _services(settings)
     try:
         bolt = build_app(settings, services)
     except Exception as exc:
@@ -121,7 +140,6 @@ def console_cmd(
     """Type the same commands as in Slack, in a terminal; no Slack needed (CHATOPS_USER = who you are)."""
     from bot.app import build_runtime, make_web_client
     from bot.console import Session, identity, run
-    from bot.services import Services
 
     setup_logging(LogFormat.TEXT, level="WARNING")
     settings = _settings()
@@ -130,12 +148,7 @@ def console_cmd(
     except ValueError as exc:
         err.print(f"[red]cannot start:[/red] {exc}")
         raise typer.Exit(2) from None
-    try:
-        services = Services.from_settings(settings)
-        services.store.upgrade()
-    except (ConfigError, StoreError) as exc:
-        err.print(f"[red]cannot start:[/red] {exc}")
-        raise typer.Exit(2) from None
+    services = _services(settings)
     client = make_web_client(settings) if slack and settings.slack_bot_token else None
     runtime = build_runtime(settings, services, slack=client)
     try:
@@ -167,11 +180,7 @@ def check_config(
     from bot.checks import check_targets
 
     settings = _settings()
-    try:
-        config = load_config(settings.config_path)
-    except ConfigError as exc:
-        err.print(f"[red]invalid:[/red] {exc}")
-        raise typer.Exit(2) from None
+    config = _config(settings)
     if not settings.config_path.exists():
         out.print(f"{settings.config_path}: not found; running with no targets configured")
     else:
@@ -200,11 +209,7 @@ def incident_postmortem(
     from bot.incidents.records import IncidentError
 
     settings = _settings()
-    try:
-        config = load_config(settings.config_path)
-    except ConfigError as exc:
-        err.print(f"[red]invalid:[/red] {exc}")
-        raise typer.Exit(2) from None
+    config = _config(settings)
     store = Store(settings.database_url)
     try:
         ok, why = store.readiness()
@@ -243,11 +248,7 @@ def _runbooks(directory: Path | None) -> tuple[Settings, Any, Any]:
     from handlers import load_all
 
     settings = _settings()
-    try:
-        config = load_config(settings.config_path)
-    except ConfigError as exc:
-        err.print(f"[red]invalid:[/red] {exc}")
-        raise typer.Exit(2) from None
+    config = _config(settings)
     return settings, config, load(directory or Path(config.runbooks_dir), load_all())
 
 
@@ -298,16 +299,10 @@ def runbook_run(
     from bot.runbooks.engine import Engine
     from bot.runbooks.params import describe
     from bot.runbooks.terminal import authorizer, cli_user, run
-    from bot.services import Services
 
     settings, config, loaded = _runbooks(directory)
     rb = _named(loaded, name)
-    try:
-        services = Services.from_settings(settings, config=config)
-        services.store.upgrade()
-    except (ConfigError, StoreError) as exc:
-        err.print(f"[red]cannot run:[/red] {exc}")
-        raise typer.Exit(2) from None
+    services = _services(settings, config=config, failed="cannot run")
     user = cli_user(settings.console_user)
     engine = Engine(registry=services.registry, config=config, contexts=services.clients.context)
 
