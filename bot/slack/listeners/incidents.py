@@ -249,6 +249,25 @@ def register(app: Any, runtime: Runtime) -> None:
         _audit(runtime, user, str(meta.get("channel") or ""), f"declare #{out.incident.id}")
         report_declared(responder, d, out)
 
+    def change_submitted(
+        body: dict[str, Any],
+        meta: Mapping[str, Any],
+        client: Any,
+        incident: records.Incident,
+        what: str,
+        change: Callable[[str], lifecycle.Outcome],
+    ) -> None:
+        """After the form was accepted: make the change as its submitter, audit it, pass on warnings."""
+        user = _user(body)
+        responder = ChannelResponder(client, channel=str(meta.get("channel") or ""), user=user)
+        try:
+            out = change(user)
+        except IncidentError as exc:
+            responder.error(str(exc))
+            return
+        _audit(runtime, user, incident.channel_id or "", f"{what} #{incident.id}")
+        warn(responder, out.warnings)
+
     def on_update_submit(ack: Any, body: dict[str, Any], view: dict[str, Any], client: Any) -> None:
         vals, meta = views.values(view), views.metadata(view)
         text = str(vals.get(views.TEXT) or "").strip()
@@ -263,22 +282,21 @@ def register(app: Any, runtime: Runtime) -> None:
             ack(response_action="errors", errors={views.TEXT: "Say what changed and what is next."})
             return
         ack()
-        user = _user(body)
-        responder = ChannelResponder(client, channel=str(meta.get("channel") or ""), user=user)
-        try:
-            out = lifecycle.post_update(
+        change_submitted(
+            body,
+            meta,
+            client,
+            incident,
+            "update",
+            lambda user: lifecycle.post_update(
                 desk(),
                 incident.id,
                 user=user,
                 text=text,
                 public="public" in (vals.get(views.PUBLIC) or []),
                 status=vals.get(views.STATUS) or None,
-            )
-        except IncidentError as exc:
-            responder.error(str(exc))
-            return
-        _audit(runtime, user, incident.channel_id or "", f"update #{incident.id}")
-        warn(responder, out.warnings)
+            ),
+        )
 
     def on_resolve_submit(ack: Any, body: dict[str, Any], view: dict[str, Any], client: Any) -> None:
         vals, meta = views.values(view), views.metadata(view)
@@ -287,17 +305,15 @@ def register(app: Any, runtime: Runtime) -> None:
             ack(response_action="errors", errors={views.SUMMARY: "This incident is already resolved."})
             return
         ack()
-        user = _user(body)
-        responder = ChannelResponder(client, channel=str(meta.get("channel") or ""), user=user)
-        try:
-            out = lifecycle.resolve(
-                desk(), incident.id, user=user, summary=str(vals.get(views.SUMMARY) or "")
-            )
-        except IncidentError as exc:
-            responder.error(str(exc))
-            return
-        _audit(runtime, user, incident.channel_id or "", f"resolve #{incident.id}")
-        warn(responder, out.warnings)
+        summary = str(vals.get(views.SUMMARY) or "")
+        change_submitted(
+            body,
+            meta,
+            client,
+            incident,
+            "resolve",
+            lambda user: lifecycle.resolve(desk(), incident.id, user=user, summary=summary),
+        )
 
     app.view(CallbackId.INCIDENT_DECLARE.value)(on_declare)
     app.view(CallbackId.INCIDENT_UPDATE.value)(on_update_submit)
