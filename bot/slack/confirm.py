@@ -105,6 +105,13 @@ def _clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def _dialog(title: str, text: str, yes: str, style: str | None = None) -> ConfirmObject:
+    """Slack's "are you sure?" dialog on a button, clipped to its limits (title 100, text 300)."""
+    return ConfirmObject(
+        title=_clip(title, 100), text=_clip(text, 300), confirm=yes, deny="Go back", style=style
+    )
+
+
 def preview_message(offer: Offer, approvers: Sequence[str]) -> Message:
     """The preview with Confirm (and Slack's confirm dialog) and Cancel."""
     who = mention(offer.requester)
@@ -119,11 +126,10 @@ def preview_message(offer: Offer, approvers: Sequence[str]) -> Message:
         action_id=ActionId.CONFIRM.value,
         value=offer.action_id,
         style="danger",
-        confirm=ConfirmObject(
-            title=_clip(f"Run {offer.handler}?", 100),
-            text=_clip(f"{escape(offer.preview.summary)} ({escape(offer.where)})", 300),
-            confirm="Yes, run it" if not offer.needs_approval else "Yes, confirm",
-            deny="Go back",
+        confirm=_dialog(
+            f"Run {offer.handler}?",
+            f"{escape(offer.preview.summary)} ({escape(offer.where)})",
+            "Yes, run it" if not offer.needs_approval else "Yes, confirm",
             style="danger",
         ),
     )
@@ -164,11 +170,10 @@ def approval_message(action: PendingAction, approvers: Sequence[str]) -> Message
         action_id=ActionId.APPROVE.value,
         value=action.id,
         style="primary",
-        confirm=ConfirmObject(
-            title=_clip(f"Approve {action.handler}?", 100),
-            text=_clip(f"It runs as soon as you approve: {escape(action.preview.summary)}", 300),
-            confirm="Approve and run",
-            deny="Go back",
+        confirm=_dialog(
+            f"Approve {action.handler}?",
+            f"It runs as soon as you approve: {escape(action.preview.summary)}",
+            "Approve and run",
         ),
     )
     reject = ButtonElement(text="Reject", action_id=ActionId.REJECT.value, value=action.id, style="danger")
