@@ -24,6 +24,7 @@ from psycopg_pool import ConnectionPool
 
 from handlers import Context, Registry, load_all
 from handlers.results import Result
+from tests.integration.calls import previewer, runner
 from tests.integration.db.pgkit import (
     HOST,
     PORT,
@@ -80,25 +81,13 @@ Run = Callable[..., Result]
 
 @pytest.fixture
 def run(registry: Registry, ctx: Context[Any]) -> Run:
-    """run("db.locks", ctx=None, **params): call a handler as the bot would, after validation."""
-
-    def call(name: str, /, context: Context[Any] | None = None, **params: Any) -> Result:
-        spec = registry.get(name)
-        assert spec is not None, f"{name} is not registered"
-        return spec.fn(context or ctx, spec.params.model_validate(params))
-
-    return call
+    """run("db.locks", context=None, **params): call a handler as the bot would, after validation."""
+    return runner(registry, ctx)
 
 
 @pytest.fixture
 def preview(registry: Registry, ctx: Context[Any]) -> Callable[..., Any]:
-    def call(name: str, /, context: Context[Any] | None = None, **params: Any) -> Any:
-        spec = registry.get(name)
-        assert spec is not None
-        assert spec.preview is not None
-        return spec.preview(context or ctx, spec.params.model_validate(params))
-
-    return call
+    return previewer(registry, ctx)
 
 
 @pytest.fixture

@@ -21,6 +21,7 @@ import trustme
 
 from handlers import Context, Registry, load_all
 from handlers.results import Result
+from tests.integration.calls import runner
 
 METRICS = """\
 # HELP process_cpu_seconds_total Total user and system CPU time spent in seconds.
@@ -169,12 +170,7 @@ def ctx(http: httpx.Client, services: dict[str, list[str]]) -> Context[Any]:
 
 @pytest.fixture
 def run(registry: Registry, ctx: Context[Any]) -> Callable[..., Result]:
-    def call(name: str, /, context: Context[Any] | None = None, **params: Any) -> Result:
-        spec = registry.get(name)
-        assert spec is not None, f"{name} is not registered"
-        return spec.fn(context or ctx, spec.params.model_validate(params))
-
-    return call
+    return runner(registry, ctx)
 
 
 @pytest.fixture

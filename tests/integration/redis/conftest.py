@@ -22,6 +22,7 @@ import redis
 
 from handlers import Context, Registry, load_all
 from handlers.results import Result
+from tests.integration.calls import previewer, runner
 
 DB = 11
 
@@ -59,23 +60,12 @@ def ctx(shared: redis.Redis) -> Context[Any]:
 
 @pytest.fixture
 def run(registry: Registry, ctx: Context[Any]) -> Callable[..., Result]:
-    def call(name: str, /, context: Context[Any] | None = None, **params: Any) -> Result:
-        spec = registry.get(name)
-        assert spec is not None, f"{name} is not registered"
-        return spec.fn(context or ctx, spec.params.model_validate(params))
-
-    return call
+    return runner(registry, ctx)
 
 
 @pytest.fixture
 def preview(registry: Registry, ctx: Context[Any]) -> Callable[..., Any]:
-    def call(name: str, /, context: Context[Any] | None = None, **params: Any) -> Any:
-        spec = registry.get(name)
-        assert spec is not None
-        assert spec.preview is not None
-        return spec.preview(context or ctx, spec.params.model_validate(params))
-
-    return call
+    return previewer(registry, ctx)
 
 
 def _free_port() -> int:
