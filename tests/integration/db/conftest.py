@@ -10,11 +10,9 @@ from __future__ import annotations
 
 import contextlib
 import os
-import pwd
 import secrets
 import shutil
 import subprocess
-import tempfile
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -33,6 +31,8 @@ from tests.integration.db.pgkit import (
     Session,
     _as_postgres,
     _pg_bin,
+    _server_dirs,
+    _stop,
     dsn,
     free_port,
     make_ctx,
@@ -115,13 +115,7 @@ def session(dbname: str) -> Iterator[Callable[..., Session]]:
 @pytest.fixture(scope="session")
 def pgss_server() -> Iterator[PgServer]:
     bindir = _pg_bin()
-    root = tempfile.mkdtemp(prefix="chatops_pg_pgss_")
-    datadir, sockdir = os.path.join(root, "data"), os.path.join(root, "sock")
-    os.makedirs(sockdir)
-    if os.geteuid() == 0:
-        pw = pwd.getpwnam("postgres")
-        for path in (root, sockdir):
-            os.chown(path, pw.pw_uid, pw.pw_gid)
+    root, datadir, sockdir = _server_dirs("chatops_pg_pgss_")
     port = free_port()
     subprocess.run(
         _as_postgres(
@@ -145,11 +139,7 @@ def pgss_server() -> Iterator[PgServer]:
         log = open(f"{root}/log").read() if os.path.exists(f"{root}/log") else ""  # noqa: SIM115
         pytest.fail(f"could not start a PostgreSQL server on port {port}: {started.stderr}\n{log}")
     yield PgServer(port=port, datadir=datadir)
-    subprocess.run(
-        _as_postgres([f"{bindir}/pg_ctl", "-D", datadir, "-m", "immediate", "-w", "stop"]),
-        capture_output=True,
-        timeout=60,
-    )
+    _stop(bindir, datadir)
     shutil.rmtree(root, ignore_errors=True)
 
 
@@ -157,13 +147,7 @@ def pgss_server() -> Iterator[PgServer]:
 def standby(pgss_server: PgServer) -> Iterator[PgServer]:
     """A streaming replica of the private server (pg_basebackup -R, with a replication slot)."""
     bindir = _pg_bin()
-    root = tempfile.mkdtemp(prefix="chatops_pg_standby_")
-    datadir, sockdir = os.path.join(root, "data"), os.path.join(root, "sock")
-    os.makedirs(sockdir)
-    if os.geteuid() == 0:
-        pw = pwd.getpwnam("postgres")
-        for path in (root, sockdir):
-            os.chown(path, pw.pw_uid, pw.pw_gid)
+    root, datadir, sockdir = _server_dirs("chatops_pg_standby_")
     subprocess.run(
         _as_postgres(
             [
@@ -200,11 +184,7 @@ def standby(pgss_server: PgServer) -> Iterator[PgServer]:
     if started.returncode != 0:
         pytest.fail(f"could not start a standby on port {port}: {started.stderr}")
     yield PgServer(port=port, datadir=datadir)
-    subprocess.run(
-        _as_postgres([f"{bindir}/pg_ctl", "-D", datadir, "-m", "immediate", "-w", "stop"]),
-        capture_output=True,
-        timeout=60,
-    )
+    _stop(bindir, datadir)
     with contextlib.suppress(psycopg.Error), psycopg.connect(pgss_server.dsn(), autocommit=True) as c:
         c.execute("SELECT pg_drop_replication_slot('chatops_standby')")
     shutil.rmtree(root, ignore_errors=True)

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import glob
 import os
+import pwd
 import socket
+import subprocess
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -115,3 +118,24 @@ def _as_postgres(cmd: list[str]) -> list[str]:
     if os.geteuid() != 0:
         return cmd
     return ["runuser", "-u", "postgres", "--", *cmd]
+
+
+def _server_dirs(prefix: str) -> tuple[str, str, str]:
+    """A temporary root with data/ (for initdb or pg_basebackup to create) and sock/, owned by
+    the postgres OS user when the tests run as root."""
+    root = tempfile.mkdtemp(prefix=prefix)
+    datadir, sockdir = os.path.join(root, "data"), os.path.join(root, "sock")
+    os.makedirs(sockdir)
+    if os.geteuid() == 0:
+        pw = pwd.getpwnam("postgres")
+        for path in (root, sockdir):
+            os.chown(path, pw.pw_uid, pw.pw_gid)
+    return root, datadir, sockdir
+
+
+def _stop(bindir: str, datadir: str) -> None:
+    subprocess.run(
+        _as_postgres([f"{bindir}/pg_ctl", "-D", datadir, "-m", "immediate", "-w", "stop"]),
+        capture_output=True,
+        timeout=60,
+    )
