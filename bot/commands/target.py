@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from bot.config import ChatopsConfig
+from bot.config import ChatopsConfig, ServiceConfig
 from handlers import Client, HandlerSpec
 from handlers.params import Params
 
@@ -43,7 +44,7 @@ class Target:
 
 
 # service field -> params field it fills
-_SERVICE_FIELDS = {
+SERVICE_FIELDS = {
     "cluster": "cluster",
     "namespace": "namespace",
     "deployment": "deployment",
@@ -69,7 +70,15 @@ def service_fills(spec: HandlerSpec, raw: dict[str, Any], config: ChatopsConfig)
         return frozenset()
     svc = config.services[service]
     fields = spec.params.model_fields
-    return frozenset(dst for src, dst in _SERVICE_FIELDS.items() if dst in fields and getattr(svc, src))
+    return frozenset(dst for src, dst in SERVICE_FIELDS.items() if dst in fields and getattr(svc, src))
+
+
+def fill_from_service(out: dict[str, Any], svc: ServiceConfig, fields: Mapping[str, Any]) -> None:
+    """Fill the params fields the service configures, where the handler has them and they are unset."""
+    for src, dst in SERVICE_FIELDS.items():
+        value = getattr(svc, src)
+        if dst in fields and dst not in out and value:
+            out[dst] = list(value) if isinstance(value, list) else value
 
 
 def expand(spec: HandlerSpec, raw: dict[str, Any], config: ChatopsConfig) -> dict[str, Any]:
@@ -78,11 +87,7 @@ def expand(spec: HandlerSpec, raw: dict[str, Any], config: ChatopsConfig) -> dic
     fields = spec.params.model_fields
     service = out.get("service")
     if isinstance(service, str) and "service" in fields and service in config.services:
-        svc = config.services[service]
-        for src, dst in _SERVICE_FIELDS.items():
-            value = getattr(svc, src)
-            if dst in fields and dst not in out and value:
-                out[dst] = list(value) if isinstance(value, list) else value
+        fill_from_service(out, config.services[service], fields)
     elif (
         isinstance(service, str)
         and "service" in fields

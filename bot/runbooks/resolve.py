@@ -14,22 +14,15 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from bot.commands.target import Target, UnknownService, expand
+from bot.commands.target import SERVICE_FIELDS, Target, UnknownService, expand, fill_from_service
 from bot.config import ChatopsConfig
 from bot.runbooks.model import HandlerStep
 from bot.runbooks.template import TemplateError, render
 from handlers import HandlerSpec
 from handlers.params import Params
 
-# chatops.yaml service key -> the params field it fills (as bot.commands.target does).
-SERVICE_FILLS = {
-    "cluster": "cluster",
-    "namespace": "namespace",
-    "deployment": "deployment",
-    "database": "database",
-    "redis": "instance",
-    "health": "urls",
-}
+# chatops.yaml service key -> the params field it fills: the same map commands use.
+SERVICE_FILLS = SERVICE_FIELDS
 
 
 class StepError(ValueError):
@@ -46,10 +39,7 @@ def expand_service(spec: HandlerSpec, raw: dict[str, Any], config: ChatopsConfig
             known = ", ".join(sorted(config.services))
             raise StepError(f"unknown service {name!r} (configured: {known})")
         if svc is not None:
-            for src, dst in SERVICE_FILLS.items():
-                value = getattr(svc, src)
-                if dst in fields and dst not in out and value:
-                    out[dst] = list(value) if isinstance(value, list) else value
+            fill_from_service(out, svc, fields)
     try:
         return expand(spec, out, config)
     except UnknownService as exc:
