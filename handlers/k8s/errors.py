@@ -182,3 +182,20 @@ def call(ctx: Context[ApiClient], what: Call, fn: Callable[..., T], *args: Any, 
             f"cluster {cluster_name(ctx)}: could not read the answer to {what.verb} {what.what} "
             f"({where}: {first['msg']})"
         ) from None
+
+
+def list_core(
+    ctx: Context[ApiClient],
+    resource: str,
+    namespace: str | None,
+    in_namespace: Callable[..., Any],
+    everywhere: Callable[..., Any],
+    **query: Any,
+) -> list[Any]:
+    """The items of a core-group list in one namespace, or in every namespace when it is None."""
+    if namespace is None:
+        found = call(ctx, Call("list", resource), everywhere, **query)
+    else:
+        found = call(ctx, Call("list", resource, namespace=namespace), in_namespace, namespace, **query)
+    items: list[Any] = found.items
+    return items

@@ -11,7 +11,7 @@ from kubernetes.client import ApiClient, CoreV1Api, CoreV1Event
 from pydantic import AfterValidator
 
 from handlers import Client, Context, handler
-from handlers.k8s.errors import Call, call, cluster_name
+from handlers.k8s.errors import cluster_name, list_core
 from handlers.k8s.fmt import age, cut
 from handlers.k8s.refs import SERVICE_HELP, NamespacedParams, check_name
 from handlers.params import arg
@@ -82,17 +82,14 @@ def fetch_events(
         fields.append(f"involvedObject.kind={kind}")
     selector = ",".join(fields) or None
     core = CoreV1Api(ctx.client)
-    if namespace is None:
-        return call(
-            ctx, Call("list", "events"), core.list_event_for_all_namespaces, field_selector=selector
-        ).items
-    return call(
+    return list_core(
         ctx,
-        Call("list", "events", namespace=namespace),
-        core.list_namespaced_event,
+        "events",
         namespace,
+        core.list_namespaced_event,
+        core.list_event_for_all_namespaces,
         field_selector=selector,
-    ).items
+    )
 
 
 def _order(ev: CoreV1Event) -> tuple[int, float]:

@@ -17,7 +17,7 @@ from kubernetes.client import (
 
 from handlers import Context
 from handlers.errors import InvalidRequest
-from handlers.k8s.errors import Call, call
+from handlers.k8s.errors import Call, call, list_core
 from handlers.k8s.fmt import age, cut, selector_string
 from handlers.k8s.status import pod_state
 from handlers.results import Table
@@ -143,17 +143,14 @@ def revisions(ctx: Context[ApiClient], dep: V1Deployment) -> list[Revision]:
 
 def list_pods(ctx: Context[ApiClient], namespace: str | None, selector: str | None) -> list[V1Pod]:
     core = CoreV1Api(ctx.client)
-    if namespace is None:
-        return call(
-            ctx, Call("list", "pods"), core.list_pod_for_all_namespaces, label_selector=selector or None
-        ).items
-    return call(
+    return list_core(
         ctx,
-        Call("list", "pods", namespace=namespace),
-        core.list_namespaced_pod,
+        "pods",
         namespace,
+        core.list_namespaced_pod,
+        core.list_pod_for_all_namespaces,
         label_selector=selector or None,
-    ).items
+    )
 
 
 def newest_pod(pods: list[V1Pod]) -> tuple[V1Pod, bool] | None:
