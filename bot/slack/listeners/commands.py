@@ -9,6 +9,7 @@ from bot.commands.router import answers_at_once, dispatch
 from bot.executor import Request
 from bot.runtime import Runtime
 from bot.slack.responder import SlackResponder
+from bot.slack.response_url import ResponseUrl
 
 
 def register(app: Any, runtime: Runtime) -> None:
@@ -56,7 +57,9 @@ def _listener(runtime: Runtime) -> Any:
         instant = answers_at_once(runtime, request)
         if not instant:
             ack()  # at once: what follows may call a cluster, a database or Slack
-        answer = AnswerInAck(ack, respond) if instant else respond
+        url = command.get("response_url") or ""
+        later = ResponseUrl(url) if url else respond
+        answer = AnswerInAck(ack, later) if instant else later
         responder = SlackResponder(
             respond=answer,
             client=client,
