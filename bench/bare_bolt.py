@@ -21,7 +21,8 @@ def main() -> None:
     def ack_only(ack: Any) -> None:
         ack()
 
-    server = wsgi.Server(("127.0.0.1", port), SlackRequestHandler(app), numthreads=16)
+    # The same server settings as `chatops serve` (bot/web.py): 16 threads, a 256-deep backlog.
+    server = wsgi.Server(("127.0.0.1", port), SlackRequestHandler(app), numthreads=16, request_queue_size=256)
     server.safe_start()
 
 

@@ -168,6 +168,9 @@ class WebApp:
         return _reply(start, "200 OK", html.encode(), "text/html; charset=utf-8", STATUS_HEADERS)
 
 
+LISTEN_BACKLOG = 256
+
+
 class HttpServer:
     """cheroot's threaded WSGI server, stoppable from a signal handler or a test."""
 
@@ -181,7 +184,15 @@ class HttpServer:
         shutdown_timeout: int = 20,
     ) -> None:
         self.web = web
-        self.server = wsgi.Server((host, port), web, numthreads=threads, shutdown_timeout=shutdown_timeout)
+        self.server = wsgi.Server(
+            (host, port),
+            web,
+            numthreads=threads,
+            shutdown_timeout=shutdown_timeout,
+            # cheroot's default listen backlog is 5: a burst of Slack requests (an incident, a
+            # channel full of people clicking) overflows it and each refused SYN waits ~1 s.
+            request_queue_size=LISTEN_BACKLOG,
+        )
         self.server.prepare()
         self._thread: threading.Thread | None = None
 

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from bot.commands.builtin import Call, builtin
 from bot.commands.parse import ParseError
-from bot.commands.router import subcommands
+from bot.commands.router import cached_help, subcommands
 from bot.store.audit import latest
 from handlers.params import parse_duration
 from handlers.results import Table
@@ -16,14 +16,17 @@ from handlers.results import Table
 def help_(call: Call) -> None:
     """List every command the bot has, one line each."""
     rt = call.runtime
-    lines = ["*Commands* (add `help` after any of them for its subcommands):"]
-    for command in rt.commands():
-        slash = rt.config.command_name(command)
-        subs = subcommands(rt, command)
-        lines.append(f"*{slash}*")
-        for sub, summary, _ in subs:
-            lines.append(f"  • `{slash} {sub}` — {summary}")
-    call.respond.say("\n".join(lines), ephemeral=True)
+
+    def build() -> str:
+        lines = ["*Commands* (add `help` after any of them for its subcommands):"]
+        for command in rt.commands():
+            slash = rt.config.command_name(command)
+            lines.append(f"*{slash}*")
+            for sub, summary, _ in subcommands(rt, command):
+                lines.append(f"  • `{slash} {sub}` — {summary}")
+        return "\n".join(lines)
+
+    call.respond.say(cached_help(rt, "*", build), ephemeral=True)
 
 
 @builtin("chatops", "whoami")  # not instant: group roles may ask Slack

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import difflib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from bot.commands.builtin import DEFAULT_SUB, Builtin, Call
@@ -28,12 +28,25 @@ def subcommands(runtime: Runtime, command: str) -> list[tuple[str, str, str]]:
     return sorted(out)
 
 
+def cached_help(runtime: Runtime, key: str, build: Callable[[], str]) -> str:
+    """Help texts depend only on the registries and config, fixed for a runtime's life:
+    build each once (every usage line introspects a params model)."""
+    cache: dict[str, str] = runtime.extras.setdefault("help_texts", {})
+    text = cache.get(key)
+    if text is None:
+        text = cache[key] = build()
+    return text
+
+
 def command_help(runtime: Runtime, command: str) -> str:
-    slash = runtime.config.command_name(command)
-    lines = [f"*{slash}* subcommands:"]
-    for _sub, summary, use in subcommands(runtime, command):
-        lines.append(f"• `{use}` — {summary}")
-    return "\n".join(lines)
+    def build() -> str:
+        slash = runtime.config.command_name(command)
+        lines = [f"*{slash}* subcommands:"]
+        for _sub, summary, use in subcommands(runtime, command):
+            lines.append(f"• `{use}` — {summary}")
+        return "\n".join(lines)
+
+    return cached_help(runtime, command, build)
 
 
 def match_builtin(runtime: Runtime, command: str, words: list[str]) -> tuple[Builtin, list[str]] | None:
