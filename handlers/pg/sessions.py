@@ -18,10 +18,14 @@ from handlers.results import Check, Group, Status, Table
 CONNECTIONS_WARN_PCT = 80.0
 CONNECTIONS_CRIT_PCT = 95.0
 
+# The bot's sessions: its application_name (set on every pool) and its database user.
+_BOT = "(a.application_name = current_setting('application_name') AND a.usename = current_user)"
 _CLIENT = "coalesce(host(a.client_addr), CASE WHEN a.client_port = -1 THEN 'local socket' END, '')"
 
-# Only client sessions, never the bot's own (pid <> pg_backend_pid()). `seconds` is how long
-# the current query has run (active) or how long the session has been in its state.
+# Only client sessions, never the bot's own: not this connection, nor the bot's other pooled
+# connections (a runbook runs several diagnostics at once, each mid-transaction), known by the
+# bot's application_name and user. `seconds` is how long the current query has run (active)
+# or how long the session has been in its state.
 ACTIVITY_SQL = f"""
 SELECT a.pid, a.usename AS user, a.application_name AS application, {_CLIENT} AS client,
        a.datname AS database, a.state, a.wait_event_type, a.wait_event,
@@ -31,6 +35,7 @@ SELECT a.pid, a.usename AS user, a.application_name AS application, {_CLIENT} AS
        a.query
 FROM pg_stat_activity a
 WHERE a.pid <> pg_backend_pid()
+  AND NOT {_BOT}
   AND a.backend_type = 'client backend'
   AND (%(all)s OR a.state IS DISTINCT FROM 'idle')
 ORDER BY a.state = 'active' DESC, seconds DESC NULLS LAST
@@ -44,6 +49,7 @@ SELECT a.pid, a.usename AS user, a.application_name AS application, {_CLIENT} AS
        a.query
 FROM pg_stat_activity a
 WHERE a.pid <> pg_backend_pid()
+  AND NOT {_BOT}
   AND a.backend_type IN ('client backend', 'autovacuum worker')
   AND ((a.state = 'active' AND a.query_start < clock_timestamp() - make_interval(secs => %(min_s)s))
     OR (a.state LIKE 'idle in transaction%%'

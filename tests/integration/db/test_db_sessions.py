@@ -39,6 +39,20 @@ def test_activity_lists_a_running_query_but_never_the_bot(run, session, dbname) 
     assert set(result.values) >= {"sessions", "active", "idle_in_transaction", "waiting", "longest_s"}
 
 
+def test_activity_never_lists_the_bots_other_pooled_connections(run, session) -> None:
+    # A runbook runs several diagnostics at once: another of the bot's connections is then
+    # mid-transaction. It is the bot's, not the application's, so it is not listed.
+    bot_other = session(app="chatops")
+    client = session(app="checkout-api")
+    for s in (bot_other, client):
+        s.conn.execute("BEGIN")
+        s.conn.execute("SELECT 1")
+    result = run("db.activity", all=True)
+    assert not rows_for(result, bot_other.pid)
+    [row] = rows_for(result, client.pid)
+    assert row[5] == "idle in transaction"
+
+
 def test_activity_hides_idle_sessions_unless_all(run, session) -> None:
     idle = session(app="idle-app")
     assert not rows_for(run("db.activity"), idle.pid)
