@@ -248,7 +248,8 @@ def connections(ctx: Context[Any], params: Connections) -> Group:
         ],
         values=values,
     )
-    check = Check(title=f"Connections on {label(ctx)}", status=status, detail=detail, values=values)
+    # The group carries the title; the check under it is the verdict line.
+    check = Check(status=status, detail=detail, values=values)
     return Group(title=f"Connections on {label(ctx)}", parts=(check, table), values=values)
 
 
