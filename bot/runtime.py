@@ -8,12 +8,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import urllib3
+
 from bot.commands.builtin import Builtin
 from bot.config import ChatopsConfig, Settings
 from bot.executor import Executor
 from bot.guard import Access
 from bot.scheduler import Scheduler
 from bot.services import Clients, Services
+from bot.slack.response_url import make_pool
 from bot.store import Store
 from handlers import Registry
 
@@ -29,6 +32,8 @@ class Runtime:
     builtins: dict[tuple[str, str], Builtin]
     slack: Any = None  # slack_sdk.WebClient when running against Slack
     scheduler: Scheduler | None = None  # started by `chatops serve`, ticked by tests
+    # Pooled keep-alive connections for answers to response_url (bot/slack/response_url.py).
+    response_pool: urllib3.PoolManager = field(default_factory=make_pool)
     extras: dict[str, Any] = field(default_factory=dict)  # scheduler, metrics, ...
 
     @property

@@ -268,6 +268,7 @@ def drain(app: App, server: HttpServer | None = None) -> None:
     if runtime.scheduler is not None:
         runtime.scheduler.stop()
     runtime.pool.shutdown(wait=True)
+    runtime.response_pool.clear()  # the listeners are done: no answer is still being sent
     runtime.services.close()
     log.info("stopped", extra={"duration_ms": int((time.monotonic() - started) * 1000)})
 

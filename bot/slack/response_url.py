@@ -14,19 +14,22 @@ import urllib3
 
 from handlers.redact import redact
 
-_POOL = urllib3.PoolManager(
-    num_pools=4,
-    maxsize=16,
-    timeout=urllib3.Timeout(connect=3.0, read=10.0),
-    retries=urllib3.Retry(
-        total=2,
-        backoff_factor=0.2,
-        status_forcelist=(429, 500, 502, 503, 504),
-        # POST too: a 429 or a refused connection means Slack took nothing, so a retry is safe.
-        allowed_methods=None,
-        respect_retry_after_header=True,
-    ),
-)
+
+def make_pool() -> urllib3.PoolManager:
+    """Built with the runtime (never at import) and shared by every answer it sends."""
+    return urllib3.PoolManager(
+        num_pools=4,
+        maxsize=16,
+        timeout=urllib3.Timeout(connect=3.0, read=10.0),
+        retries=urllib3.Retry(
+            total=2,
+            backoff_factor=0.2,
+            status_forcelist=(429, 500, 502, 503, 504),
+            # POST too: a 429 or a refused connection means Slack took nothing, so a retry is safe.
+            allowed_methods=None,
+            respect_retry_after_header=True,
+        ),
+    )
 
 
 class ResponseUrlError(Exception):
@@ -36,7 +39,7 @@ class ResponseUrlError(Exception):
 class ResponseUrl:
     """A `respond(**message)` callable for one response_url."""
 
-    def __init__(self, url: str, pool: urllib3.PoolManager = _POOL) -> None:
+    def __init__(self, url: str, pool: urllib3.PoolManager) -> None:
         self.url = url
         self.pool = pool
 

@@ -58,7 +58,7 @@ def _listener(runtime: Runtime) -> Any:
         if not instant:
             ack()  # at once: what follows may call a cluster, a database or Slack
         url = command.get("response_url") or ""
-        later = ResponseUrl(url) if url else respond
+        later = ResponseUrl(url, runtime.response_pool) if url else respond
         answer = AnswerInAck(ack, later) if instant else later
         responder = SlackResponder(
             respond=answer,
