@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from enum import Enum, auto
 from typing import Any
 
 from bot.commands.builtin import DEFAULT_SUB, Builtin, Call
@@ -12,6 +14,7 @@ from bot.commands.parse import ParseError, split_words, usage
 from bot.commands.responder import Responder
 from bot.executor import Done, Failed, NeedsConfirmation, Outcome_, Refused, Request
 from bot.runtime import Runtime
+from handlers import HandlerSpec
 
 HELP_WORDS = ("help", "-h", "--help")
 
@@ -79,104 +82,124 @@ def default_sub(runtime: Runtime, command: str) -> str | None:
     return runtime.registry.default_sub(command) or DEFAULT_SUB.get(command)
 
 
-def answers_at_once(runtime: Runtime, request: Request) -> bool:
-    """Whether the answer needs no outside call: help, a usage error, an instant built-in.
+class Kind(Enum):
+    UNKNOWN_COMMAND = auto()
+    COMMAND_HELP = auto()
+    BUILTIN_HELP = auto()
+    BUILTIN = auto()
+    UNKNOWN_SUB = auto()
+    QUOTE_ERROR = auto()
+    HANDLER_HELP = auto()
+    HANDLER = auto()
 
-    Slack front ends put such an answer in the ack itself; everything else acks first and
-    answers later, so a slow handler can never push the ack past Slack's 3 seconds.
-    """
+
+@dataclass(frozen=True)
+class Route:
+    """Where one command goes, decided once (the Slack listener needs it before its ack)."""
+
+    kind: Kind
+    command: str | None = None
+    words: tuple[str, ...] = ()
+    rest: tuple[str, ...] = ()
+    builtin: Builtin | None = None
+    spec: HandlerSpec | None = None
+    error: str = ""
+
+    @property
+    def instant(self) -> bool:
+        """Whether the answer needs no outside call: help, a usage error, an instant built-in.
+
+        Slack front ends put such an answer in the ack itself; everything else acks first and
+        answers later, so a slow handler can never push the ack past Slack's 3 seconds.
+        """
+        if self.kind is Kind.HANDLER:
+            return False
+        if self.kind is Kind.BUILTIN:
+            return self.builtin is not None and self.builtin.instant
+        return True
+
+
+def resolve(runtime: Runtime, request: Request) -> Route:
     command = runtime.command_key(request.command)
     if command is None:
-        return True
-    try:
-        words = split_words(request.text)
-    except ParseError:
-        return False  # free text for a built-in, or a quoting error: let the route decide
-    if not words:
-        return default_sub(runtime, command) is None
-    if words[0].lower() in HELP_WORDS and (command, "help") not in runtime.builtins:
-        return True
-    found_builtin = match_builtin(runtime, command, words)
-    if found_builtin is not None:
-        b, rest = found_builtin
-        return b.instant or (rest[:1] != [] and rest[0].lower() in HELP_WORDS)
-    found_handler = runtime.registry.match(command, words)
-    if found_handler is not None:
-        return found_handler[1][:1] != [] and found_handler[1][0].lower() in HELP_WORDS
-    # Unknown subcommand → an instant "did you mean", unless a default subcommand takes it.
-    return default_sub(runtime, command) is None
-
-
-def dispatch(
-    runtime: Runtime, request: Request, respond: Responder, extra: Mapping[str, Any] | None = None
-) -> None:
-    """Answer one command. Never raises: every failure becomes a message to the requester."""
-    command = runtime.command_key(request.command)
-    # Counted in chatops_requests_total and logged once, with the request id, whatever happens.
-    with observe(request, command, respond) as observed:
-        _route(runtime, request, observed, extra, command)
-
-
-def _route(
-    runtime: Runtime,
-    request: Request,
-    respond: Responder,
-    extra: Mapping[str, Any] | None,
-    command: str | None,
-) -> None:
-    if command is None:
-        known = ", ".join(runtime.config.command_name(c) for c in runtime.commands())
-        respond.error(f"Unknown command {request.command}. This bot answers: {known}")
-        return
-    quote_error: ParseError | None = None
+        return Route(Kind.UNKNOWN_COMMAND)
+    quote_error = ""
     try:
         words = split_words(request.text)
     except ParseError as exc:
         # Free text ("the acquirer's cert expired") is fine for built-ins such as
         # `/incident update`; a handler's arguments still need balanced quotes.
-        quote_error = exc
+        quote_error = str(exc)
         words = request.text.split()
     if words and words[0].lower() == "help" and (command, "help") in runtime.builtins:
         pass  # the command's own help (/chatops help lists everything)
-    elif not words or words[0].lower() in HELP_WORDS:
-        if not words and default_sub(runtime, command) is not None:
-            words = []
-        else:
-            mark_help(respond)
-            respond.say(command_help(runtime, command), ephemeral=True)
-            return
+    elif (not words and default_sub(runtime, command) is None) or (words and words[0].lower() in HELP_WORDS):
+        return Route(Kind.COMMAND_HELP, command)
     found_builtin = match_builtin(runtime, command, words)
     found_handler = runtime.registry.match(command, words) if words else None
     if found_builtin and (
         not found_handler or len(found_builtin[0].sub.split()) >= len(found_handler[0].sub.split())
     ):
         b, rest = found_builtin
-        if rest[:1] and rest[0].lower() in HELP_WORDS:
-            respond.say(
-                f"`{runtime.config.command_name(command)} {b.sub} {b.usage}`\n{b.help}", ephemeral=True
-            )
-            return
-        b.fn(Call(runtime, request, rest, respond, dict(extra or {})))
-        return
+        kind = Kind.BUILTIN_HELP if rest[:1] and rest[0].lower() in HELP_WORDS else Kind.BUILTIN
+        return Route(kind, command, tuple(words), tuple(rest), builtin=b)
     fallback = default_sub(runtime, command)
     if found_handler is None and found_builtin is None and fallback is not None:
         found_handler = runtime.registry.match(command, [*fallback.split(), *words])
         if found_handler is None:
             b_default = match_builtin(runtime, command, [*fallback.split(), *words])
             if b_default:
-                b_default[0].fn(Call(runtime, request, b_default[1], respond, dict(extra or {})))
-                return
+                return Route(Kind.BUILTIN, command, tuple(words), tuple(b_default[1]), builtin=b_default[0])
     if found_handler is None:
-        respond.error(_suggest(runtime, command, words or [""]))
-        return
+        return Route(Kind.UNKNOWN_SUB, command, tuple(words))
     spec, rest = found_handler
-    if quote_error is not None:
-        respond.error(str(quote_error))
-        return
-    if rest[:1] and rest[0].lower() in HELP_WORDS:
-        respond.say(f"`{usage(spec, request.command)}`\n{spec.help}", ephemeral=True)
-        return
-    show(runtime.executor.handle(request, spec, rest), respond)
+    if quote_error:
+        return Route(Kind.QUOTE_ERROR, command, tuple(words), spec=spec, error=quote_error)
+    kind = Kind.HANDLER_HELP if rest[:1] and rest[0].lower() in HELP_WORDS else Kind.HANDLER
+    return Route(kind, command, tuple(words), tuple(rest), spec=spec)
+
+
+def dispatch(
+    runtime: Runtime,
+    request: Request,
+    respond: Responder,
+    extra: Mapping[str, Any] | None = None,
+    route: Route | None = None,
+) -> None:
+    """Answer one command. Never raises: every failure becomes a message to the requester."""
+    route = route or resolve(runtime, request)
+    # Counted in chatops_requests_total and logged once, with the request id, whatever happens.
+    with observe(request, route.command, respond) as observed:
+        _answer(runtime, request, observed, extra, route)
+
+
+def _answer(
+    runtime: Runtime,
+    request: Request,
+    respond: Responder,
+    extra: Mapping[str, Any] | None,
+    route: Route,
+) -> None:
+    command = route.command
+    if route.kind is Kind.UNKNOWN_COMMAND or command is None:
+        known = ", ".join(runtime.config.command_name(c) for c in runtime.commands())
+        respond.error(f"Unknown command {request.command}. This bot answers: {known}")
+    elif route.kind is Kind.COMMAND_HELP:
+        mark_help(respond)
+        respond.say(command_help(runtime, command), ephemeral=True)
+    elif route.kind is Kind.BUILTIN_HELP and route.builtin is not None:
+        b = route.builtin
+        respond.say(f"`{runtime.config.command_name(command)} {b.sub} {b.usage}`\n{b.help}", ephemeral=True)
+    elif route.kind is Kind.BUILTIN and route.builtin is not None:
+        route.builtin.fn(Call(runtime, request, list(route.rest), respond, dict(extra or {})))
+    elif route.kind is Kind.UNKNOWN_SUB:
+        respond.error(_suggest(runtime, command, list(route.words) or [""]))
+    elif route.kind is Kind.QUOTE_ERROR:
+        respond.error(route.error)
+    elif route.kind is Kind.HANDLER_HELP and route.spec is not None:
+        respond.say(f"`{usage(route.spec, request.command)}`\n{route.spec.help}", ephemeral=True)
+    elif route.spec is not None:
+        show(runtime.executor.handle(request, route.spec, list(route.rest)), respond)
 
 
 def show(outcome: Outcome_, respond: Responder) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from bot.commands.router import answers_at_once, dispatch
+from bot.commands.router import dispatch, resolve
 from bot.executor import Request
 from bot.runtime import Runtime
 from bot.slack.responder import SlackResponder
@@ -54,7 +54,8 @@ def _listener(runtime: Runtime) -> Any:
             text=command.get("text", "") or "",
             channel_id=command.get("channel_id", ""),
         )
-        instant = answers_at_once(runtime, request)
+        route = resolve(runtime, request)
+        instant = route.instant
         if not instant:
             ack()  # at once: what follows may call a cluster, a database or Slack
         url = command.get("response_url") or ""
@@ -67,7 +68,7 @@ def _listener(runtime: Runtime) -> Any:
             user_id=request.user_id,
             guard=runtime.guard,
         )
-        dispatch(runtime, request, responder, {"trigger_id": command.get("trigger_id", "")})
+        dispatch(runtime, request, responder, {"trigger_id": command.get("trigger_id", "")}, route)
         if isinstance(answer, AnswerInAck):
             answer.finish()
 
