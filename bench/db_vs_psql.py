@@ -27,7 +27,7 @@ import psycopg
 from psycopg_pool import ConnectionPool
 
 from handlers import Context, load_all
-from handlers.pg.sessions import ACTIVITY_SQL
+from handlers.db.sessions import ACTIVITY_SQL
 from handlers.redact import redact
 
 
@@ -63,7 +63,7 @@ def main() -> None:
         args.dsn, min_size=1, max_size=2, kwargs={"application_name": "chatops"}, open=True
     )
     pool.wait(timeout=10)
-    spec = load_all(("handlers.postgres",)).get("db.activity")
+    spec = load_all(("handlers.db",)).get("db.activity")
     assert spec is not None
     ctx = Context(client=pool, timeout=5, options={"statement_timeout_ms": 5000}, target="bench")
     params = spec.params()

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import pkgutil
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -25,8 +26,9 @@ from handlers.results import Preview, Result
 C = TypeVar("C")
 P = TypeVar("P", bound=Params)
 
-# The modules whose import registers handlers; `load_all()` imports them.
-HANDLER_MODULES = ("handlers.kubernetes", "handlers.postgres", "handlers.redis", "handlers.http")
+# One package per command family, named after its command; `load_all()` imports every module
+# of each, which registers their handlers.
+HANDLER_PACKAGES = ("handlers.k8s", "handlers.db", "handlers.redis", "handlers.health")
 
 
 class Client(StrEnum):
@@ -168,12 +170,10 @@ def handler(
     return register
 
 
-def load_all(modules: tuple[str, ...] = HANDLER_MODULES) -> Registry:
-    """Import the handler modules (registering their handlers) and return the registry."""
-    for mod in modules:
-        try:
-            importlib.import_module(mod)
-        except ModuleNotFoundError as exc:
-            if exc.name != mod:  # a missing dependency is a real error; a missing module is not yet
-                raise
+def load_all(packages: tuple[str, ...] = HANDLER_PACKAGES) -> Registry:
+    """Import every module of the handler packages (registering their handlers); the registry."""
+    for name in packages:
+        package = importlib.import_module(name)
+        for info in pkgutil.iter_modules(package.__path__, prefix=f"{name}."):
+            importlib.import_module(info.name)
     return Registry(dict(_DEFAULT))

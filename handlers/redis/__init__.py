@@ -1,4 +1,4 @@
-"""Redis handlers (`/redis`), split by concern; `handlers.redis` imports them all.
+"""Redis handlers (`/redis`), split by concern; `handlers.load_all` imports them all.
 
 common  the target field, errors naming the instance, SCAN
 server  ping, info, latency, slowlog

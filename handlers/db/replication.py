@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from handlers import Client, Context, handler
+from handlers.db.common import Cursor, label, read_only
+from handlers.db.stats import Target
 from handlers.humanize import duration, size
-from handlers.pg.common import Cursor, label, read_only
-from handlers.pg.stats import Target
 from handlers.results import Group, KeyValues, Table
 
 

@@ -9,9 +9,9 @@ from psycopg import sql
 from pydantic import Field
 
 from handlers import Client, Context, handler
+from handlers.db.common import Row, database_arg, label, read_only, server_version, sql_text
 from handlers.humanize import count, duration, millis, pct, size
 from handlers.params import Params, arg
-from handlers.pg.common import Row, database_arg, label, read_only, server_version, sql_text
 from handlers.results import Group, KeyValues, Table, Text
 
 Limit = Annotated[int, Field(ge=1, le=200)]

@@ -9,9 +9,9 @@ from typing import Annotated, Any
 from pydantic import Field
 
 from handlers import Client, Context, handler
+from handlers.db.common import Row, database_arg, label, read_only, server_version, sql_text
 from handlers.humanize import duration, pct
 from handlers.params import Duration, Params, arg
-from handlers.pg.common import Row, database_arg, label, read_only, server_version, sql_text
 from handlers.results import Check, Group, Status, Table
 
 # The seeds' thresholds for database connections against max_connections.

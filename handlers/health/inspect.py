@@ -12,11 +12,11 @@ from pydantic import AfterValidator, Field
 
 from handlers import Client, Context, handler
 from handlers.errors import HandlerError
+from handlers.health.common import Fetched, HttpUrl, fetch, shown
 from handlers.humanize import count, millis
 from handlers.params import Params, arg
 from handlers.redact import redact
 from handlers.results import KeyValues, Table, Value
-from handlers.web.common import Fetched, HttpUrl, fetch, shown
 
 MAX_METRICS_BODY = 20 << 20  # 20 MiB of exposition text
 _SAMPLE_VALUES = 50  # matched samples put in `values`

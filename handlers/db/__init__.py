@@ -1,4 +1,4 @@
-"""PostgreSQL handlers (`/db`), split by concern; `handlers.postgres` imports them all.
+"""PostgreSQL handlers (`/db`), split by concern; `handlers.load_all` imports them all.
 
 common       connections from the pool, read-only transactions, errors naming the database
 sessions     activity, connections, long-running, locks

@@ -14,10 +14,7 @@ import psycopg
 from psycopg import sql
 
 from handlers import Client, Context, handler
-from handlers.errors import Forbidden, HandlerError, InvalidRequest
-from handlers.humanize import count, duration, size
-from handlers.params import Params, arg
-from handlers.pg.common import (
+from handlers.db.common import (
     Cursor,
     Relation,
     RelationName,
@@ -30,6 +27,9 @@ from handlers.pg.common import (
     server_version,
     translate,
 )
+from handlers.errors import Forbidden, HandlerError, InvalidRequest
+from handlers.humanize import count, duration, size
+from handlers.params import Params, arg
 from handlers.results import KeyValues, Preview
 
 _TABLE_KINDS = ("r", "m", "p")  # table, materialized view, partitioned table

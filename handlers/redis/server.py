@@ -12,7 +12,9 @@ from pydantic import Field
 
 from handlers import Client, Context, handler
 from handlers.humanize import count, duration, millis, pct, show_bytes, size
-from handlers.kv.common import (
+from handlers.params import Params, arg
+from handlers.redact import redact
+from handlers.redis.common import (
     MEMORY_CRIT_PCT,
     MEMORY_WARN_PCT,
     address,
@@ -22,8 +24,6 @@ from handlers.kv.common import (
     label,
     text,
 )
-from handlers.params import Params, arg
-from handlers.redact import redact
 from handlers.results import Check, Group, KeyValues, Result, Status, Table
 
 

@@ -1,4 +1,4 @@
-"""HTTP handlers (`/health`), split by concern; `handlers.http` imports them all.
+"""HTTP handlers (`/health`), split by concern; `handlers.load_all` imports them all.
 
 common   URL checking, one bounded fetch, failures named (DNS, refused, TLS, timeout)
 health   health.check: service, all or URL, judged by the seeds' thresholds

@@ -8,10 +8,10 @@ from typing import Any
 from pydantic import PositiveInt
 
 from handlers import Client, Context, handler
+from handlers.db.common import Cursor, Row, database_arg, label, read_only, sql_text, writable
 from handlers.errors import HandlerError, InvalidRequest, NotFound
 from handlers.humanize import duration
 from handlers.params import Params, arg
-from handlers.pg.common import Cursor, Row, database_arg, label, read_only, sql_text, writable
 from handlers.results import KeyValues, Preview
 
 _BACKEND_SQL = """

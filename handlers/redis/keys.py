@@ -11,7 +11,9 @@ from pydantic import Field
 from handlers import Client, Context, handler
 from handlers.errors import InvalidRequest, NotFound
 from handlers.humanize import count, duration, show_bytes, size
-from handlers.kv.common import (
+from handlers.params import Params, arg
+from handlers.redact import redact
+from handlers.redis.common import (
     DELETE_BATCH,
     PREVIEW_SAMPLE,
     QUEUE_WARN,
@@ -25,8 +27,6 @@ from handlers.kv.common import (
     scan,
     text,
 )
-from handlers.params import Params, arg
-from handlers.redact import redact
 from handlers.results import Check, KeyValues, Preview, Status, Table, Text
 
 

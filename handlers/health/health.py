@@ -23,11 +23,11 @@ from pydantic import model_validator
 
 from handlers import Client, Context, handler
 from handlers.errors import InvalidRequest, NotFound
+from handlers.health.common import FetchError, HttpUrl, fetch, is_url, shown
 from handlers.humanize import cut, millis
 from handlers.params import Duration, Params, arg
 from handlers.redact import redact
 from handlers.results import Check, Group, Status, Table, Value
-from handlers.web.common import FetchError, HttpUrl, fetch, is_url, shown
 
 # The seeds' thresholds: response time over 2 s is a warning, over 5 s critical.
 WARN_AFTER = timedelta(seconds=2)
