@@ -7,9 +7,9 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-import httpx
-
 from bot.config import ChatopsConfig
+from bot.services import egress_policy
+from handlers.health.egress import egress_client
 from handlers.redact import redact
 
 
@@ -73,8 +73,11 @@ def _redis(config: ChatopsConfig, name: str, timeout: float) -> str:
     return f"Redis {info.get('redis_version', '?')}"
 
 
-def _url(url: str, timeout: float) -> str:
-    resp = httpx.get(url, timeout=timeout)
+def _url(config: ChatopsConfig, url: str, timeout: float) -> str:
+    # Through the same checks as the bot's own client: a service the bot would refuse to reach
+    # (a private address without health.allow_private) is reported here, at set-up time.
+    with egress_client(egress_policy(config), timeout=timeout, connect=timeout) as client:
+        resp = client.get(url)
     if resp.status_code >= 500:
         raise RuntimeError(f"HTTP {resp.status_code}")
     return f"HTTP {resp.status_code}"
@@ -90,7 +93,7 @@ def check_targets(config: ChatopsConfig, *, timeout: float = 3.0) -> Iterator[Ta
         jobs.append(("redis", name, lambda n=name: _redis(config, n, timeout)))  # type: ignore[misc]
     for svc_name, svc in config.services.items():
         for url in svc.health:
-            jobs.append(("health", f"{svc_name} {url}", lambda u=url: _url(u, timeout)))  # type: ignore[misc]
+            jobs.append(("health", f"{svc_name} {url}", lambda u=url: _url(config, u, timeout)))  # type: ignore[misc]
     if not jobs:
         return
     with ThreadPoolExecutor(max_workers=min(8, len(jobs))) as pool:

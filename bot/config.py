@@ -203,6 +203,35 @@ class ScheduleConfig(_Model):
         return self
 
 
+class HealthConfig(_Model):
+    """What /health (and runbook steps that fetch a URL) may reach besides the services' URLs."""
+
+    # URL patterns: `https://*.example.com/*` (scheme, host glob, optional port or *, path glob).
+    allow: list[str] = Field(default_factory=list)
+    # Loopback, private and link-local addresses (in-cluster services) are refused unless true.
+    allow_private: bool = False
+
+    @field_validator("allow")
+    @classmethod
+    def _patterns(cls, v: list[str]) -> list[str]:
+        from handlers.health.egress import check_patterns
+
+        check_patterns(v)
+        return v
+
+
+class ConsoleUser(_Model):
+    """An OS account's console identity: its Slack user id, and the ids it may pick with --user."""
+
+    id: str
+    act_as: list[str] = Field(default_factory=list)
+
+
+class ConsoleConfig(_Model):
+    # OS account -> Slack user id (`alice: U0ALICE`) or {id: U0ALICE, act_as: [U0BOT]}.
+    users: dict[str, str | ConsoleUser] = Field(default_factory=dict)
+
+
 class ChatopsConfig(_Model):
     slack: SlackConfig = SlackConfig()
     clusters: dict[str, ClusterConfig] = Field(default_factory=dict)
@@ -215,6 +244,8 @@ class ChatopsConfig(_Model):
     access: AccessConfig = AccessConfig()
     limits: LimitsConfig = LimitsConfig()
     schedules: list[ScheduleConfig] = Field(default_factory=list)
+    health: HealthConfig = HealthConfig()
+    console: ConsoleConfig = ConsoleConfig()
     runbooks_dir: str = "runbooks"
 
     @model_validator(mode="after")

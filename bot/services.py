@@ -13,12 +13,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-import httpx
-
 from bot.config import ChatopsConfig, Settings, load_config
 from bot.store import Store, utcnow
 from handlers import Client, Context, HandlerSpec, Registry, load_all
 from handlers.errors import HandlerError
+from handlers.health.egress import EgressPolicy, egress_client
 from handlers.redact import redact
 
 # Seconds; every outside call has a timeout.
@@ -27,6 +26,13 @@ CONNECT_TIMEOUT = 3.0
 
 class NotConfigured(HandlerError):
     """The command needs a target that chatops.yaml does not define."""
+
+
+def egress_policy(config: ChatopsConfig) -> EgressPolicy:
+    """Where the HTTP client may go: services' health URLs, `health.allow`, `health.allow_private`."""
+    urls = frozenset(u for s in config.services.values() for u in s.health)
+    health = config.health
+    return EgressPolicy(services=urls, allow=tuple(health.allow), allow_private=health.allow_private)
 
 
 @dataclass
@@ -44,9 +50,8 @@ class Clients:
             Client.KUBERNETES: self._kubernetes,
             Client.POSTGRES: self._postgres,
             Client.REDIS: self._redis,
-            Client.HTTP: lambda _name: httpx.Client(
-                timeout=httpx.Timeout(10.0, connect=CONNECT_TIMEOUT), follow_redirects=False
-            ),
+            # Only configured URLs, never internal addresses unless allowed (handlers/health/egress.py).
+            Client.HTTP: lambda _name: egress_client(self.egress(), connect=CONNECT_TIMEOUT),
         }
         for kind, fn in defaults.items():
             self.factories.setdefault(kind, fn)
@@ -111,6 +116,9 @@ class Clients:
             client_name="chatops",
         )
 
+    def egress(self) -> EgressPolicy:
+        return egress_policy(self.config)
+
     def close(self) -> None:
         with self._lock:
             items = list(self._cache.items())
@@ -133,7 +141,10 @@ class Clients:
         if kind is Client.POSTGRES:
             return {}
         if kind is Client.HTTP:
-            return {"services": {n: list(s.health) for n, s in cfg.services.items() if s.health}}
+            return {
+                "services": {n: list(s.health) for n, s in cfg.services.items() if s.health},
+                "egress": self.egress(),
+            }
         return {}
 
     def context(self, spec: HandlerSpec, target: str | None) -> Context[Any]:
