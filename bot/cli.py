@@ -186,11 +186,29 @@ def check_config(
     else:
         out.print(f"{settings.config_path}: valid")
     failed = 0
+    for problem in _rule_problems(config):
+        failed += 1
+        out.print(f"[red]FAIL[/red] {problem}", highlight=False)
     for line in check_targets(config, timeout=timeout):
         failed += not line.ok
         mark = "[green]OK  [/green]" if line.ok else "[red]FAIL[/red]"
         out.print(f"{mark} {line.kind} {line.name}: {line.detail}", highlight=False)
     raise typer.Exit(1 if failed else 0)
+
+
+def _rule_problems(config: ChatopsConfig) -> list[str]:
+    """Access rules that name no handler or command (the names the running bot would have)."""
+    import importlib
+
+    from bot.app import BUILTIN_MODULES
+    from bot.commands.builtin import builtins
+    from bot.guard.commands import rule_problems
+    from handlers import load_all
+
+    for module in BUILTIN_MODULES:
+        importlib.import_module(module)
+    commands = [f"{c}.{sub.replace(' ', '-')}" for c, sub in builtins()]
+    return rule_problems(config, [s.name for s in load_all()], commands)
 
 
 incident_app = typer.Typer(help="Incidents in the state store.", no_args_is_help=True)

@@ -147,6 +147,8 @@ class AccessRule(_Model):
     namespaces: list[str] = Field(default_factory=list)
     databases: list[str] = Field(default_factory=list)
     instances: list[str] = Field(default_factory=list)  # redis instances
+    # For commands that take a severity (incident.declare, incident.severity): P0, P1…
+    severities: list[str] = Field(default_factory=list)
     # approval: a second person (an approver) must approve; operators: only operators may
     # run it, even when read-only; approvers: only approvers may run it.
     need: Literal["approval", "operators", "approvers"]

@@ -21,6 +21,7 @@ from bot.executor import Request
 from bot.incidents import lifecycle, records, views
 from bot.incidents.commands import report_declared
 from bot.incidents.desk import Desk
+from bot.incidents.permits import permit
 from bot.incidents.records import IncidentError
 from bot.incidents.slackapi import SlackStepError, call
 from bot.runtime import Runtime
@@ -141,10 +142,12 @@ def register(app: Any, runtime: Runtime) -> None:
             responder.error("\n".join(f"Slack: {w}" for w in warnings))
 
     def on_ack(user: str, _channel: str, value: str, _body: dict[str, Any], responder: Responder) -> None:
+        permit(runtime, user, "incident.ack")
         warn(responder, lifecycle.acknowledge(desk(), _incident_id(value), user=user).warnings)
 
     def on_snooze(user: str, _channel: str, value: str, _body: dict[str, Any], responder: Responder) -> None:
         _id, _, minutes = value.partition(":")
+        permit(runtime, user, "incident.snooze")
         out = lifecycle.snooze(desk(), _incident_id(value), user=user, minutes=int(minutes or 30))
         warn(responder, out.warnings)
 
@@ -154,12 +157,14 @@ def register(app: Any, runtime: Runtime) -> None:
         except SlackStepError as exc:
             raise IncidentError(f"Could not open the form: {exc}") from None
 
-    def on_update(_user: str, channel: str, value: str, body: dict[str, Any], _r: Responder) -> None:
+    def on_update(user: str, channel: str, value: str, body: dict[str, Any], _r: Responder) -> None:
         inc = _open_incident(_incident_id(value))
+        permit(runtime, user, "incident.update", incident=inc)
         open_form(body, views.update(desk().config, inc, metadata={"channel": channel}))
 
-    def on_resolve(_user: str, channel: str, value: str, body: dict[str, Any], _r: Responder) -> None:
+    def on_resolve(user: str, channel: str, value: str, body: dict[str, Any], _r: Responder) -> None:
         inc = _open_incident(_incident_id(value))
+        permit(runtime, user, "incident.resolve", incident=inc)
         open_form(body, views.resolve(desk().config, inc, metadata={"channel": channel}))
 
     def _open_incident(incident_id: int) -> records.Incident:
@@ -235,6 +240,7 @@ def register(app: Any, runtime: Runtime) -> None:
         user = _user(body)
         responder = ChannelResponder(client, channel=str(meta.get("channel") or ""), user=user)
         try:
+            permit(runtime, user, "incident.declare", severity=str(vals[views.SEVERITY]))
             out = lifecycle.declare(
                 d,
                 user=user,
@@ -255,18 +261,23 @@ def register(app: Any, runtime: Runtime) -> None:
         client: Any,
         incident: records.Incident,
         what: str,
+        allowed: Callable[[str], None],
         change: Callable[[str], lifecycle.Outcome],
     ) -> None:
         """After the form was accepted: make the change as its submitter, audit it, pass on warnings."""
         user = _user(body)
         responder = ChannelResponder(client, channel=str(meta.get("channel") or ""), user=user)
         try:
+            allowed(user)
             out = change(user)
         except IncidentError as exc:
             responder.error(str(exc))
             return
         _audit(runtime, user, incident.channel_id or "", f"{what} #{incident.id}")
         warn(responder, out.warnings)
+
+    def checked(name: str, incident: records.Incident) -> Callable[[str], None]:
+        return lambda user: permit(runtime, user, name, incident=incident)
 
     def on_update_submit(ack: Any, body: dict[str, Any], view: dict[str, Any], client: Any) -> None:
         vals, meta = views.values(view), views.metadata(view)
@@ -288,6 +299,10 @@ def register(app: Any, runtime: Runtime) -> None:
             client,
             incident,
             "update",
+            checked(
+                "incident.update.public" if "public" in (vals.get(views.PUBLIC) or []) else "incident.update",
+                incident,
+            ),
             lambda user: lifecycle.post_update(
                 desk(),
                 incident.id,
@@ -312,6 +327,7 @@ def register(app: Any, runtime: Runtime) -> None:
             client,
             incident,
             "resolve",
+            checked("incident.resolve", incident),
             lambda user: lifecycle.resolve(desk(), incident.id, user=user, summary=summary),
         )
 
