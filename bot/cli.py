@@ -124,7 +124,8 @@ def _load_runbooks(runtime: Runtime) -> None:
 @app.command("console")
 def console_cmd(
     user: Annotated[
-        str | None, typer.Option("--user", help="Your Slack user id, for access rules and the audit log")
+        str | None,
+        typer.Option("--user", help="Act as this Slack user id (one console.users allows your OS account)"),
     ] = None,
     command: Annotated[
         str | None, typer.Option("--command", "-c", help="Run this one command, then exit (1 if it failed)")
@@ -140,19 +141,25 @@ def console_cmd(
     """Type the same commands as in Slack, in a terminal; no Slack needed (CHATOPS_USER = who you are)."""
     from bot.app import build_runtime, make_web_client
     from bot.console import Session, identity, run
+    from bot.console_identity import resolve
 
     setup_logging(LogFormat.TEXT, level="WARNING")
     settings = _settings()
+    services = _services(settings)
+    requested = user or settings.console_user or None
     try:
-        user_id = identity(user, settings.console_user)
+        if requested:
+            identity(requested, "")  # its form first: a clear message for a typo
+        who = resolve(services.config, requested)
     except ValueError as exc:
+        services.close()
         err.print(f"[red]cannot start:[/red] {exc}")
         raise typer.Exit(2) from None
-    services = _services(settings)
+    user_id = who.user_id
     client = make_web_client(settings) if slack and settings.slack_bot_token else None
     runtime = build_runtime(settings, services, slack=client)
     try:
-        code = run(runtime, Session(user_id=user_id), command=command)
+        code = run(runtime, Session(user_id=user_id, identity=who), command=command)
     finally:
         runtime.pool.shutdown(wait=True)
         services.close()
@@ -312,16 +319,22 @@ def runbook_run(
     directory: RunbookDir = None,
 ) -> None:
     """Run a runbook's diagnostics here; exit 0 ok, 1 warn, 2 crit, 3 error. Changes nothing."""
+    from bot.console_identity import resolve as resolve_identity
     from bot.guard import Access
     from bot.runbooks.commands import audit_step
     from bot.runbooks.engine import Engine
     from bot.runbooks.params import describe
-    from bot.runbooks.terminal import authorizer, cli_user, run
+    from bot.runbooks.terminal import authorizer, run
 
     settings, config, loaded = _runbooks(directory)
     rb = _named(loaded, name)
     services = _services(settings, config=config, failed="cannot run")
-    user = cli_user(settings.console_user)
+    try:  # the same identity as the console's: the OS account through console.users
+        user = resolve_identity(config, settings.console_user or None).user_id
+    except ValueError as exc:
+        services.close()
+        err.print(f"[red]cannot run:[/red] {exc}")
+        raise typer.Exit(2) from None
     engine = Engine(registry=services.registry, config=config, contexts=services.clients.context)
 
     def on_done(r: Any, sr: Any) -> None:

@@ -130,7 +130,8 @@ def test_runbook_run_and_audit_follow_the_rules(guarded: Harness) -> None:
     guarded.slack.wait_for(lambda: len(guarded.slack.responses) >= before + 3)
     answer = guarded.slack.responses[before + 2]
     assert answer["response_type"] == "ephemeral"
-    assert "U0MALLORY" in texts(answer) and "refused" in texts(answer)
+    assert "U0MALLORY" in texts(answer)
+    assert "refused" in texts(answer)
 
 
 def test_check_config_rejects_a_rule_that_names_nothing(tmp_path: Path) -> None:
