@@ -16,6 +16,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bot import yaml_safe
 from handlers.params import Duration
 
 
@@ -317,7 +318,7 @@ def parse_config(
     text: str, *, file: str = "chatops.yaml", env: dict[str, str] | None = None
 ) -> ChatopsConfig:
     try:
-        raw = yaml.safe_load(text)
+        raw = yaml_safe.safe_load(text)  # no aliases: a 500-byte alias bomb is gigabytes
     except yaml.YAMLError as exc:
         raise ConfigError(f"{file}: not valid YAML: {exc}") from None
     if raw is None:

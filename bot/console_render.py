@@ -17,6 +17,7 @@ from rich.padding import Padding
 from rich.table import Table as RichTable
 from rich.text import Text
 
+from handlers.redact import scrub
 from handlers.results import Check, Group, KeyValues, Logs, Result, Status, Table
 from handlers.results import Text as TextResult
 
@@ -66,6 +67,7 @@ def _plain(value: object) -> Text:
 
 def render(result: Result, *, heading: str = "") -> RenderableType:
     """A handler's typed result as something `Console.print` shows."""
+    result = scrub(result)  # no secret on the terminal either
     title = Text(result.title, style="bold") if result.title else None
     body: RenderableType
     if isinstance(result, TextResult):

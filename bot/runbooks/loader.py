@@ -19,6 +19,7 @@ from pydantic import ValidationError
 from yaml.constructor import ConstructorError, SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from bot import yaml_safe
 from bot.runbooks.model import STEP_KINDS, Runbook
 from handlers import Registry
 
@@ -127,7 +128,7 @@ class _Builder:
 def read_yaml(text: str, file: str) -> Located:
     """Parse one YAML document, keeping lines; RunbookError for YAML that does not parse."""
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        node = yaml_safe.compose(text)  # no aliases: a 500-byte alias bomb is gigabytes
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         problem = " ".join(p for p in (exc.context, exc.problem) if p) or "cannot be parsed"
