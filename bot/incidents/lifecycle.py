@@ -24,6 +24,7 @@ from bot.incidents.roles import ROLES, topic
 from bot.incidents.slack_setup import post, update
 from bot.incidents.slackapi import SlackStepError, call, mention
 from bot.incidents.timeline import add_event, events, incident_for_channel
+from bot.slack.blocks import escape
 from bot.store.tables import incidents
 
 log = logging.getLogger(__name__)
@@ -375,7 +376,7 @@ def resolve(desk: Desk, incident_id: int, *, user: str, summary: str) -> Outcome
     add_event(desk.engine, inc.id, kind="resolved", author=user, text=summary or "Resolved", at=now)
     records.refresh_open_gauge(desk.engine)
     took = messages.duration(now - inc.declared_at)
-    note = f": {summary}" if summary else "."
+    note = f": {escape(summary)}" if summary else "."
     text = (
         f":white_check_mark: Incident #{inc.id} resolved by {mention(user)} after {took}{note}\n"
         f"Next: the post-mortem within 24–48 hours — `{desk.command('incident')} postmortem {inc.id}` "
