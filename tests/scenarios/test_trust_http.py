@@ -7,6 +7,9 @@ records every request, so a refusal is proved by the server never seeing the req
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -267,3 +270,38 @@ def test_a_pattern_re2_cannot_run_is_refused_with_the_reason(
         assert internal.seen == []
     finally:
         stop_bot(bot)
+
+
+RUNBOOK = """
+name: fetch-meta
+title: Fetch a URL
+description: A runbook step that names a URL the config does not.
+source: [{file: test.md, section: SSRF}]
+diagnostics:
+  - {id: meta, title: Metadata, handler: health.check, args: {urls: ["BASE/latest/meta-data/iam"]}}
+"""
+
+
+def test_a_runbook_step_that_fetches_an_unconfigured_url_is_refused(
+    tmp_path: Path, internal: Internal
+) -> None:
+    books = tmp_path / "books"
+    books.mkdir()
+    (books / "fetch-meta.yaml").write_text(RUNBOOK.replace("BASE", internal.url))
+    (tmp_path / "chatops.yaml").write_text("health: {allow_private: true}\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "CHATOPS_", "DATABASE_URL"))}
+    env.update(CHATOPS_CONFIG=str(tmp_path / "chatops.yaml"), DATABASE_URL=f"sqlite:///{tmp_path}/s.db")
+    done = subprocess.run(
+        [sys.executable, "-m", "bot", "runbook", "run", "fetch-meta", "--dir", str(books)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    out = " ".join((done.stdout + done.stderr).split())
+    assert done.returncode == 3, out  # the step ended in error: refused
+    # (the terminal cuts the long detail in its middle; the message names health.allow)
+    assert "fetches only services' health URLs" in out
+    assert SECRET not in out
+    assert internal.seen == []
