@@ -11,7 +11,7 @@ from slack_sdk.models.blocks import Block
 
 from bot.executor import NeedsConfirmation
 from bot.guard import MessageRef
-from bot.slack.blocks import render, section
+from bot.render.slack import result_blocks, section
 from bot.slack.confirm import Offer, preview_message
 from bot.store import utcnow
 from handlers.redact import redact
@@ -61,7 +61,7 @@ class SlackResponder:
         self.say(shown, ephemeral=True)
 
     def result(self, result: Result, *, heading: str = "") -> None:
-        rendered = render(result)
+        rendered = result_blocks(result)
         self._send(
             text=rendered.text or heading,
             blocks=rendered.as_dicts(),

@@ -23,8 +23,8 @@ from bot.incidents.commands import report_declared
 from bot.incidents.desk import Desk
 from bot.incidents.records import IncidentError
 from bot.incidents.slackapi import SlackStepError, call
+from bot.render.slack import result_blocks, section
 from bot.runtime import Runtime
-from bot.slack.blocks import render, section
 from bot.slack.ids import ActionId, CallbackId
 from bot.slack.responder import SlackResponder
 from bot.store.audit import Event, Outcome, record
@@ -76,7 +76,7 @@ class ChannelResponder:
             log.error("could not answer %s at all: %s", self.user, exc)
 
     def result(self, result: Result, *, heading: str = "") -> None:
-        rendered = render(result)
+        rendered = result_blocks(result)
         self.say(rendered.text or heading, blocks=rendered.blocks)
 
     def error(self, text: str) -> None:
