@@ -198,12 +198,4 @@ def show(outcome: Outcome_, respond: Responder) -> None:
         respond.error(outcome.message)
     else:
         assert isinstance(outcome, NeedsConfirmation)
-        ask = getattr(respond, "ask_confirmation", None)
-        if callable(ask):
-            ask(outcome)
-        else:
-            lines = "\n".join(f"• {d}" for d in outcome.preview.details)
-            respond.say(
-                f"*Would change:* {outcome.preview.summary}\n{lines}\nNothing has been run.".strip(),
-                ephemeral=True,
-            )
+        respond.ask_confirmation(outcome)
