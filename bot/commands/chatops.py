@@ -8,8 +8,8 @@ from bot.commands.builtin import Call, builtin
 from bot.commands.parse import ParseError
 from bot.commands.router import cached_help, subcommands
 from bot.guard.commands import refused
-from bot.render_text import to_text
-from bot.slack.blocks import context, render
+from bot.render.slack import context, result_blocks
+from bot.render.text import to_text
 from bot.store.audit import latest
 from handlers.params import parse_duration
 from handlers.results import Table
@@ -107,7 +107,7 @@ def audit(call: Call) -> None:
         summary=f"{len(rows)} latest entries",
     )
     # Only to the operator who asked (ephemeral): the log names people, channels and targets.
-    rendered = render(table)
+    rendered = result_blocks(table)
     blocks = rendered.blocks if not rendered.omitted else [*rendered.blocks[:-1], _NARROW]
     call.respond.say(f"```\n{to_text(table)}\n```", blocks=blocks, ephemeral=True)
 
