@@ -8,7 +8,7 @@ from bot.commands.builtin import Call, builtin
 from bot.commands.parse import ParseError
 from bot.commands.router import cached_help, subcommands
 from bot.guard.commands import refused
-from bot.render.slack import context, result_blocks
+from bot.render.slack import context, escape, result_blocks
 from bot.render.text import to_text
 from bot.store.audit import latest
 from handlers.params import parse_duration
@@ -109,7 +109,8 @@ def audit(call: Call) -> None:
     # Only to the operator who asked (ephemeral): the log names people, channels and targets.
     rendered = result_blocks(table)
     blocks = rendered.blocks if not rendered.omitted else [*rendered.blocks[:-1], _NARROW]
-    call.respond.say(f"```\n{to_text(table)}\n```", blocks=blocks, ephemeral=True)
+    # The text (the console's answer; Slack's notification) escaped like the blocks.
+    call.respond.say(f"```\n{escape(to_text(table))}\n```", blocks=blocks, ephemeral=True)
 
 
 _NARROW = context(

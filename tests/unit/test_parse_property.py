@@ -32,6 +32,8 @@ TRICKY = [
     "-inf",
     "5m",
     "99999999d",
+    "9999999999d",
+    "1e400s",
     "1.5h",
     "0s",
     "'",
@@ -63,20 +65,26 @@ tried = {"n": 0}
 
 
 def _words_for(spec: HandlerSpec) -> st.SearchStrategy[str]:
+    """Words as people type them: flags with a value (`-n prod`, `--since=1h`), `field=value`,
+    bare values for the positionals, bare flags, quoted or not."""
     flags: list[str] = []
+    names: list[str] = []
     for f in fields_of(spec.params):
-        flags += [*f.flags, "--" + f.name.replace("_", "-"), f"{f.name}="]
-    value = st.one_of(st.sampled_from(TRICKY), st.text(max_size=40))
+        flags += [*f.flags, "--" + f.name.replace("_", "-")]
+        names.append(f.name)
+    flags = flags or ["--x"]
+    # Two in three values are the tricky ones; one_of picks its branches evenly.
+    value = st.one_of(st.sampled_from(TRICKY), st.sampled_from(TRICKY), st.text(max_size=40))
+    pair = st.tuples(st.sampled_from(flags), value)
     word = st.one_of(
-        st.sampled_from(flags or ["--x"]),
-        value,
-        st.builds(
-            lambda fl, v: f"{fl}={v}" if not fl.endswith("=") else fl + v,
-            st.sampled_from(flags or ["x="]),
-            value,
-        ),
+        pair.map(lambda fv: f"{fv[0]} {_quote(fv[1])}"),
+        pair.map(lambda fv: f"{fv[0]} {_quote(fv[1])}"),
+        pair.map(lambda fv: _quote(f"{fv[0]}={fv[1]}")),
+        st.tuples(st.sampled_from(names or ["x"]), value).map(lambda nv: _quote(f"{nv[0]}={nv[1]}")),
+        value.map(_quote),
+        st.sampled_from(flags),
     )
-    return st.lists(word, max_size=8).map(lambda ws: " ".join(_quote(w) for w in ws))
+    return st.lists(word, max_size=6).map(" ".join)
 
 
 def _quote(word: str) -> str:
