@@ -123,19 +123,37 @@ def check_patterns(patterns: Iterable[str]) -> None:
 
 @dataclass(frozen=True)
 class EgressPolicy:
-    """The URLs the bot may fetch (configured ones, `health.allow`) and whether private addresses are ok."""
+    """The URLs the bot may fetch and whether private addresses are ok.
+
+    `services`: the services' health URLs (exactly those). `allow`: `health.allow` patterns.
+    `endpoints`: base URLs of infrastructure chatops.yaml names (an Alertmanager, a
+    Prometheus): anything under them, on private addresses too, since an admin named them and
+    no chat member chose them. Cloud metadata addresses are refused for every kind.
+    """
 
     services: frozenset[str] = frozenset()
     allow: tuple[str, ...] = ()
     allow_private: bool = False
+    endpoints: tuple[str, ...] = ()
     resolver: Resolver = field(default=system_resolver, compare=False)
+    _patterns: tuple[_Pattern, ...] = field(init=False, repr=False, compare=False, default=())
+    _exact: frozenset[str] = field(init=False, repr=False, compare=False, default=frozenset())
+    _bases: tuple[str, ...] = field(init=False, repr=False, compare=False, default=())
+    _trusted: frozenset[tuple[str, int]] = field(init=False, repr=False, compare=False, default=frozenset())
 
     def __post_init__(self) -> None:
+        bases = tuple(_normal(u).rstrip("/") for u in self.endpoints)
+        trusted = set()
+        for u in self.endpoints:
+            parsed = httpx.URL(u)
+            trusted.add((parsed.host.lower(), parsed.port or _DEFAULT_PORT.get(parsed.scheme, 0)))
         object.__setattr__(self, "_patterns", tuple(_Pattern.parse(p) for p in self.allow))
-        object.__setattr__(self, "_services", frozenset(_normal(u) for u in self.services))
+        object.__setattr__(self, "_exact", frozenset(_normal(u) for u in self.services))
+        object.__setattr__(self, "_bases", bases)
+        object.__setattr__(self, "_trusted", frozenset(trusted))
 
     def check_url(self, url: str | httpx.URL) -> None:
-        """Refuse a URL that is neither a configured service URL nor matched by `health.allow`."""
+        """Refuse a URL that is neither configured nor matched by `health.allow`."""
         parsed = httpx.URL(str(url))
         shown = redact(str(parsed))
         if parsed.scheme not in _DEFAULT_PORT or not parsed.host:
@@ -148,9 +166,10 @@ class EgressPolicy:
                 f"{shown}: the host {host!r} is an IP address in an unusual spelling; write a name "
                 "or a dotted address that `health.allow` lists"
             )
-        if _normal(str(parsed)) in self._services:  # type: ignore[attr-defined]
+        normal = _normal(str(parsed))
+        if normal in self._exact or any(p.matches(parsed) for p in self._patterns):
             return
-        if any(p.matches(parsed) for p in self._patterns):  # type: ignore[attr-defined]
+        if any(normal == b or normal.startswith(b + "/") or normal.startswith(b + "?") for b in self._bases):
             return
         port = f":{parsed.port}" if parsed.port else ""
         raise EgressRefused(
@@ -161,13 +180,14 @@ class EgressPolicy:
 
     def pick_address(self, host: str, port: int) -> str:
         """Resolve once; the first address that passes, or EgressRefused naming why none did."""
+        private_ok = self.allow_private or (host.lower(), port) in self._trusted
         try:
             ips = self.resolver(host, port)
         except (OSError, UnicodeError) as exc:
             raise httpcore.ConnectError(f"DNS lookup failed for {host}: {exc}") from exc
         problems: list[str] = []
         for ip in ips:
-            why = address_problem(ip, allow_private=self.allow_private)
+            why = address_problem(ip, allow_private=private_ok)
             if why is None:
                 return ip
             problems.append(f"{ip} is {why}")

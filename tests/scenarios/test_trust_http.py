@@ -305,3 +305,15 @@ def test_a_runbook_step_that_fetches_an_unconfigured_url_is_refused(
     assert "fetches only services' health URLs" in out
     assert SECRET not in out
     assert internal.seen == []
+
+
+def test_infrastructure_the_config_names_is_reachable_under_its_base(internal: Internal) -> None:
+    """An Alertmanager or Prometheus `url:` from chatops.yaml: named by an admin, not from chat."""
+    policy = EgressPolicy(endpoints=(f"{internal.url}/am",))
+    with egress_client(policy, timeout=5, connect=2) as client:
+        assert client.get(f"{internal.url}/am/api/v2/status").status_code == 200  # loopback: fine
+        with pytest.raises(EgressRefused, match="not a configured URL"):
+            client.get(f"{internal.url}/latest/meta-data/")  # same host, outside the base
+        with pytest.raises(EgressRefused, match="not a configured URL"):
+            client.get(f"{internal.url}/amx")
+    assert internal.paths() == ["/am/api/v2/status"]
