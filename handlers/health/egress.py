@@ -96,8 +96,12 @@ class _Pattern:
         authority, slash, path = rest.partition("/")
         if "@" in authority or not authority:
             raise ValueError(f"{text!r}: give a host (no user:password@) in a health.allow pattern")
-        host, colon, port = authority.rpartition(":") if authority.count(":") == 1 else (authority, "", "")
-        if not colon:
+        if authority.startswith("["):  # [::1]:8080
+            host, _, rest = authority[1:].partition("]")
+            port = rest.removeprefix(":")
+        elif ":" in authority:
+            host, _, port = authority.rpartition(":")
+        else:
             host, port = authority, ""
         if port and port != "*" and not port.isdigit():
             raise ValueError(f"{text!r}: the port must be a number or *")
