@@ -10,7 +10,7 @@ from typing import Any
 
 from bot.commands.builtin import DEFAULT_SUB, Builtin, Call
 from bot.commands.observe import mark_help, note, observe
-from bot.commands.parse import ParseError, split_words, usage
+from bot.commands.parse import ParseError, split_verbatim, split_words, usage
 from bot.commands.responder import Responder
 from bot.executor import Done, Failed, NeedsConfirmation, Outcome_, Refused, Request
 from bot.runtime import Runtime
@@ -153,6 +153,10 @@ def resolve(runtime: Runtime, request: Request) -> Route:
     if found_handler is None:
         return Route(Kind.UNKNOWN_SUB, command, tuple(words))
     spec, rest = found_handler
+    if getattr(spec.params, "VERBATIM", False):
+        # An expression (PromQL) keeps its quotes and brackets: shlex would strip them.
+        rest = split_verbatim(request.text)[len(words) - len(rest) :]
+        quote_error = ""
     if quote_error:
         return Route(Kind.QUOTE_ERROR, command, tuple(words), spec=spec, error=quote_error)
     kind = Kind.HANDLER_HELP if rest[:1] and rest[0].lower() in HELP_WORDS else Kind.HANDLER
