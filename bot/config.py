@@ -248,9 +248,7 @@ class ChatopsConfig(_Model):
         sev = self.severities.get(severity)
         return sev.update_every if sev and sev.update_every else self.incidents.update_every
 
-    def default_target(
-        self, kind: Literal["clusters", "databases", "redis", "prometheus"]
-    ) -> str | None:
+    def default_target(self, kind: Literal["clusters", "databases", "redis", "prometheus"]) -> str | None:
         """The only configured target of a kind, else the one marked default or named 'default'."""
         table: dict[str, Any] = getattr(self, kind)
         if len(table) == 1:

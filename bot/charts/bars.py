@@ -32,7 +32,9 @@ def render(chart: BarChart) -> bytes:
         ax.plot([], [], color=LIMIT_COLOUR, linewidth=2.5, label="limit")
         ax.set_yticks(ys, names, fontsize=FONT - 2)
         ax.invert_yaxis()
-        top = max([b.used for b in bars] + [v for b in bars for v in (b.request, b.limit) if v is not None] + [0])
+        top = max(
+            [b.used for b in bars] + [v for b in bars for v in (b.request, b.limit) if v is not None] + [0]
+        )
         ax.set_xlim(0, top * 1.1 if top > 0 else 1)
         unit_axis(ax, panel.unit, axis="x")
         ax.set_title(panel.title, fontsize=FONT, loc="left")
