@@ -1,8 +1,9 @@
 """Chart results: the data of a picture, drawn by the bot (`bot.charts`) and uploaded as a PNG.
 
 A chart is a `Group` whose `parts` say in words what the picture shows (each series with its
-min / max / last, or the table of bars), so every front end that cannot show a picture (the
-console, the plain-text renderer, a runbook's thread) still shows everything the chart holds.
+min / max / last), or a `Table` of what its bars show, so every front end that cannot show a
+picture (the console, the plain-text renderer, a runbook's thread) still shows everything the
+chart holds.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from handlers.results import Group, Result, Status
+from handlers.results import Group, Result, Status, Table
 
 # How values are shown on an axis: percent takes ratios (0.05 → 5%).
 Unit = Literal["", "ratio", "percent", "seconds", "bytes", "cores"]
@@ -59,11 +60,12 @@ class BarPanel:
     title: str
     unit: Unit
     bars: Sequence[Bar]
+    limit_label: str = "limit"  # a node's "allocatable"
 
 
 @dataclass(frozen=True, kw_only=True)
-class BarChart(Group):
-    """Horizontal bars, one panel per resource (CPU, memory)."""
+class BarChart(Table):
+    """A table with bars of its rows, one panel per resource (CPU, memory): `/k8s top`."""
 
     panels: Sequence[BarPanel]
 

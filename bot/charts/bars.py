@@ -29,7 +29,7 @@ def render(chart: BarChart) -> bytes:
                 ax.vlines(b.limit, y - 0.4, y + 0.4, color=LIMIT_COLOUR, linewidth=2.5)
         # Legend entries for the markers, once.
         ax.plot([], [], color=REQUEST_COLOUR, linewidth=2.5, label="request")
-        ax.plot([], [], color=LIMIT_COLOUR, linewidth=2.5, label="limit")
+        ax.plot([], [], color=LIMIT_COLOUR, linewidth=2.5, label=panel.limit_label)
         ax.set_yticks(ys, names, fontsize=FONT - 2)
         ax.invert_yaxis()
         top = max(
