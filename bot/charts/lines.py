@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC
+from typing import Any
 
 from bot.charts.style import (
     FONT,
@@ -21,7 +22,9 @@ from handlers.figures import LineChart
 
 def draw(ax: object, chart: LineChart, *, legend: bool = True) -> None:
     """Draw a chart's series and thresholds onto `ax` (also used inside the post-mortem)."""
-    import matplotlib.dates as mdates
+    import matplotlib.dates
+
+    mdates: Any = matplotlib.dates  # untyped module
     from matplotlib.axes import Axes
 
     assert isinstance(ax, Axes)
@@ -30,7 +33,7 @@ def draw(ax: object, chart: LineChart, *, legend: bool = True) -> None:
     for i, (series, label) in enumerate(zip(chart.series, labels, strict=True)):
         if not series.points:
             continue
-        xs = [datetime.fromtimestamp(t, UTC) for t, _ in series.points]
+        xs = [t / 86400.0 for t, _ in series.points]  # matplotlib's date numbers (epoch 1970)
         ys = [v for _, v in series.points]
         ax.plot(xs, ys, color=PALETTE[i % len(PALETTE)], linewidth=1.8, label=label)
     for line in chart.thresholds:
@@ -47,6 +50,7 @@ def draw(ax: object, chart: LineChart, *, legend: bool = True) -> None:
     ax.set_xlabel("time (UTC)", fontsize=FONT - 1)
     if chart.unit in ("ratio", "percent", "seconds", "bytes", "cores"):
         ax.set_ylim(bottom=0)
+    ax.xaxis_date(tz=UTC)
     unit_axis(ax, chart.unit)
     if not legend or not (len(chart.series) > 1 or chart.thresholds):
         return

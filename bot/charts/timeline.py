@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC
+from typing import Any
 
 from bot.charts.lines import draw
 from bot.charts.style import FONT, figure, png, style_axes
@@ -19,7 +20,9 @@ MAX_LABELS = 12  # labelled marks; more updates are drawn without text
 
 
 def render(chart: TimelineChart) -> bytes:
-    import matplotlib.dates as mdates
+    import matplotlib.dates
+
+    mdates: Any = matplotlib.dates  # untyped module
 
     panels = 1 + len(chart.metrics)
     fig = figure((8.0, 2.4 + 2.2 * len(chart.metrics)))
@@ -28,7 +31,7 @@ def render(chart: TimelineChart) -> bytes:
     top = axes[0]
     style_axes(top)
     marks = sorted(chart.marks, key=lambda m: m.at)
-    times = [datetime.fromtimestamp(m.at, UTC) for m in marks]
+    times = [m.at / 86400.0 for m in marks]  # matplotlib's date numbers (epoch 1970)
     levels = [0.5, 0.85, 0.15]
     for i, (mark, at) in enumerate(zip(marks, times, strict=True)):
         colour = KIND_COLOUR.get(mark.kind, "#7f7f7f")
@@ -55,15 +58,24 @@ def render(chart: TimelineChart) -> bytes:
             top.plot([], [], color=colour, linewidth=2, label=kind)
     top.legend(fontsize=FONT - 3, loc="upper left", ncols=5, framealpha=0.9, bbox_to_anchor=(0, 1.32))
     if times:
-        span = (times[-1] - times[0]).total_seconds()
-        pad = max(span * 0.05, 60.0)
-        top.set_xlim(mdates.date2num(times[0]) - pad / 86400, mdates.date2num(times[-1]) + pad / 86400)
+        span = (times[-1] - times[0]) * 86400
+        pad = max(span * 0.05, 60.0) / 86400
+        low, high = times[0] - pad, times[-1] + pad
+        for metric in chart.metrics:  # the metrics' window is wider: show all of it
+            for series in metric.series:
+                if series.points:
+                    low = min(low, series.points[0][0] / 86400)
+                    high = max(high, series.points[-1][0] / 86400)
+        top.set_xlim(low, high)
     for ax, metric in zip(axes[1:], chart.metrics, strict=True):
         draw(ax, metric)
         ax.set_title(metric.title[:80], fontsize=FONT - 1, loc="left")
     locator = mdates.AutoDateLocator(tz=UTC, minticks=3, maxticks=7)
     axes[-1].xaxis.set_major_locator(locator)
     axes[-1].xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator, tz=UTC))
+    for ax in axes[:-1]:
+        ax.set_xlabel("")
+    axes[-1].xaxis_date(tz=UTC)
     axes[-1].set_xlabel("time (UTC)", fontsize=FONT - 1)
     if chart.title:
         fig.suptitle(chart.title[:100], fontsize=FONT + 1)

@@ -107,7 +107,9 @@ def _key(pod: V1Pod) -> tuple[str, str]:
 
 
 def _bars(
-    rows: list[tuple[str, float, float, list[str]]], marks: dict[str, tuple[Any, Any]]
+    rows: list[tuple[str, float, float, list[str]]],
+    marks: dict[str, tuple[Any, Any]],
+    limit_label: str = "limit",
 ) -> list[BarPanel]:
     """CPU (cores) and memory (bytes) bars in the table's order, with each one's request and limit."""
     cpu, mem = [], []
