@@ -82,7 +82,7 @@ def named(options: Mapping[str, Any], service: str, metric: str) -> str:
     known = ", ".join(sorted(have)) or "none"
     raise Missing(
         f"services.{service}.metrics has no `{metric}` (it has: {known}); add "
-        f"`services.{service}.metrics.{metric}: <PromQL>` to chatops.yaml"
+        f"`services.{service}.metrics.{metric}` (its PromQL) to chatops.yaml"
     )
 
 
