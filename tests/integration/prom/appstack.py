@@ -20,7 +20,10 @@ ERROR_RATE = (
     'sum(rate(http_requests_total{service="{{service}}",code=~"5.."}[5m]))'
     ' / sum(rate(http_requests_total{service="{{service}}"}[5m]))'
 )
-LATENCY = 'histogram_quantile(0.95, sum by (le) (rate(http_request_duration_seconds_bucket{service="{{service}}"}[5m])))'
+LATENCY = (
+    "histogram_quantile(0.95, sum by (le) "
+    '(rate(http_request_duration_seconds_bucket{service="{{service}}"}[5m])))'
+)
 RULES = {
     "groups": [
         {

@@ -56,7 +56,8 @@ def test_bad_promql_answers_with_prometheus_error_and_its_position(pbot: Running
     text = message_text(reply)
     assert reply["response_type"] == "ephemeral"
     assert "rejected the query" in text
-    assert "1:" in text and "parse error" in text
+    assert "1:" in text
+    assert "parse error" in text
 
 
 def test_graph_uploads_a_png_and_names_every_series(pbot: RunningBot) -> None:
@@ -64,12 +65,15 @@ def test_graph_uploads_a_png_and_names_every_series(pbot: RunningBot) -> None:
     text = message_text(reply)
     assert f"{QUEUES} series over the last 10m" in text
     assert f"the 10 highest drawn, {QUEUES - 10} more named in the table" in text
-    assert "q11" in text and "q00" in text  # drawn and not drawn, both named
+    assert "q11" in text
+    assert "q00" in text
     rows = [line for line in text.splitlines() if "q00" in line or "q01" in line]
-    assert rows and all(line.rstrip().endswith("no") for line in rows)
+    assert rows
+    assert all(line.rstrip().endswith("no") for line in rows)
     [png] = wait_uploads(pbot.slack, ".png")
     (width, height), colours = png_size_and_colours(png)
-    assert width == 800 and 420 <= height <= 700
+    assert width == 800
+    assert 420 <= height <= 700
     for colour in PALETTE[:10]:
         assert has_colour(colours, colour), f"series colour {colour} not drawn"
 
@@ -84,11 +88,14 @@ def test_graph_raises_the_step_to_stay_under_11000_points(pbot: RunningBot) -> N
 
 def test_service_metric_is_judged_and_charted(pbot: RunningBot) -> None:
     crit = message_text(answer(pbot, "backend error_rate"))
-    assert ":red_circle:" in crit and "error_rate = 6% (crit &gt; 5%)" in crit
+    assert ":red_circle:" in crit
+    assert "error_rate = 6% (crit &gt; 5%)" in crit
     ok = message_text(answer(pbot, "steady error_rate"))
-    assert ":large_green_circle:" in ok and "error_rate = 1% (ok; warn &gt; 2% / crit &gt; 5%)" in ok
+    assert ":large_green_circle:" in ok
+    assert "error_rate = 1% (ok; warn &gt; 2% / crit &gt; 5%)" in ok
     slow = message_text(answer(pbot, "backend latency_p95 --warn '> 250ms'"))
-    assert "latency_p95 = " in slow and "(warn &gt; 250ms)" in slow
+    assert "latency_p95 = " in slow
+    assert "(warn &gt; 250ms)" in slow
     pngs = wait_uploads(pbot.slack, ".png", count=3)
     (width, _height), colours = png_size_and_colours(pngs[0])
     assert width == 600  # the small chart
