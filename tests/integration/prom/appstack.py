@@ -3,7 +3,6 @@ configured to read it: `backend` at 6% errors, `steady` at 1%, `bare` with no me
 
 from __future__ import annotations
 
-import io
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,7 +11,10 @@ import pytest
 
 from tests.conftest import RunningBot, start_bot, stop_bot
 from tests.fakes.slack import FakeSlack
+from tests.pngcheck import has_colour, png_size_and_colours
 from tests.promstack import Exporter, Prometheus, free_port
+
+__all__ = ["has_colour", "png_size_and_colours"]
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -114,22 +116,6 @@ def pbot(fake_slack: FakeSlack, tmp_path: Path, stack: Stack) -> Iterator[Runnin
     running = start_bot(fake_slack, tmp_path, bot_config(stack.prom.url))
     yield running
     stop_bot(running)
-
-
-def png_size_and_colours(data: bytes) -> tuple[tuple[int, int], set[tuple[int, int, int]]]:
-    """A PNG decoded: (width, height) and its distinct RGB colours."""
-    import matplotlib.image
-
-    assert data.startswith(b"\x89PNG\r\n\x1a\n"), "not a PNG"
-    pixels = matplotlib.image.imread(io.BytesIO(data), format="png")
-    height, width = pixels.shape[:2]
-    rgb = (pixels[:, :, :3] * 255).round().astype(int).reshape(-1, 3)
-    return (width, height), {tuple(int(c) for c in p) for p in {tuple(row) for row in rgb.tolist()}}
-
-
-def has_colour(colours: set[tuple[int, int, int]], hex_colour: str, tolerance: int = 6) -> bool:
-    want = tuple(int(hex_colour[i : i + 2], 16) for i in (1, 3, 5))
-    return any(all(abs(a - b) <= tolerance for a, b in zip(c, want, strict=True)) for c in colours)
 
 
 def wait_uploads(slack: FakeSlack, suffix: str, count: int = 1, timeout: float = 20.0) -> list[bytes]:
