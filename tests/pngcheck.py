@@ -13,7 +13,8 @@ def png_size_and_colours(data: bytes) -> tuple[tuple[int, int], set[tuple[int, i
     pixels = matplotlib.image.imread(io.BytesIO(data), format="png")
     height, width = pixels.shape[:2]
     rgb = (pixels[:, :, :3] * 255).round().astype(int).reshape(-1, 3)
-    return (width, height), {tuple(int(c) for c in p) for p in {tuple(row) for row in rgb.tolist()}}
+    colours = {(int(r), int(g), int(b)) for r, g, b in {tuple(row) for row in rgb.tolist()}}
+    return (width, height), colours
 
 
 def has_colour(colours: set[tuple[int, int, int]], hex_colour: str, tolerance: int = 6) -> bool:

@@ -56,16 +56,29 @@ def draw(ax: object, chart: LineChart, *, legend: bool = True) -> None:
         return
     if len(chart.series) > 3:
         # Many series: the legend goes under the plot, where it hides no line.
-        ax.figure.legend(fontsize=FONT - 2, loc="outside lower center", ncols=3, frameon=False)
+        ax.figure.legend(
+            fontsize=FONT - 2, loc="lower center", bbox_to_anchor=(0.5, 0.0), ncols=3, frameon=False
+        )
     else:
         ax.legend(fontsize=FONT - 2, loc="best", framealpha=0.85)
 
 
+LEGEND_ROW = 0.21  # inches per row of the legend under the plot
+MARGIN = {"left": 0.85, "right": 0.2, "top": 0.4, "bottom": 0.62}  # inches: ticks, labels, title
+
+
 def render(chart: LineChart) -> bytes:
     width, height = SMALL if chart.small else WIDE
-    if len(chart.series) > 3:
-        height += 0.25 * ((len(chart.series) + len(chart.thresholds) + 2) // 3)
-    fig = figure((width, height))
+    rows = (len(chart.series) + len(chart.thresholds) + 2) // 3 if len(chart.series) > 3 else 0
+    height += LEGEND_ROW * rows
+    # Fixed margins instead of constrained layout: one draw per PNG instead of two.
+    fig = figure((width, height), constrained=False)
+    fig.subplots_adjust(
+        left=MARGIN["left"] / width,
+        right=1 - MARGIN["right"] / width,
+        top=1 - MARGIN["top"] / height,
+        bottom=(MARGIN["bottom"] + LEGEND_ROW * rows) / height,
+    )
     ax = fig.add_subplot()
     draw(ax, chart)
     title = chart.title if len(chart.title) <= 80 else chart.title[:79] + "…"

@@ -38,10 +38,12 @@ SMALL = (6.0, 2.8)
 FONT = 11
 
 
-def figure(size_in: tuple[float, float]) -> Figure:
+def figure(size_in: tuple[float, float], *, constrained: bool = True) -> Figure:
+    """A white figure; `constrained=False` for charts that place their margins themselves
+    (constrained layout costs an extra full draw per PNG, which the hot /prom charts skip)."""
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=size_in, dpi=DPI, layout="constrained")
+    fig = Figure(figsize=size_in, dpi=DPI, layout="constrained" if constrained else None)
     fig.set_facecolor("white")
     return fig
 
