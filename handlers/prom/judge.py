@@ -68,7 +68,8 @@ class Threshold:
 
 def parse(text: str) -> Threshold:
     """`"> 5%"` → Threshold(">", 0.05). ValueError naming the problem otherwise."""
-    m = _THRESHOLD.match(text)
+    # Typed in Slack, `>` arrives as `&gt;`.
+    m = _THRESHOLD.match(text.replace("&gt;", ">").replace("&lt;", "<"))
     if not m:
         raise ValueError(
             f"threshold {text!r} needs an operator (>, >=, <, <=) and a number with an optional unit "

@@ -93,7 +93,8 @@ def test_service_metric_is_judged_and_charted(pbot: RunningBot) -> None:
     ok = message_text(answer(pbot, "steady error_rate"))
     assert ":large_green_circle:" in ok
     assert "error_rate = 1% (ok; warn &gt; 2% / crit &gt; 5%)" in ok
-    slow = message_text(answer(pbot, "backend latency_p95 --warn '> 250ms'"))
+    # Slack sends `>` as `&gt;`.
+    slow = message_text(answer(pbot, "backend latency_p95 --warn '&gt; 250ms'"))
     assert "latency_p95 = " in slow
     assert "(warn &gt; 250ms)" in slow
     pngs = wait_uploads(pbot.slack, ".png", count=3)
