@@ -168,7 +168,8 @@ class Clients:
                 what = f"{target!r} is not" if target else "no target is"
                 raise NotConfigured(f"{what} configured under `{key}:` (known: {known})")
             if spec.client is Client.PROMETHEUS:
-                timeout = min(timeout, self.config.prometheus[target].timeout.total_seconds())
+                # The instance's own timeout (its queries may be slower than other targets').
+                timeout = self.config.prometheus[target].timeout.total_seconds()
             if spec.client is Client.POSTGRES:
                 options["statement_timeout_ms"] = int(
                     self.config.databases[target].statement_timeout.total_seconds() * 1000

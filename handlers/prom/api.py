@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -19,7 +20,8 @@ from handlers.errors import HandlerError, InvalidRequest, TargetUnavailable
 from handlers.redact import redact
 
 MAX_BYTES = 64 * 1024 * 1024  # a response larger than this is refused, not read into memory
-MAX_POINTS = 11_000  # Prometheus refuses range queries over this many points per series
+MAX_POINTS = 11_000
+CONNECT_TIMEOUT = 3.0  # Prometheus refuses range queries over this many points per series
 
 
 class BadQuery(InvalidRequest):
@@ -37,7 +39,7 @@ def where(ctx: Context[httpx.Client]) -> str:
 
 def _cause(exc: httpx.HTTPError, timeout: float) -> str:
     if isinstance(exc, httpx.ConnectTimeout):
-        return f"no connection within {min(timeout, 3.0):g} s"
+        return f"no connection within {min(timeout, CONNECT_TIMEOUT):g} s"
     if isinstance(exc, httpx.TimeoutException):
         return f"no answer within {timeout:g} s"
     if isinstance(exc, httpx.ConnectError):
@@ -53,10 +55,15 @@ def _cause(exc: httpx.HTTPError, timeout: float) -> str:
 def get(ctx: Context[httpx.Client], path: str, params: dict[str, str] | None = None) -> Any:
     """GET /api/v1/PATH; the `data` of a success, else a HandlerError naming the cause."""
     timeout = ctx.timeout
+    # httpx's read timeout is per read: a server that trickles bytes is cut by this deadline.
+    deadline = time.monotonic() + timeout
+    limits = httpx.Timeout(timeout, connect=min(CONNECT_TIMEOUT, timeout))
     try:
-        with ctx.client.stream("GET", f"/api/v1/{path}", params=params, timeout=timeout) as resp:
+        with ctx.client.stream("GET", f"/api/v1/{path}", params=params, timeout=limits) as resp:
             body = bytearray()
             for chunk in resp.iter_bytes():
+                if time.monotonic() > deadline:
+                    raise httpx.ReadTimeout("the answer did not arrive within the timeout")
                 body += chunk
                 if len(body) > MAX_BYTES:
                     raise InvalidRequest(
