@@ -29,6 +29,12 @@ class ExprParams(PromParams):
 
     expr: list[str] = arg(..., positional=True, help="PromQL, as typed")
 
+    @field_validator("expr", mode="before")
+    @classmethod
+    def _one_string(cls, v: object) -> object:
+        # A runbook step writes `expr: "sum(...)"`; the command line gives words.
+        return [v] if isinstance(v, str) else v
+
     @field_validator("expr")
     @classmethod
     def _bounded(cls, v: list[str]) -> list[str]:

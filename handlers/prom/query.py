@@ -11,7 +11,7 @@ import httpx
 from pydantic import model_validator
 
 from handlers import Client, Context, handler
-from handlers.figures import LineChart, Series
+from handlers.figures import Line, LineChart, Series, Unit
 from handlers.params import Duration, arg
 from handlers.prom import api
 from handlers.prom.common import (
@@ -131,12 +131,12 @@ def graph(ctx: Context[httpx.Client], params: Graph) -> Result:
 def line_chart(
     title: str,
     found: list[tuple[str, list[tuple[float, float]]]],
-    unit: Any,
+    unit: Unit,
     *,
     since: timedelta,
     step: float,
     raised: bool = False,
-    thresholds: tuple[Any, ...] = (),
+    thresholds: tuple[Line, ...] = (),
     small: bool = False,
     lead: tuple[Result, ...] = (),
 ) -> Result:

@@ -121,3 +121,14 @@ services:
         parse_config("prometheus: {main: {url: prometheus:9090}}")
     with pytest.raises(ConfigError, match=r"prometheus\.main\.token: unknown key"):
         parse_config("prometheus: {main: {url: 'http://p:9090', token: x}}")
+
+
+def test_a_runbook_step_gives_promql_as_one_string() -> None:
+    from handlers.prom.query import Graph, Query
+
+    assert Query.model_validate({"expr": 'sum(up{job="x"})'}).query == 'sum(up{job="x"})'
+    assert Graph.model_validate({"expr": ["rate(x[5m])", ">", "0"], "since": "2h"}).query == "rate(x[5m]) > 0"
+    with pytest.raises(ValueError, match="at most 4,000"):
+        Query.model_validate({"expr": "x" * 4001})
+    with pytest.raises(ValueError, match="--since must be between 1m and 31d"):
+        Graph.model_validate({"expr": "up", "since": "40d"})
