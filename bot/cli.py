@@ -177,7 +177,7 @@ def check_config(
     timeout: Annotated[float, typer.Option(help="Seconds to wait for each target")] = 3.0,
 ) -> None:
     """Validate chatops.yaml, then try each configured target and print OK or FAIL per target."""
-    from bot.checks import check_targets
+    from bot.check_config import check_targets
 
     settings = _settings()
     config = _config(settings)

@@ -23,8 +23,8 @@ from bot.incidents.messages import duration, headline, hhmm, label
 from bot.incidents.records import Incident, IncidentError
 from bot.incidents.roles import parse_role, parse_user
 from bot.incidents.slackapi import SlackStepError, call, mention
-from bot.incidents.timeline import events, incident_for_channel
 from bot.store.audit import Event, Outcome, record
+from bot.store.timeline import events, incident_for_channel
 from handlers.params import parse_duration
 from handlers.results import Table, Text
 

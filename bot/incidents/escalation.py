@@ -19,8 +19,8 @@ from bot.incidents.poster import DuePoster
 from bot.incidents.records import Incident
 from bot.incidents.slack_setup import contact_entities, invite, post
 from bot.incidents.slackapi import SlackStepError, mention
-from bot.incidents.timeline import add_event
 from bot.store.tables import incidents
+from bot.store.timeline import add_event
 
 
 def ladder(config: ChatopsConfig, severity: str) -> list[EscalationStep]:

@@ -23,8 +23,8 @@ from bot.incidents.records import RESOLVED, SETUP_STEPS, STATUSES, Incident, Inc
 from bot.incidents.roles import ROLES, topic
 from bot.incidents.slack_setup import post, update
 from bot.incidents.slackapi import SlackStepError, call, mention
-from bot.incidents.timeline import add_event, events, incident_for_channel
 from bot.store.tables import incidents
+from bot.store.timeline import add_event, events, incident_for_channel
 
 log = logging.getLogger(__name__)
 

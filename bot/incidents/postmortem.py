@@ -19,7 +19,7 @@ from bot.incidents import records
 from bot.incidents.messages import duration, label
 from bot.incidents.records import Incident
 from bot.incidents.roles import ROLES
-from bot.incidents.timeline import Event, events
+from bot.store.timeline import Event, events
 
 Name = Callable[[str], str]
 

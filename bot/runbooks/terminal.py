@@ -19,10 +19,10 @@ from rich.text import Text
 
 from bot.commands.target import Target
 from bot.config import ChatopsConfig
+from bot.cron import trigger
 from bot.render.text import to_text
 from bot.runbooks.actions import offers
 from bot.runbooks.catalog import Loaded
-from bot.runbooks.cron import trigger
 from bot.runbooks.engine import Engine, Run, State, StepRun
 from bot.runbooks.loader import Problem, load_dir
 from bot.runbooks.model import ChecklistStep, HandlerStep, ManualStep, Runbook

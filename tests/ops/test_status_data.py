@@ -8,9 +8,9 @@ from sqlalchemy import insert
 
 from bot import status_page
 from bot.config import ChatopsConfig
-from bot.incidents.timeline import add_event
 from bot.store import Store, utcnow
 from bot.store.tables import incidents
+from bot.store.timeline import add_event
 
 
 def test_open_and_recent_incidents_with_their_latest_public_update(store: Store) -> None:
