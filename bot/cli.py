@@ -205,7 +205,7 @@ def incident_postmortem(
     ] = None,
 ) -> None:
     """Draft an incident's post-mortem from its timeline (the same Markdown /incident postmortem uploads)."""
-    from bot.incidents.postmortem import render
+    from bot.incidents.postmortem import draft_postmortem
     from bot.incidents.records import IncidentError
 
     settings = _settings()
@@ -216,7 +216,7 @@ def incident_postmortem(
         if not ok:
             err.print(f"[red]state store {store.safe_url}:[/red] {why}")
             raise typer.Exit(1)
-        text = render(store.engine, config, number)
+        text = draft_postmortem(store.engine, config, number)
     except IncidentError as exc:
         err.print(f"[red]{exc}[/red]")
         raise typer.Exit(1) from None

@@ -162,7 +162,7 @@ def _environment() -> Environment:
     return env
 
 
-def render(data: StatusData, *, title: str = "Service status") -> str:
+def status_html(data: StatusData, *, title: str = "Service status") -> str:
     return (
         _environment()
         .get_template("status.html")
@@ -171,4 +171,4 @@ def render(data: StatusData, *, title: str = "Service status") -> str:
 
 
 def page(engine: Engine, now: datetime, config: ChatopsConfig | None = None) -> str:
-    return render(load(engine, now, config))
+    return status_html(load(engine, now, config))

@@ -18,7 +18,7 @@ from slack_sdk.models.blocks import Block
 from sqlalchemy import insert
 
 from bot.incidents import escalation, messages, records, slack_setup
-from bot.incidents.desk import Desk
+from bot.incidents.deps import IncidentDeps
 from bot.incidents.records import RESOLVED, SETUP_STEPS, STATUSES, Incident, IncidentError
 from bot.incidents.roles import ROLES, topic
 from bot.incidents.slack_setup import post, update
@@ -41,7 +41,7 @@ class Outcome:
     failures: list[slack_setup.StepFailure] = field(default_factory=list)
 
 
-def normalise_severity(desk: Desk, word: str) -> str:
+def normalise_severity(desk: IncidentDeps, word: str) -> str:
     sev = word.strip().upper()
     if sev not in desk.config.severities:
         known = ", ".join(sorted(desk.config.severities))
@@ -49,7 +49,7 @@ def normalise_severity(desk: Desk, word: str) -> str:
     return sev
 
 
-def _open(desk: Desk, incident_id: int) -> Incident:
+def _open(desk: IncidentDeps, incident_id: int) -> Incident:
     inc = records.require(desk.engine, incident_id)
     if not inc.is_open:
         raise IncidentError(f"Incident #{inc.id} is already resolved.")
@@ -66,7 +66,12 @@ def _warned(warnings: list[str], failed: str) -> Iterator[None]:
 
 
 def _in_thread(
-    desk: Desk, inc: Incident, text: str, warnings: list[str], failed: str, blocks: list[Block] | None = None
+    desk: IncidentDeps,
+    inc: Incident,
+    text: str,
+    warnings: list[str],
+    failed: str,
+    blocks: list[Block] | None = None,
 ) -> None:
     """Post in the announcement's thread, when the incident was announced."""
     if not (inc.announcement_ts and inc.announcement_channel):
@@ -81,7 +86,7 @@ def _in_thread(
         )
 
 
-def _tell(desk: Desk, inc: Incident, text: str, warnings: list[str], *, thread: bool = False) -> None:
+def _tell(desk: IncidentDeps, inc: Incident, text: str, warnings: list[str], *, thread: bool = False) -> None:
     """Post a line in the channel (and the announcement's thread); failures become warnings."""
     with _warned(warnings, "could not post in the incident channel"):
         post(desk, inc, text)
@@ -89,7 +94,7 @@ def _tell(desk: Desk, inc: Incident, text: str, warnings: list[str], *, thread: 
         _in_thread(desk, inc, text, warnings, "could not post in the announcement's thread")
 
 
-def refresh(desk: Desk, inc: Incident) -> list[str]:
+def refresh(desk: IncidentDeps, inc: Incident) -> list[str]:
     """Bring the topic and the pinned summary in line with the row."""
     warnings: list[str] = []
     if not inc.channel_id:
@@ -112,7 +117,7 @@ def refresh(desk: Desk, inc: Incident) -> list[str]:
 
 
 def declare(
-    desk: Desk,
+    desk: IncidentDeps,
     *,
     user: str,
     title: str,
@@ -168,7 +173,7 @@ def declare(
     return Outcome(inc, failures=failures)
 
 
-def retry_setup(desk: Desk, incident_id: int) -> Outcome:
+def retry_setup(desk: IncidentDeps, incident_id: int) -> Outcome:
     inc = records.require(desk.engine, incident_id)
     if not inc.setup_pending:
         return Outcome(inc)
@@ -180,7 +185,7 @@ def retry_setup(desk: Desk, incident_id: int) -> Outcome:
 
 
 def post_update(
-    desk: Desk,
+    desk: IncidentDeps,
     incident_id: int,
     *,
     user: str,
@@ -220,7 +225,7 @@ def post_update(
     return Outcome(inc, warnings)
 
 
-def assign(desk: Desk, incident_id: int, *, user: str, role: str, assignee: str) -> Outcome:
+def assign(desk: IncidentDeps, incident_id: int, *, user: str, role: str, assignee: str) -> Outcome:
     inc = _open(desk, incident_id)
     now = desk.clock()
     roles = dict(inc.roles)
@@ -246,7 +251,7 @@ def assign(desk: Desk, incident_id: int, *, user: str, role: str, assignee: str)
     return Outcome(inc, warnings)
 
 
-def set_severity(desk: Desk, incident_id: int, *, user: str, severity: str) -> Outcome:
+def set_severity(desk: IncidentDeps, incident_id: int, *, user: str, severity: str) -> Outcome:
     inc = _open(desk, incident_id)
     sev = normalise_severity(desk, severity)
     if sev == inc.severity:
@@ -280,7 +285,9 @@ def set_severity(desk: Desk, incident_id: int, *, user: str, severity: str) -> O
     return Outcome(inc, warnings)
 
 
-def set_status(desk: Desk, incident_id: int, *, user: str, status: str, announce: bool = True) -> Outcome:
+def set_status(
+    desk: IncidentDeps, incident_id: int, *, user: str, status: str, announce: bool = True
+) -> Outcome:
     status = status.lower()
     if status == RESOLVED:
         return resolve(desk, incident_id, user=user, summary="")
@@ -309,7 +316,7 @@ def set_status(desk: Desk, incident_id: int, *, user: str, status: str, announce
     return Outcome(inc, warnings)
 
 
-def acknowledge(desk: Desk, incident_id: int, *, user: str) -> Outcome:
+def acknowledge(desk: IncidentDeps, incident_id: int, *, user: str) -> Outcome:
     inc = _open(desk, incident_id)
     if inc.acknowledged_by:
         raise IncidentError(
@@ -337,7 +344,7 @@ def acknowledge(desk: Desk, incident_id: int, *, user: str) -> Outcome:
     return Outcome(inc, warnings)
 
 
-def snooze(desk: Desk, incident_id: int, *, user: str, minutes: int) -> Outcome:
+def snooze(desk: IncidentDeps, incident_id: int, *, user: str, minutes: int) -> Outcome:
     if not 1 <= minutes <= 24 * 60:
         raise IncidentError("Snooze for 1 to 1,440 minutes (15, 30 or 60 are the usual ones).")
     inc = _open(desk, incident_id)
@@ -357,7 +364,7 @@ def snooze(desk: Desk, incident_id: int, *, user: str, minutes: int) -> Outcome:
     return Outcome(inc, warnings)
 
 
-def resolve(desk: Desk, incident_id: int, *, user: str, summary: str) -> Outcome:
+def resolve(desk: IncidentDeps, incident_id: int, *, user: str, summary: str) -> Outcome:
     """Stop reminders and escalation, post the duration, ask for the post-mortem."""
     inc = _open(desk, incident_id)
     now = desk.clock()
@@ -396,7 +403,7 @@ def age(inc: Incident, now: datetime) -> str:
 # -- pins ------------------------------------------------------------------------------------
 
 
-def record_pin(desk: Desk, *, channel: str, user: str, ts: str, text: str | None, how: str) -> bool:
+def record_pin(desk: IncidentDeps, *, channel: str, user: str, ts: str, text: str | None, how: str) -> bool:
     """A message pinned or marked :pushpin: in an incident channel goes on the timeline, once."""
     incident_id = incident_for_channel(desk.engine, channel)
     if incident_id is None:
@@ -420,7 +427,7 @@ def record_pin(desk: Desk, *, channel: str, user: str, ts: str, text: str | None
     return True
 
 
-def _message_text(desk: Desk, channel: str, ts: str) -> str:
+def _message_text(desk: IncidentDeps, channel: str, ts: str) -> str:
     """The text of one message (reaction events carry only its timestamp)."""
     try:
         found = call(
