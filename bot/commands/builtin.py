@@ -79,6 +79,7 @@ def builtins() -> dict[tuple[str, str], Builtin]:
 
 def command_table(registry: Registry) -> CommandTable[Entry]:
     """One table of every subcommand: the registry's handlers and the registered built-ins."""
-    entries: list[Entry] = [*registry, *_BUILTINS.values()]
-    defaults = registry.defaults() | {b.command: b.sub for b in _BUILTINS.values() if b.default}
+    registered = builtins().values()
+    entries: list[Entry] = [*registry, *registered]
+    defaults = registry.defaults() | {b.command: b.sub for b in registered if b.default}
     return CommandTable[Entry].of(entries, defaults)

@@ -31,7 +31,6 @@ from bot.commands.responder import Responder
 from bot.config import ChatopsConfig
 from bot.metrics import SLACK_API_ERRORS
 from bot.render.slack import MAX_BLOCKS, TEXT_LIMIT, context, escape, header, result_blocks, section
-from bot.render.text import to_text
 from bot.runbooks.actions import Offer
 from bot.runbooks.engine import Run, State, StepRun
 from bot.runbooks.model import ChecklistStep, HandlerStep, ManualStep
@@ -371,18 +370,3 @@ class ReplyProgress:
         for sr in run.steps:
             if sr.result is not None:
                 self.respond.result(sr.result, heading=f"{sr.step.title} ({sr.handler})")
-
-
-def plain_summary(run: Run) -> str:
-    """The run as plain text (logs, the audit detail)."""
-    lines = [f"Runbook {run.runbook.name}: {run.verdict().text}"]
-    for sr in run.steps:
-        if sr.state is State.MANUAL:
-            continue
-        lines.append(f"  [{sr.state.value}] {sr.step.id} ({sr.handler}) {_seconds(sr.elapsed)}")
-        lines += [f"      {f.text}" for f in sr.findings]
-        if sr.error:
-            lines.append(f"      {redact(sr.error)}")
-        if sr.result is not None and sr.state is not State.OK:
-            lines += [f"      {line}" for line in to_text(sr.result).splitlines()[:5]]
-    return "\n".join(lines)

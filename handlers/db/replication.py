@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from handlers import Client, Context, handler
-from handlers.db.common import Cursor, label, read_only
+from handlers import Client, handler
+from handlers.db.common import Cursor, PgContext, label, read_only
 from handlers.db.stats import Target
 from handlers.humanize import duration, size
 from handlers.results import Group, KeyValues, Table
@@ -42,7 +42,7 @@ SELECT pg_last_wal_receive_lsn()::text AS received, pg_last_wal_replay_lsn()::te
 
 
 @handler("db.replication", Target, client=Client.POSTGRES)
-def replication(ctx: Context[Any], params: Target) -> Group:
+def replication(ctx: PgContext, params: Target) -> Group:
     """Replication: lag per replica (bytes and seconds) and slots on a primary; replay delay on a standby.
 
     `/db replication [database]`
@@ -115,7 +115,7 @@ def replication(ctx: Context[Any], params: Target) -> Group:
     return Group(title=f"Replication of {label(ctx)}", parts=parts, values=values)
 
 
-def _standby(ctx: Context[Any], cur: Cursor) -> Group:
+def _standby(ctx: PgContext, cur: Cursor) -> Group:
     cur.execute(_STANDBY_SQL)
     r = cur.fetchone() or {}
     values: dict[str, Any] = {

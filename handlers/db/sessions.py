@@ -8,8 +8,8 @@ from typing import Annotated, Any
 
 from pydantic import Field
 
-from handlers import Client, Context, handler
-from handlers.db.common import Row, database_arg, label, read_only, server_version, sql_text
+from handlers import Client, handler
+from handlers.db.common import PgContext, Row, database_arg, label, read_only, server_version, sql_text
 from handlers.humanize import duration, pct
 from handlers.params import Duration, Params, arg
 from handlers.results import Check, Group, Status, Table
@@ -138,7 +138,7 @@ class Activity(Params):
 
 
 @handler("db.activity", Activity, client=Client.POSTGRES)
-def activity(ctx: Context[Any], params: Activity) -> Table:
+def activity(ctx: PgContext, params: Activity) -> Table:
     """Sessions that are doing something: pid, user, application, client, state, wait, duration, query.
 
     Idle sessions are left out unless `--all`. The bot's own session is never listed.
@@ -178,7 +178,7 @@ class Connections(Params):
 
 
 @handler("db.connections", Connections, client=Client.POSTGRES)
-def connections(ctx: Context[Any], params: Connections) -> Group:
+def connections(ctx: PgContext, params: Connections) -> Group:
     """Connections by state and by application against max_connections (warn 80%, critical 95%).
 
     `/db connections [database]`
@@ -259,7 +259,7 @@ class LongRunning(Params):
 
 
 @handler("db.long_running", LongRunning, client=Client.POSTGRES, sub="long-running")
-def long_running(ctx: Context[Any], params: LongRunning) -> Table:
+def long_running(ctx: PgContext, params: LongRunning) -> Table:
     """Queries running longer than `--min` (default 5m), and transactions left open that long.
 
     `/db long-running [database] [--min 5m]`
@@ -298,7 +298,7 @@ class Locks(Params):
 
 
 @handler("db.locks", Locks, client=Client.POSTGRES)
-def locks(ctx: Context[Any], params: Locks) -> Table:
+def locks(ctx: PgContext, params: Locks) -> Table:
     """Who blocks whom (pg_blocking_pids): both queries, the lock, and how long each has waited.
 
     A blocker that is itself waiting is marked; the root blockers are the ones to deal with

@@ -10,13 +10,14 @@ from typing import Annotated, Any, Literal
 import redis
 from pydantic import Field
 
-from handlers import Client, Context, handler
+from handlers import Client, handler
 from handlers.humanize import count, duration, millis, pct, show_bytes, size
 from handlers.params import Params, arg
 from handlers.redact import redact
 from handlers.redis.common import (
     MEMORY_CRIT_PCT,
     MEMORY_WARN_PCT,
+    RedisContext,
     address,
     calls,
     db_number,
@@ -32,7 +33,7 @@ class Target(Params):
 
 
 @handler("redis.ping", Target, client=Client.REDIS)
-def ping(ctx: Context[Any], params: Target) -> KeyValues:
+def ping(ctx: RedisContext, params: Target) -> KeyValues:
     """PING the instance and report the round-trip time, version and role.
 
     `/redis ping [instance]`
@@ -68,7 +69,7 @@ class Info(Params):
     instance: str | None = instance_arg()
 
 
-def _memory_check(ctx: Context[Any], info: dict[str, Any]) -> tuple[Check, float | None]:
+def _memory_check(ctx: RedisContext, info: dict[str, Any]) -> tuple[Check, float | None]:
     used, limit = int(info.get("used_memory", 0)), int(info.get("maxmemory", 0))
     policy = text(info.get("maxmemory_policy", ""))
     if limit <= 0:
@@ -93,7 +94,7 @@ def _memory_check(ctx: Context[Any], info: dict[str, Any]) -> tuple[Check, float
 
 
 @handler("redis.info", Info, client=Client.REDIS)
-def info(ctx: Context[Any], params: Info) -> Group:
+def info(ctx: RedisContext, params: Info) -> Group:
     """INFO summarised: server, clients, memory (warn at 80% of maxmemory), stats, keyspace, replication.
 
     Stats include the keyspace hit ratio; replication shows each replica's lag.
@@ -234,7 +235,7 @@ class Latency(Params):
 
 
 @handler("redis.latency", Latency, client=Client.REDIS)
-def latency(ctx: Context[Any], params: Latency) -> KeyValues:
+def latency(ctx: RedisContext, params: Latency) -> KeyValues:
     """N PINGs in a row: min, average and max round trip, as `redis-cli --latency` shows.
 
     `/redis latency [instance] [-n 20]`
@@ -276,7 +277,7 @@ class Slowlog(Params):
 
 
 @handler("redis.slowlog", Slowlog, client=Client.REDIS)
-def slowlog(ctx: Context[Any], params: Slowlog) -> Table:
+def slowlog(ctx: RedisContext, params: Slowlog) -> Table:
     """The newest SLOWLOG entries: when, how long, the command and the client.
 
     `/redis slowlog [instance] [-n 10]`
