@@ -102,12 +102,37 @@ def info(ctx: RedisContext, params: Info) -> Group:
     """
     with calls(ctx) as client:
         data: dict[str, Any] = client.info()
-    hits, misses = int(data.get("keyspace_hits", 0)), int(data.get("keyspace_misses", 0))
-    hit_pct = round(100.0 * hits / (hits + misses), 2) if hits + misses else None
-    keyspace = {k: v for k, v in data.items() if re.fullmatch(r"db\d+", k) and isinstance(v, dict)}
-    replicas = {k: v for k, v in data.items() if re.fullmatch(r"slave\d+", k) and isinstance(v, dict)}
+    keyspace = _numbered(data, "db")
+    replicas = _numbered(data, "slave")
     master_offset = int(data.get("master_repl_offset", 0))
     check, used_pct = _memory_check(ctx, data)
+    values = _info_values(data, keyspace, replicas, master_offset, used_pct)
+    sections: dict[str, Result] = {
+        "server": _server_section(data, values),
+        "clients": _clients_section(values),
+        "memory": _memory_section(data, values, check),
+        "stats": _stats_section(data, values),
+        "keyspace": _keyspace_section(keyspace),
+        "replication": _replication(data, replicas, master_offset),
+    }
+    chosen = [params.section] if params.section else list(sections)
+    return Group(title=f"INFO {label(ctx)}", parts=[sections[s] for s in chosen], values=values)
+
+
+def _numbered(data: dict[str, Any], prefix: str) -> dict[str, Any]:
+    """INFO's numbered entries (db0, db1…; slave0…), each a dict of its fields."""
+    return {k: v for k, v in data.items() if re.fullmatch(rf"{prefix}\d+", k) and isinstance(v, dict)}
+
+
+def _info_values(
+    data: dict[str, Any],
+    keyspace: dict[str, Any],
+    replicas: dict[str, Any],
+    master_offset: int,
+    used_pct: float | None,
+) -> dict[str, Any]:
+    """The named facts runbook checks compare (`used_pct`, `hit_pct`, `max_replica_lag_bytes`…)."""
+    hits, misses = int(data.get("keyspace_hits", 0)), int(data.get("keyspace_misses", 0))
     clients, maxclients = int(data.get("connected_clients", 0)), int(data.get("maxclients", 0))
     role = text(data.get("role", ""))
     values: dict[str, Any] = {
@@ -124,7 +149,7 @@ def info(ctx: RedisContext, params: Info) -> Group:
         "ops_per_sec": int(data.get("instantaneous_ops_per_sec", 0)),
         "hits": hits,
         "misses": misses,
-        "hit_pct": hit_pct,
+        "hit_pct": round(100.0 * hits / (hits + misses), 2) if hits + misses else None,
         "evicted_keys": int(data.get("evicted_keys", 0)),
         "expired_keys": int(data.get("expired_keys", 0)),
         "rejected_connections": int(data.get("rejected_connections", 0)),
@@ -137,69 +162,77 @@ def info(ctx: RedisContext, params: Info) -> Group:
     }
     if role == "slave":
         values["master_link_up"] = text(data.get("master_link_status", "")) == "up"
-    sections: dict[str, Result] = {
-        "server": KeyValues(
-            title="Server",
-            items=(
-                ("Version", values["version"]),
-                ("Mode", text(data.get("redis_mode", ""))),
-                ("Role", role),
-                ("Uptime", duration(values["uptime_s"])),
-            ),
+    return values
+
+
+def _server_section(data: dict[str, Any], values: dict[str, Any]) -> KeyValues:
+    return KeyValues(
+        title="Server",
+        items=(
+            ("Version", values["version"]),
+            ("Mode", text(data.get("redis_mode", ""))),
+            ("Role", values["role"]),
+            ("Uptime", duration(values["uptime_s"])),
         ),
-        "clients": KeyValues(
-            title="Clients",
-            items=(
-                ("Connected", f"{count(clients)} of {count(maxclients)} maxclients"),
-                ("Blocked (BLPOP etc.)", count(values["blocked_clients"])),
-                ("Rejected connections", count(values["rejected_connections"])),
-            ),
+    )
+
+
+def _clients_section(values: dict[str, Any]) -> KeyValues:
+    connected = f"{count(values['connected_clients'])} of {count(values['maxclients'])} maxclients"
+    return KeyValues(
+        title="Clients",
+        items=(
+            ("Connected", connected),
+            ("Blocked (BLPOP etc.)", count(values["blocked_clients"])),
+            ("Rejected connections", count(values["rejected_connections"])),
         ),
-        "memory": Group(
-            title="Memory",
-            parts=(
-                check,
-                KeyValues(
-                    title="Memory",
-                    items=(
-                        (
-                            "Used / peak",
-                            f"{size(values['used_memory'])} / {size(data.get('used_memory_peak'))}",
-                        ),
-                        ("Fragmentation ratio", f"{values['fragmentation_ratio']:.2f}"),
-                        ("Evicted keys", count(values["evicted_keys"])),
-                    ),
+    )
+
+
+def _memory_section(data: dict[str, Any], values: dict[str, Any], check: Check) -> Group:
+    used_peak = f"{size(values['used_memory'])} / {size(data.get('used_memory_peak'))}"
+    return Group(
+        title="Memory",
+        parts=(
+            check,
+            KeyValues(
+                title="Memory",
+                items=(
+                    ("Used / peak", used_peak),
+                    ("Fragmentation ratio", f"{values['fragmentation_ratio']:.2f}"),
+                    ("Evicted keys", count(values["evicted_keys"])),
                 ),
             ),
         ),
-        "stats": KeyValues(
-            title="Stats",
-            items=(
-                ("Ops/sec", count(values["ops_per_sec"])),
-                (
-                    "Hit ratio",
-                    f"{pct(hit_pct) or 'no lookups yet'} ({count(hits)} hits, {count(misses)} misses)",
-                ),
-                (
-                    "Expired / evicted keys",
-                    f"{count(values['expired_keys'])} / {count(values['evicted_keys'])}",
-                ),
-                ("Commands processed", count(data.get("total_commands_processed"))),
+    )
+
+
+def _stats_section(data: dict[str, Any], values: dict[str, Any]) -> KeyValues:
+    hits, misses = values["hits"], values["misses"]
+    return KeyValues(
+        title="Stats",
+        items=(
+            ("Ops/sec", count(values["ops_per_sec"])),
+            (
+                "Hit ratio",
+                f"{pct(values['hit_pct']) or 'no lookups yet'} ({count(hits)} hits, {count(misses)} misses)",
             ),
+            ("Expired / evicted keys", f"{count(values['expired_keys'])} / {count(values['evicted_keys'])}"),
+            ("Commands processed", count(data.get("total_commands_processed"))),
         ),
-        "keyspace": Table(
-            title="Keyspace",
-            columns=("db", "keys", "with expiry", "avg TTL"),
-            rows=[
-                (db, count(v.get("keys")), count(v.get("expires")), duration(int(v.get("avg_ttl", 0)) / 1000))
-                for db, v in sorted(keyspace.items(), key=lambda kv: int(kv[0][2:]))
-            ],
-            summary="" if keyspace else "No keys.",
-        ),
-        "replication": _replication(data, replicas, master_offset),
-    }
-    chosen = [params.section] if params.section else list(sections)
-    return Group(title=f"INFO {label(ctx)}", parts=[sections[s] for s in chosen], values=values)
+    )
+
+
+def _keyspace_section(keyspace: dict[str, Any]) -> Table:
+    return Table(
+        title="Keyspace",
+        columns=("db", "keys", "with expiry", "avg TTL"),
+        rows=[
+            (db, count(v.get("keys")), count(v.get("expires")), duration(int(v.get("avg_ttl", 0)) / 1000))
+            for db, v in sorted(keyspace.items(), key=lambda kv: int(kv[0][2:]))
+        ],
+        summary="" if keyspace else "No keys.",
+    )
 
 
 def _replication(data: dict[str, Any], replicas: dict[str, Any], master_offset: int) -> Result:
