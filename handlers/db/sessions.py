@@ -225,32 +225,35 @@ def connections(ctx: PgContext, params: Connections) -> Group:
         f"{waiting} waiting on a lock. Thresholds: warn {CONNECTIONS_WARN_PCT:.0f}%, "
         f"critical {CONNECTIONS_CRIT_PCT:.0f}%."
     )
-    apps = sorted(by_app.items(), key=lambda kv: (-sum(kv[1].values()), kv[0]))
-    table = Table(
-        title="By application",
-        columns=("application", "connections", "active", "idle", "idle in transaction", "other"),
-        rows=[
-            (
-                app,
-                str(sum(c.values())),
-                str(c["active"]),
-                str(c["idle"]),
-                str(c["idle in transaction"] + c["idle in transaction (aborted)"]),
-                str(
-                    sum(c.values())
-                    - c["active"]
-                    - c["idle"]
-                    - c["idle in transaction"]
-                    - c["idle in transaction (aborted)"]
-                ),
-            )
-            for app, c in apps[:20]
-        ],
-        values=values,
-    )
+    table = _by_application(by_app, values)
     # The group carries the title; the check under it is the verdict line.
     check = Check(status=status, detail=detail, values=values)
     return Group(title=f"Connections on {label(ctx)}", parts=(check, table), values=values)
+
+
+def _by_application(by_app: dict[str, Counter[str]], values: dict[str, Any]) -> Table:
+    """The 20 applications holding the most connections, by state."""
+    idle_tx = ("idle in transaction", "idle in transaction (aborted)")
+    apps = sorted(by_app.items(), key=lambda kv: (-sum(kv[1].values()), kv[0]))
+    rows = []
+    for app, c in apps[:20]:
+        total, in_tx = sum(c.values()), sum(c[s] for s in idle_tx)
+        rows.append(
+            (
+                app,
+                str(total),
+                str(c["active"]),
+                str(c["idle"]),
+                str(in_tx),
+                str(total - c["active"] - c["idle"] - in_tx),
+            )
+        )
+    return Table(
+        title="By application",
+        columns=("application", "connections", "active", "idle", "idle in transaction", "other"),
+        rows=rows,
+        values=values,
+    )
 
 
 class LongRunning(Params):

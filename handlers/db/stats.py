@@ -282,13 +282,6 @@ def index_usage(ctx: PgContext, params: IndexUsage) -> Group:
         cur.execute("SELECT stats_reset FROM pg_stat_database WHERE datname = current_database()")
         reset = (cur.fetchone() or {}).get("stats_reset")
 
-    def note(r: Row) -> str:
-        if not r["is_valid"]:
-            return "INVALID (a failed concurrent build?)"
-        if r["scans"] == 0:
-            return "enforces a constraint" if _enforces(r) else "UNUSED"
-        return ""
-
     unused = [r for r in indexes if r["is_valid"] and r["scans"] == 0 and not _enforces(r)]
     invalid = [r for r in indexes if not r["is_valid"]]
     ordered = sorted(
@@ -306,14 +299,26 @@ def index_usage(ctx: PgContext, params: IndexUsage) -> Group:
         title=f"Index usage on {label(ctx)}",
         columns=("index", "table", "scans", "size", "note"),
         rows=[
-            (r["index_name"], r["table_name"], count(r["scans"]), size(r["bytes"]), note(r))
+            (r["index_name"], r["table_name"], count(r["scans"]), size(r["bytes"]), _index_note(r))
             for r in ordered[: params.limit]
         ],
         summary=f"{len(indexes)} indexes; {len(unused)} unused ({size(values['unused_bytes'])}) and "
         f"{len(invalid)} invalid, counting scans{since}.",
         values=values,
     )
-    seq_table = Table(
+    return Group(title=f"Index usage on {label(ctx)}", parts=(idx_table, _seq_scan_table(seq)), values=values)
+
+
+def _index_note(r: Row) -> str:
+    if not r["is_valid"]:
+        return "INVALID (a failed concurrent build?)"
+    if r["scans"] == 0:
+        return "enforces a constraint" if _enforces(r) else "UNUSED"
+    return ""
+
+
+def _seq_scan_table(seq: list[Row]) -> Table:
+    return Table(
         title="Tables read most by sequential scans",
         columns=("table", "seq scans", "rows read by seq scans", "index scans", "live rows"),
         rows=[
@@ -327,7 +332,6 @@ def index_usage(ctx: PgContext, params: IndexUsage) -> Group:
             for r in seq
         ],
     )
-    return Group(title=f"Index usage on {label(ctx)}", parts=(idx_table, seq_table), values=values)
 
 
 def _enforces(r: Row) -> bool:
