@@ -89,7 +89,7 @@ def _say(c: Call, text: str, warnings: list[str], *, ephemeral: bool = False) ->
 def _open_modal(c: Call, view: View) -> bool:
     """Open a modal for the requester; False when there is no Slack (console) or no trigger."""
     desk = IncidentDeps.of(c.runtime)
-    trigger = str(c.extra.get("trigger_id") or "")
+    trigger = c.trigger_id
     if desk.slack is None or not trigger:
         return False
     try:
