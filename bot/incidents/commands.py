@@ -163,7 +163,7 @@ def declare(c: Call) -> None:
     report_declared(c.respond, desk, out)
 
 
-def report_declared(respond: Responder, desk: IncidentDeps, out: lifecycle.Outcome) -> None:
+def report_declared(respond: Responder, desk: IncidentDeps, out: lifecycle.IncidentChange) -> None:
     """Tell the declarer what happened, naming every set-up step Slack refused and why."""
     inc = out.incident
     where = f"<#{inc.channel_id}>" if inc.channel_id else "_(no channel yet)_"

@@ -33,7 +33,7 @@ UPDATE_MAX = 3000
 
 
 @dataclass
-class Outcome:
+class IncidentChange:
     """The incident after a change, and what Slack would not do (warnings for the user)."""
 
     incident: Incident
@@ -124,7 +124,7 @@ def declare(
     severity: str,
     service: str | None = None,
     description: str = "",
-) -> Outcome:
+) -> IncidentChange:
     """Store the incident (its number) first, then set Slack up step by step."""
     sev = normalise_severity(desk, severity)
     title = " ".join(title.split())
@@ -170,15 +170,15 @@ def declare(
     )
     records.refresh_open_gauge(desk.engine)
     inc, failures = slack_setup.run(desk, inc, SETUP_STEPS)
-    return Outcome(inc, failures=failures)
+    return IncidentChange(inc, failures=failures)
 
 
-def retry_setup(desk: IncidentDeps, incident_id: int) -> Outcome:
+def retry_setup(desk: IncidentDeps, incident_id: int) -> IncidentChange:
     inc = records.require(desk.engine, incident_id)
     if not inc.setup_pending:
-        return Outcome(inc)
+        return IncidentChange(inc)
     inc, failures = slack_setup.run(desk, inc)
-    return Outcome(inc, failures=failures)
+    return IncidentChange(inc, failures=failures)
 
 
 # -- while open ----------------------------------------------------------------------------
@@ -192,7 +192,7 @@ def post_update(
     text: str,
     public: bool = False,
     status: str | None = None,
-) -> Outcome:
+) -> IncidentChange:
     """Record an update, post it in the channel and the announcement's thread, move the next due."""
     inc = _open(desk, incident_id)
     text = text.strip()
@@ -222,10 +222,10 @@ def post_update(
         desk, inc, fallback, warnings, "could not post the update in the announcement's thread", blocks
     )
     warnings += refresh(desk, inc) if status else []
-    return Outcome(inc, warnings)
+    return IncidentChange(inc, warnings)
 
 
-def assign(desk: IncidentDeps, incident_id: int, *, user: str, role: str, assignee: str) -> Outcome:
+def assign(desk: IncidentDeps, incident_id: int, *, user: str, role: str, assignee: str) -> IncidentChange:
     inc = _open(desk, incident_id)
     now = desk.clock()
     roles = dict(inc.roles)
@@ -248,10 +248,10 @@ def assign(desk: IncidentDeps, incident_id: int, *, user: str, role: str, assign
             slack_setup.invite(desk, inc.channel_id, [assignee])
     _tell(desk, inc, f":busts_in_silhouette: {mention(assignee)} is now the {role_label.lower()}.", warnings)
     warnings += refresh(desk, inc)
-    return Outcome(inc, warnings)
+    return IncidentChange(inc, warnings)
 
 
-def set_severity(desk: IncidentDeps, incident_id: int, *, user: str, severity: str) -> Outcome:
+def set_severity(desk: IncidentDeps, incident_id: int, *, user: str, severity: str) -> IncidentChange:
     inc = _open(desk, incident_id)
     sev = normalise_severity(desk, severity)
     if sev == inc.severity:
@@ -282,12 +282,12 @@ def set_severity(desk: IncidentDeps, incident_id: int, *, user: str, severity: s
     warnings: list[str] = []
     _tell(desk, inc, f"{arrow} {mention(user)} changed the severity {before} → {sev}.", warnings, thread=True)
     warnings += refresh(desk, inc)
-    return Outcome(inc, warnings)
+    return IncidentChange(inc, warnings)
 
 
 def set_status(
     desk: IncidentDeps, incident_id: int, *, user: str, status: str, announce: bool = True
-) -> Outcome:
+) -> IncidentChange:
     status = status.lower()
     if status == RESOLVED:
         return resolve(desk, incident_id, user=user, summary="")
@@ -313,10 +313,10 @@ def set_status(
             desk, inc, f":traffic_light: {mention(user)} set the status to *{status}*.", warnings, thread=True
         )
         warnings += refresh(desk, inc)
-    return Outcome(inc, warnings)
+    return IncidentChange(inc, warnings)
 
 
-def acknowledge(desk: IncidentDeps, incident_id: int, *, user: str) -> Outcome:
+def acknowledge(desk: IncidentDeps, incident_id: int, *, user: str) -> IncidentChange:
     inc = _open(desk, incident_id)
     if inc.acknowledged_by:
         raise IncidentError(
@@ -341,10 +341,10 @@ def acknowledge(desk: IncidentDeps, incident_id: int, *, user: str) -> Outcome:
         warnings,
     )
     warnings += refresh(desk, inc)
-    return Outcome(inc, warnings)
+    return IncidentChange(inc, warnings)
 
 
-def snooze(desk: IncidentDeps, incident_id: int, *, user: str, minutes: int) -> Outcome:
+def snooze(desk: IncidentDeps, incident_id: int, *, user: str, minutes: int) -> IncidentChange:
     if not 1 <= minutes <= 24 * 60:
         raise IncidentError("Snooze for 1 to 1,440 minutes (15, 30 or 60 are the usual ones).")
     inc = _open(desk, incident_id)
@@ -361,10 +361,10 @@ def snooze(desk: IncidentDeps, incident_id: int, *, user: str, minutes: int) -> 
         f":zzz: {mention(user)} snoozed the status reminder for {minutes}m (next due {messages.hhmm(due)}).",
         warnings,
     )
-    return Outcome(inc, warnings)
+    return IncidentChange(inc, warnings)
 
 
-def resolve(desk: IncidentDeps, incident_id: int, *, user: str, summary: str) -> Outcome:
+def resolve(desk: IncidentDeps, incident_id: int, *, user: str, summary: str) -> IncidentChange:
     """Stop reminders and escalation, post the duration, ask for the post-mortem."""
     inc = _open(desk, incident_id)
     now = desk.clock()
@@ -393,7 +393,7 @@ def resolve(desk: IncidentDeps, incident_id: int, *, user: str, summary: str) ->
     warnings: list[str] = []
     _tell(desk, inc, text, warnings, thread=True)
     warnings += refresh(desk, inc)
-    return Outcome(inc, warnings)
+    return IncidentChange(inc, warnings)
 
 
 def age(inc: Incident, now: datetime) -> str:

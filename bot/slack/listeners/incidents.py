@@ -317,7 +317,7 @@ def _change_submitted(
     client: WebClient,
     incident: records.Incident,
     what: str,
-    change: Callable[[str], lifecycle.Outcome],
+    change: Callable[[str], lifecycle.IncidentChange],
 ) -> None:
     """After the form was accepted: make the change as its submitter, audit it, pass on warnings."""
     user = _user(body)
@@ -344,7 +344,7 @@ def update_submitted(deps: ListenerDeps, ack: Ack, body: Payload, view: Payload,
         return
     ack()
 
-    def post(user: str) -> lifecycle.Outcome:
+    def post(user: str) -> lifecycle.IncidentChange:
         return lifecycle.post_update(
             deps.desk,
             incident.id,
@@ -367,7 +367,7 @@ def resolve_submitted(deps: ListenerDeps, ack: Ack, body: Payload, view: Payload
     ack()
     summary = str(vals.get(views.SUMMARY) or "")
 
-    def resolve(user: str) -> lifecycle.Outcome:
+    def resolve(user: str) -> lifecycle.IncidentChange:
         return lifecycle.resolve(deps.desk, incident.id, user=user, summary=summary)
 
     _change_submitted(deps, body, meta, client, incident, "resolve", resolve)
