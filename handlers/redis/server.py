@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import statistics
 import time
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 import redis
@@ -25,7 +26,7 @@ from handlers.redis.common import (
     label,
     text,
 )
-from handlers.results import Check, Group, KeyValues, Result, Status, Table
+from handlers.results import Check, Group, KeyValues, Result, Status, Table, Value
 
 
 class Target(Params):
@@ -62,6 +63,10 @@ def ping(ctx: RedisContext, params: Target) -> KeyValues:
 
 
 Section = Literal["server", "clients", "memory", "stats", "keyspace", "replication"]
+
+
+# INFO as redis-py parses it: numbers, strings and, for db0… and slave0…, dicts of fields.
+InfoReply = dict[str, Any]
 
 
 class Info(Params):
@@ -101,96 +106,148 @@ def info(ctx: RedisContext, params: Info) -> Group:
     `/redis info [instance] [--section memory]`
     """
     with calls(ctx) as client:
-        data: dict[str, Any] = client.info()
+        data: InfoReply = client.info()
     keyspace = _numbered(data, "db")
     replicas = _numbered(data, "slave")
     master_offset = int(data.get("master_repl_offset", 0))
     check, used_pct = _memory_check(ctx, data)
-    values = _info_values(data, keyspace, replicas, master_offset, used_pct)
+    facts = _facts(data, keyspace, replicas, master_offset, used_pct)
     sections: dict[str, Result] = {
-        "server": _server_section(data, values),
-        "clients": _clients_section(values),
-        "memory": _memory_section(data, values, check),
-        "stats": _stats_section(data, values),
+        "server": _server_section(data, facts),
+        "clients": _clients_section(facts),
+        "memory": _memory_section(data, facts, check),
+        "stats": _stats_section(data, facts),
         "keyspace": _keyspace_section(keyspace),
         "replication": _replication(data, replicas, master_offset),
     }
     chosen = [params.section] if params.section else list(sections)
-    return Group(title=f"INFO {label(ctx)}", parts=[sections[s] for s in chosen], values=values)
+    return Group(title=f"INFO {label(ctx)}", parts=[sections[s] for s in chosen], values=facts.values())
 
 
-def _numbered(data: dict[str, Any], prefix: str) -> dict[str, Any]:
+def _numbered(data: InfoReply, prefix: str) -> dict[str, InfoReply]:
     """INFO's numbered entries (db0, db1…; slave0…), each a dict of its fields."""
     return {k: v for k, v in data.items() if re.fullmatch(rf"{prefix}\d+", k) and isinstance(v, dict)}
 
 
-def _info_values(
-    data: dict[str, Any],
-    keyspace: dict[str, Any],
-    replicas: dict[str, Any],
+@dataclass(frozen=True)
+class _Facts:
+    """INFO's numbers, parsed once; `values()` names them for runbook checks."""
+
+    version: str
+    uptime_s: int
+    connected_clients: int
+    maxclients: int
+    blocked_clients: int
+    used_memory: int
+    maxmemory: int
+    used_pct: float | None
+    fragmentation_ratio: float
+    ops_per_sec: int
+    hits: int
+    misses: int
+    evicted_keys: int
+    expired_keys: int
+    rejected_connections: int
+    keys: int
+    role: str
+    connected_replicas: int
+    max_replica_lag_bytes: int
+    master_link_up: bool  # only meaningful on a replica
+
+    @property
+    def hit_pct(self) -> float | None:
+        lookups = self.hits + self.misses
+        return round(100.0 * self.hits / lookups, 2) if lookups else None
+
+    def values(self) -> dict[str, Value]:
+        """The named facts runbook checks compare (`used_pct`, `hit_pct`, `max_replica_lag_bytes`…)."""
+        out: dict[str, Value] = {
+            "version": self.version,
+            "uptime_s": self.uptime_s,
+            "connected_clients": self.connected_clients,
+            "maxclients": self.maxclients,
+            "clients_pct": round(100.0 * self.connected_clients / self.maxclients, 1)
+            if self.maxclients
+            else None,
+            "blocked_clients": self.blocked_clients,
+            "used_memory": self.used_memory,
+            "maxmemory": self.maxmemory,
+            "used_pct": self.used_pct,
+            "fragmentation_ratio": self.fragmentation_ratio,
+            "ops_per_sec": self.ops_per_sec,
+            "hits": self.hits,
+            "misses": self.misses,
+            "hit_pct": self.hit_pct,
+            "evicted_keys": self.evicted_keys,
+            "expired_keys": self.expired_keys,
+            "rejected_connections": self.rejected_connections,
+            "keys": self.keys,
+            "role": self.role,
+            "connected_replicas": self.connected_replicas,
+            "max_replica_lag_bytes": self.max_replica_lag_bytes,
+        }
+        if self.role == "slave":
+            out["master_link_up"] = self.master_link_up
+        return out
+
+
+def _facts(
+    data: InfoReply,
+    keyspace: dict[str, InfoReply],
+    replicas: dict[str, InfoReply],
     master_offset: int,
     used_pct: float | None,
-) -> dict[str, Any]:
-    """The named facts runbook checks compare (`used_pct`, `hit_pct`, `max_replica_lag_bytes`…)."""
-    hits, misses = int(data.get("keyspace_hits", 0)), int(data.get("keyspace_misses", 0))
-    clients, maxclients = int(data.get("connected_clients", 0)), int(data.get("maxclients", 0))
-    role = text(data.get("role", ""))
-    values: dict[str, Any] = {
-        "version": text(data.get("redis_version", "")),
-        "uptime_s": int(data.get("uptime_in_seconds", 0)),
-        "connected_clients": clients,
-        "maxclients": maxclients,
-        "clients_pct": round(100.0 * clients / maxclients, 1) if maxclients else None,
-        "blocked_clients": int(data.get("blocked_clients", 0)),
-        "used_memory": int(data.get("used_memory", 0)),
-        "maxmemory": int(data.get("maxmemory", 0)),
-        "used_pct": used_pct,
-        "fragmentation_ratio": float(data.get("mem_fragmentation_ratio", 0) or 0),
-        "ops_per_sec": int(data.get("instantaneous_ops_per_sec", 0)),
-        "hits": hits,
-        "misses": misses,
-        "hit_pct": round(100.0 * hits / (hits + misses), 2) if hits + misses else None,
-        "evicted_keys": int(data.get("evicted_keys", 0)),
-        "expired_keys": int(data.get("expired_keys", 0)),
-        "rejected_connections": int(data.get("rejected_connections", 0)),
-        "keys": sum(int(v.get("keys", 0)) for v in keyspace.values()),
-        "role": role,
-        "connected_replicas": int(data.get("connected_slaves", 0)),
-        "max_replica_lag_bytes": max(
+) -> _Facts:
+    return _Facts(
+        version=text(data.get("redis_version", "")),
+        uptime_s=int(data.get("uptime_in_seconds", 0)),
+        connected_clients=int(data.get("connected_clients", 0)),
+        maxclients=int(data.get("maxclients", 0)),
+        blocked_clients=int(data.get("blocked_clients", 0)),
+        used_memory=int(data.get("used_memory", 0)),
+        maxmemory=int(data.get("maxmemory", 0)),
+        used_pct=used_pct,
+        fragmentation_ratio=float(data.get("mem_fragmentation_ratio", 0) or 0),
+        ops_per_sec=int(data.get("instantaneous_ops_per_sec", 0)),
+        hits=int(data.get("keyspace_hits", 0)),
+        misses=int(data.get("keyspace_misses", 0)),
+        evicted_keys=int(data.get("evicted_keys", 0)),
+        expired_keys=int(data.get("expired_keys", 0)),
+        rejected_connections=int(data.get("rejected_connections", 0)),
+        keys=sum(int(v.get("keys", 0)) for v in keyspace.values()),
+        role=text(data.get("role", "")),
+        connected_replicas=int(data.get("connected_slaves", 0)),
+        max_replica_lag_bytes=max(
             (master_offset - int(v.get("offset", 0)) for v in replicas.values()), default=0
         ),
-    }
-    if role == "slave":
-        values["master_link_up"] = text(data.get("master_link_status", "")) == "up"
-    return values
+        master_link_up=text(data.get("master_link_status", "")) == "up",
+    )
 
 
-def _server_section(data: dict[str, Any], values: dict[str, Any]) -> KeyValues:
+def _server_section(data: InfoReply, f: _Facts) -> KeyValues:
     return KeyValues(
         title="Server",
         items=(
-            ("Version", values["version"]),
+            ("Version", f.version),
             ("Mode", text(data.get("redis_mode", ""))),
-            ("Role", values["role"]),
-            ("Uptime", duration(values["uptime_s"])),
+            ("Role", f.role),
+            ("Uptime", duration(f.uptime_s)),
         ),
     )
 
 
-def _clients_section(values: dict[str, Any]) -> KeyValues:
-    connected = f"{count(values['connected_clients'])} of {count(values['maxclients'])} maxclients"
+def _clients_section(f: _Facts) -> KeyValues:
     return KeyValues(
         title="Clients",
         items=(
-            ("Connected", connected),
-            ("Blocked (BLPOP etc.)", count(values["blocked_clients"])),
-            ("Rejected connections", count(values["rejected_connections"])),
+            ("Connected", f"{count(f.connected_clients)} of {count(f.maxclients)} maxclients"),
+            ("Blocked (BLPOP etc.)", count(f.blocked_clients)),
+            ("Rejected connections", count(f.rejected_connections)),
         ),
     )
 
 
-def _memory_section(data: dict[str, Any], values: dict[str, Any], check: Check) -> Group:
-    used_peak = f"{size(values['used_memory'])} / {size(data.get('used_memory_peak'))}"
+def _memory_section(data: InfoReply, f: _Facts, check: Check) -> Group:
     return Group(
         title="Memory",
         parts=(
@@ -198,32 +255,29 @@ def _memory_section(data: dict[str, Any], values: dict[str, Any], check: Check) 
             KeyValues(
                 title="Memory",
                 items=(
-                    ("Used / peak", used_peak),
-                    ("Fragmentation ratio", f"{values['fragmentation_ratio']:.2f}"),
-                    ("Evicted keys", count(values["evicted_keys"])),
+                    ("Used / peak", f"{size(f.used_memory)} / {size(data.get('used_memory_peak'))}"),
+                    ("Fragmentation ratio", f"{f.fragmentation_ratio:.2f}"),
+                    ("Evicted keys", count(f.evicted_keys)),
                 ),
             ),
         ),
     )
 
 
-def _stats_section(data: dict[str, Any], values: dict[str, Any]) -> KeyValues:
-    hits, misses = values["hits"], values["misses"]
+def _stats_section(data: InfoReply, f: _Facts) -> KeyValues:
+    lookups = f"{pct(f.hit_pct) or 'no lookups yet'} ({count(f.hits)} hits, {count(f.misses)} misses)"
     return KeyValues(
         title="Stats",
         items=(
-            ("Ops/sec", count(values["ops_per_sec"])),
-            (
-                "Hit ratio",
-                f"{pct(values['hit_pct']) or 'no lookups yet'} ({count(hits)} hits, {count(misses)} misses)",
-            ),
-            ("Expired / evicted keys", f"{count(values['expired_keys'])} / {count(values['evicted_keys'])}"),
+            ("Ops/sec", count(f.ops_per_sec)),
+            ("Hit ratio", lookups),
+            ("Expired / evicted keys", f"{count(f.expired_keys)} / {count(f.evicted_keys)}"),
             ("Commands processed", count(data.get("total_commands_processed"))),
         ),
     )
 
 
-def _keyspace_section(keyspace: dict[str, Any]) -> Table:
+def _keyspace_section(keyspace: dict[str, InfoReply]) -> Table:
     return Table(
         title="Keyspace",
         columns=("db", "keys", "with expiry", "avg TTL"),
