@@ -17,9 +17,9 @@ from sqlalchemy import Engine
 
 from bot.config import ChatopsConfig
 from bot.incidents import records
-from bot.incidents.desk import Desk
-from bot.incidents.timeline import Event, events
+from bot.incidents.deps import IncidentDeps
 from bot.prometheus import service_metrics
+from bot.store.timeline import Event, events
 from handlers import Client, Context
 from handlers.errors import HandlerError
 from handlers.figures import LineChart, Mark, TimelineChart
@@ -127,7 +127,7 @@ def picture(
     return Picture(TimelineChart(title=title, parts=[words], marks=marks, metrics=metrics), notes)
 
 
-def upload(runtime: Runtime, desk: Desk, incident_id: int, channel: str) -> str:
+def upload(runtime: Runtime, desk: IncidentDeps, incident_id: int, channel: str) -> str:
     """Draw and upload the chart beside the Markdown; a sentence for the requester's answer."""
     from bot.charts.upload import upload_charts
 
@@ -140,6 +140,8 @@ def upload(runtime: Runtime, desk: Desk, incident_id: int, channel: str) -> str:
         except Exception:  # a bad URL: the timeline chart still goes up, the note says why
             client = None
     pic = picture(desk.engine, config, incident_id, prometheus=client, now=desk.clock())
+    if desk.slack is None:  # the console: the Markdown is the whole answer
+        return ""
     problems = upload_charts(desk.slack, channel, pic.chart)
     notes = "; ".join([*pic.notes, *problems])
     return (

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from bot.checks import check_targets
+from bot.check_config import check_targets
 from bot.config import parse_config
 from tests.promstack import Exporter, Prometheus, free_port
 
