@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot import yaml_safe
+from bot.prometheus import PrometheusConfig, check_metrics
 from handlers.params import Duration
 
 
@@ -91,6 +92,13 @@ class ServiceConfig(_Model):
     redis: str | None = None
     contacts: list[str] = Field(default_factory=list)  # contact group names or Slack ids
     runbooks: list[str] = Field(default_factory=list)
+    # Named PromQL (`error_rate`, `latency_p95`); see bot.prometheus.
+    metrics: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("metrics")
+    @classmethod
+    def _metrics(cls, v: dict[str, str]) -> dict[str, str]:
+        return check_metrics(v)
 
 
 class IncidentsConfig(_Model):
@@ -187,15 +195,15 @@ class ScheduleConfig(_Model):
     @field_validator("cron")
     @classmethod
     def _cron(cls, v: str) -> str:
-        # crontab's weekdays (0 or 7 = Sunday), computed by APScheduler: see bot.runbooks.cron.
-        from bot.runbooks.cron import check_cron
+        # crontab's weekdays (0 or 7 = Sunday), computed by APScheduler: see bot.cron.
+        from bot.cron import check_cron
 
         return check_cron(v)
 
     @field_validator("timezone")
     @classmethod
     def _timezone(cls, v: str) -> str:
-        from bot.runbooks.cron import check_timezone
+        from bot.cron import check_timezone
 
         return check_timezone(v)
 
@@ -250,6 +258,7 @@ class ChatopsConfig(_Model):
     health: HealthConfig = HealthConfig()
     console: ConsoleConfig = ConsoleConfig()
     runbooks_dir: str = "runbooks"
+    prometheus: dict[str, PrometheusConfig] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _references(self) -> ChatopsConfig:
@@ -273,7 +282,7 @@ class ChatopsConfig(_Model):
         sev = self.severities.get(severity)
         return sev.update_every if sev and sev.update_every else self.incidents.update_every
 
-    def default_target(self, kind: Literal["clusters", "databases", "redis"]) -> str | None:
+    def default_target(self, kind: Literal["clusters", "databases", "redis", "prometheus"]) -> str | None:
         """The only configured target of a kind, else the one marked default or named 'default'."""
         table: dict[str, Any] = getattr(self, kind)
         if len(table) == 1:

@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.config import ChatopsConfig, Settings, load_config
+from bot.egress import egress_policy
 from bot.store import Store, utcnow
 from handlers import Client, Context, HandlerSpec, Registry, load_all
 from handlers.errors import HandlerError
@@ -26,34 +27,6 @@ CONNECT_TIMEOUT = 3.0
 
 class NotConfigured(HandlerError):
     """The command needs a target that chatops.yaml does not define."""
-
-
-def egress_policy(config: ChatopsConfig) -> EgressPolicy:
-    """Where the HTTP client may go: services' health URLs, `health.allow`, `health.allow_private`."""
-    urls = frozenset(u for s in config.services.values() for u in s.health)
-    health = config.health
-    return EgressPolicy(
-        services=urls,
-        allow=tuple(health.allow),
-        allow_private=health.allow_private,
-        endpoints=tuple(_endpoints(config.model_dump(exclude={"services", "health"}))),
-    )
-
-
-def _endpoints(node: Any) -> list[str]:
-    """Every http(s) `url:` chatops.yaml names (an Alertmanager, a Prometheus…): admin-named
-    infrastructure the HTTP client may reach, whatever section a feature keeps it in."""
-    found: list[str] = []
-    if isinstance(node, dict):
-        for key, value in node.items():
-            if key == "url" and isinstance(value, str) and value.lower().startswith(("http://", "https://")):
-                found.append(value)
-            else:
-                found += _endpoints(value)
-    elif isinstance(node, list):
-        for item in node:
-            found += _endpoints(item)
-    return found
 
 
 @dataclass
@@ -71,6 +44,7 @@ class Clients:
             Client.KUBERNETES: self._kubernetes,
             Client.POSTGRES: self._postgres,
             Client.REDIS: self._redis,
+            Client.PROMETHEUS: self._prometheus,
             # Only configured URLs, never internal addresses unless allowed (handlers/health/egress.py).
             Client.HTTP: lambda _name: egress_client(self.egress(), connect=CONNECT_TIMEOUT),
         }
@@ -140,6 +114,11 @@ class Clients:
     def egress(self) -> EgressPolicy:
         return egress_policy(self.config)
 
+    def _prometheus(self, name: str) -> Any:
+        from bot.prometheus import build_client
+
+        return build_client(self.config.prometheus[name])
+
     def close(self) -> None:
         with self._lock:
             items = list(self._cache.items())
@@ -166,13 +145,22 @@ class Clients:
                 "services": {n: list(s.health) for n, s in cfg.services.items() if s.health},
                 "egress": self.egress(),
             }
+        if kind is Client.PROMETHEUS:
+            from bot.prometheus import service_metrics
+
+            return {"metrics": service_metrics(cfg.services)}
         return {}
 
     def context(self, spec: HandlerSpec, target: str | None) -> Context[Any]:
         """Build the handler's context: resolve its target's client (or explain what is missing)."""
         timeout = self.config.limits.handler_timeout.total_seconds()
         options = dict(self.options(spec.client))
-        table_key = {Client.KUBERNETES: "clusters", Client.POSTGRES: "databases", Client.REDIS: "redis"}
+        table_key = {
+            Client.KUBERNETES: "clusters",
+            Client.POSTGRES: "databases",
+            Client.REDIS: "redis",
+            Client.PROMETHEUS: "prometheus",
+        }
         if spec.client in table_key:
             key = table_key[spec.client]
             table: Mapping[str, Any] = getattr(self.config, key)
@@ -184,6 +172,9 @@ class Clients:
                 known = ", ".join(sorted(table))
                 what = f"{target!r} is not" if target else "no target is"
                 raise NotConfigured(f"{what} configured under `{key}:` (known: {known})")
+            if spec.client is Client.PROMETHEUS:
+                # The instance's own timeout (its queries may be slower than other targets').
+                timeout = self.config.prometheus[target].timeout.total_seconds()
             if spec.client is Client.POSTGRES:
                 options["statement_timeout_ms"] = int(
                     self.config.databases[target].statement_timeout.total_seconds() * 1000
@@ -194,7 +185,7 @@ class Clients:
                 raise
             except Exception as exc:
                 raise HandlerError(
-                    f"{key[:-1] if key != 'redis' else 'redis'} {target}: {redact(str(exc))}"
+                    f"{key[:-1] if key not in ('redis', 'prometheus') else key} {target}: {redact(str(exc))}"
                 ) from None
             return Context(client=client, timeout=timeout, options=options, target=target)
         if spec.client is Client.HTTP:

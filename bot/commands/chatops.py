@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from bot.commands.access import refused
 from bot.commands.builtin import Call, builtin
 from bot.commands.parse import ParseError
 from bot.commands.router import cached_help, subcommands
-from bot.guard.commands import refused
 from bot.render.slack import context, escape, result_blocks
 from bot.render.text import to_text
 from bot.store.audit import latest

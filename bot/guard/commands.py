@@ -15,20 +15,12 @@ Uses `Access` read-only (roles and group membership); nothing here stores anythi
 
 from __future__ import annotations
 
-import contextlib
 import fnmatch
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
-
-from sqlalchemy.exc import SQLAlchemyError
 
 from bot.config import AccessRule, ChatopsConfig
 from bot.guard.access import Access, Decision
-from bot.store.audit import Event, Outcome, record
-
-if TYPE_CHECKING:
-    from bot.commands.builtin import Call
 
 # Never narrowed: how to learn what the bot does and who you are to it.
 OPEN = frozenset({"chatops.help", "chatops.whoami"})
@@ -132,25 +124,3 @@ def rule_problems(config: ChatopsConfig, handlers: Iterable[str], commands: Iter
                 f"(known: {', '.join(sorted(config.severities))})"
             )
     return problems
-
-
-def refused(call: Call, name: str, *, severity: str | None = None) -> bool:
-    """For a built-in's first line: True (after telling the user and auditing) when `name` is refused."""
-    runtime, request = call.runtime, call.request
-    decision = CommandPolicy(runtime.access).check(request.user_id, name, severity=severity)
-    if decision.allowed:
-        return False
-    call.respond.error(f":no_entry: {decision.reason}")
-    with contextlib.suppress(SQLAlchemyError):  # the refusal stands even when the store is down
-        record(
-            runtime.store.engine,
-            request_id=request.request_id,
-            user_id=request.user_id,
-            command=f"{request.command} {request.text}".strip()[:200],
-            event=Event.REFUSE,
-            outcome=Outcome.REFUSED,
-            channel_id=request.channel_id,
-            handler=name,
-            detail=decision.reason,
-        )
-    return True
