@@ -35,8 +35,8 @@ def compile_user_regex(pattern: str, *, ignore_case: bool = True) -> Any:
             exc.args[0].decode("utf-8", "replace") if exc.args and isinstance(exc.args[0], bytes) else exc
         )
         raise ValueError(
-            f"{pattern!r} is not a pattern the bot can run ({reason}); RE2 syntax, no backreferences "
-            "or look-arounds"
+            f"{pattern!r} is not a valid regular expression for RE2 ({reason}); "
+            "no backreferences or look-arounds"
         ) from None
 
 
