@@ -42,9 +42,15 @@ def instance_arg() -> Any:
     )
 
 
+MAX_WILDCARDS = 16  # Redis matches globs by backtracking: `*a*a*a…` is bounded here
+
+
 def _pattern(value: str) -> str:
     if not value or len(value) > 1024:
         raise ValueError("give a key pattern such as cache:* (at most 1024 characters)")
+    wildcards = value.count("*") + value.count("?")
+    if wildcards > MAX_WILDCARDS:
+        raise ValueError(f"the pattern has {wildcards} wildcards (* and ?); use at most {MAX_WILDCARDS}")
     return value
 
 

@@ -135,3 +135,8 @@ def test_the_notification_text_carries_no_mention_or_link_from_user_input(harnes
     leaking = [t for t in texts if "<!channel>" in t or "<https://evil" in t]
     assert leaking == []
     assert any("&lt;!channel&gt;" in t for t in texts)
+
+
+def test_a_key_pattern_with_too_many_wildcards_is_refused_before_redis_sees_it(obot: RunningBot) -> None:
+    shown = _ask(obot, "/redis", "keys '" + "*a" * 40 + "*b'")
+    assert "use at most 16" in shown
