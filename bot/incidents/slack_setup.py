@@ -23,6 +23,7 @@ from bot.incidents.desk import Desk
 from bot.incidents.records import SETUP_STEPS, STEP_LABELS, Incident
 from bot.incidents.roles import topic
 from bot.incidents.slackapi import SlackStepError, call
+from bot.incidents.timeline import events
 
 log = logging.getLogger(__name__)
 
@@ -125,8 +126,11 @@ def contact_entities(desk: Desk, entries: Iterable[str]) -> list[str]:
 
 
 def responders(desk: Desk, inc: Incident) -> list[str]:
-    """Declarer, role holders, contacts.oncall and the service's contacts (ids, groups unexpanded)."""
-    entries = [inc.declared_by, *inc.roles.values(), "oncall"]
+    """Declarer, role holders, the responders picked when declaring, contacts.oncall and the
+    service's contacts (ids, groups unexpanded)."""
+    declared = events(desk.engine, inc.id, kinds=("declared",))
+    picked = [str(u) for e in declared[:1] for u in e.data.get("responders") or []]
+    entries = [inc.declared_by, *inc.roles.values(), *picked, "oncall"]
     if inc.service and inc.service in desk.config.services:
         entries += desk.config.services[inc.service].contacts
     return contact_entities(desk, entries)
