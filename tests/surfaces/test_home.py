@@ -25,7 +25,9 @@ from tests.surfaces.conftest import (
 
 
 def open_home(h: Harness, user: str) -> None:
-    deliver(h, {"type": "app_home_opened", "user": user, "channel": "D0HOME", "tab": "home"}, uuid.uuid4().hex)
+    deliver(
+        h, {"type": "app_home_opened", "user": user, "channel": "D0HOME", "tab": "home"}, uuid.uuid4().hex
+    )
 
 
 def publishes(h: Harness, user: str) -> list[dict[str, Any]]:
@@ -66,7 +68,8 @@ def test_home_shows_incidents_roles_oncall_and_buttons(surfaces: Harness) -> Non
     assert view["type"] == "home"
     # Severity, age, commander, my role, the channel.
     assert "*#1 P1* (High) Checkout errors for EU users" in text
-    assert f"<#{inc.channel_id}>" in text and f"<#{other.channel_id}>" in text
+    assert f"<#{inc.channel_id}>" in text
+    assert f"<#{other.channel_id}>" in text
     assert "age 42m" in text
     assert "IC <@U0ALICE> · you: *incident commander, declarer*" in text
     assert "IC <@U0BOB> · :rotating_light" in text  # not mine: no role shown
@@ -118,7 +121,10 @@ def test_actions_waiting_on_me_with_their_buttons(surfaces: Harness) -> None:
         assert "Waiting on you (0)" in blocks_text(h.slack.homes["U0BOB"])  # not confirmed yet
 
         # She confirms from her home; the rule needs a second person: Bob's home asks him.
-        assert h.bot.client.post(home_action(ActionId.HOME_CONFIRM, action.id, user="U0ALICE")).status_code == 200
+        assert (
+            h.bot.client.post(home_action(ActionId.HOME_CONFIRM, action.id, user="U0ALICE")).status_code
+            == 200
+        )
         bob = home_of(h, "U0BOB", "Waiting on you (1)")
         assert (ActionId.HOME_APPROVE, action.id) in buttons(bob)
         assert (ActionId.HOME_REJECT, action.id) in buttons(bob)
@@ -129,7 +135,9 @@ def test_actions_waiting_on_me_with_their_buttons(surfaces: Harness) -> None:
         h.slack.wait_for(lambda: h.posts("C00000001", "Approval needed: redis.delete"))
 
         # Bob approves from his home: it runs, and both homes show nothing waiting.
-        assert h.bot.client.post(home_action(ActionId.HOME_APPROVE, action.id, user="U0BOB")).status_code == 200
+        assert (
+            h.bot.client.post(home_action(ActionId.HOME_APPROVE, action.id, user="U0BOB")).status_code == 200
+        )
         h.slack.wait_for(lambda: r.exists(f"{prefix}:a", f"{prefix}:b") == 0)
         home_of(h, "U0BOB", "Waiting on you (0)")
         assert pending.get(h.engine, action.id).status is pending.Status.EXECUTED  # type: ignore[union-attr]
@@ -156,21 +164,30 @@ def test_home_buttons_open_the_forms_and_a_runbook_run_lands_on_the_home(surface
     h.bot.client.post(home_action(ActionId.HOME_RUNBOOK, "runbook", user="U0ALICE"))
     form = opened_view(h.slack.wait_calls("views.open", 2)[1].args)
     assert form["callback_id"] == CallbackId.RUNBOOK_RUN
-    options = [o["value"] for b in form["blocks"] if b["block_id"] == "runbook" for o in b["element"]["options"]]
+    options = [
+        o["value"] for b in form["blocks"] if b["block_id"] == "runbook" for o in b["element"]["options"]
+    ]
     assert options == ["cache-ping"]
 
     # Without a channel the form says so and nothing runs.
     r = h.bot.client.post(
-        submission(CallbackId.RUNBOOK_RUN, {"runbook": select("cache-ping"), "params": text_in(None), "channel": conversation(None)})
+        submission(
+            CallbackId.RUNBOOK_RUN,
+            {"runbook": select("cache-ping"), "params": text_in(None), "channel": conversation(None)},
+        )
     )
-    assert r.json() == {"response_action": "errors", "errors": {"channel": "Pick the channel for the progress message."}}
+    assert r.json() == {
+        "response_action": "errors",
+        "errors": {"channel": "Pick the channel for the progress message."},
+    }
     r = h.bot.client.post(
         submission(
             CallbackId.RUNBOOK_RUN,
             {"runbook": select("cache-ping"), "params": text_in(""), "channel": conversation("C00000001")},
         )
     )
-    assert r.status_code == 200 and r.text == ""
+    assert r.status_code == 200
+    assert r.text == ""
     # The progress message goes to the channel picked; the run shows on the home afterwards.
     h.slack.wait_for(lambda: h.posts("C00000001", "Cache answers"))
     text = blocks_text(home_of(h, "U0ALICE", "/runbook run cache-ping"))

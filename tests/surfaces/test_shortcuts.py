@@ -4,6 +4,7 @@ to the timeline; and `/incident declare` alone opening the same form."""
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from bot.incidents import records
 from bot.incidents.timeline import events
@@ -22,8 +23,8 @@ from tests.surfaces.conftest import (
 )
 
 
-def block(view: dict[str, object], block_id: str) -> dict[str, object]:
-    return next(b for b in view["blocks"] if b.get("block_id") == block_id)  # type: ignore[attr-defined, union-attr, no-any-return]
+def block(view: dict[str, Any], block_id: str) -> dict[str, Any]:
+    return next(b for b in view["blocks"] if b.get("block_id") == block_id)
 
 
 def test_global_shortcut_opens_the_form_first_and_declares_with_commander_and_responders(
@@ -34,15 +35,16 @@ def test_global_shortcut_opens_the_form_first_and_declares_with_commander_and_re
     gate = h.slack.hold("users.info")
     try:
         r = h.bot.client.post(shortcut(CallbackId.SHORTCUT_DECLARE, user="U0ALICE"))
-        assert r.status_code == 200 and r.text == ""
+        assert r.status_code == 200
+        assert r.text == ""
         [opened] = h.slack.wait_calls("views.open")
     finally:
         gate.set()
-    assert [c.method for c in h.slack.calls if c.method != "auth.test"][0] == "views.open"
+    assert next(c.method for c in h.slack.calls if c.method != "auth.test") == "views.open"
     view = opened_view(opened.args)
     assert view["callback_id"] == CallbackId.INCIDENT_DECLARE
-    assert block(view, "commander")["element"]["initial_user"] == "U0ALICE"  # type: ignore[index]
-    assert block(view, "responders")["element"]["type"] == "multi_users_select"  # type: ignore[index]
+    assert block(view, "commander")["element"]["initial_user"] == "U0ALICE"
+    assert block(view, "responders")["element"]["type"] == "multi_users_select"
 
     state = {
         "severity": select("P1"),
@@ -53,7 +55,8 @@ def test_global_shortcut_opens_the_form_first_and_declares_with_commander_and_re
         "responders": users_select(["U0DAVE", "U0ERIN"]),
     }
     r = h.bot.client.post(submission(CallbackId.INCIDENT_DECLARE, state, metadata=view["private_metadata"]))
-    assert r.status_code == 200 and r.text == ""
+    assert r.status_code == 200
+    assert r.text == ""
     inc = h.slack.wait_for(lambda: next((i for i in records.list_open(h.engine) if i.announcement_ts), None))
     assert (inc.title, inc.severity, inc.declared_by, inc.commander) == (
         "Payments time out",
@@ -103,9 +106,9 @@ def test_declare_from_a_message_prefills_the_form_and_puts_the_message_on_the_ti
     assert r.status_code == 200
     [opened] = h.slack.wait_calls("views.open")
     view = opened_view(opened.args)
-    assert block(view, "title")["element"]["initial_value"] == "Checkout returns 502 for EU customers"  # type: ignore[index]
-    assert block(view, "description")["element"]["initial_value"] == text  # type: ignore[index]
-    assert block(view, "commander")["element"]["initial_user"] == "U0BOB"  # type: ignore[index]
+    assert block(view, "title")["element"]["initial_value"] == "Checkout returns 502 for EU customers"
+    assert block(view, "description")["element"]["initial_value"] == text
+    assert block(view, "commander")["element"]["initial_user"] == "U0BOB"
     # Then the link, once Slack gave it: the form is updated in place.
     [updated] = h.slack.wait_calls("views.update")
     assert h.slack.calls.index(h.slack.calls_to("chat.getPermalink")[0]) > h.slack.calls.index(opened)
@@ -124,15 +127,17 @@ def test_declare_from_a_message_prefills_the_form_and_puts_the_message_on_the_ti
     r = h.bot.client.post(
         submission(CallbackId.INCIDENT_DECLARE, state, metadata=form["private_metadata"], user="U0BOB")
     )
-    assert r.status_code == 200 and r.text == ""
+    assert r.status_code == 200
+    assert r.text == ""
     inc = h.slack.wait_for(lambda: next((i for i in records.list_open(h.engine) if i.announcement_ts), None))
     [msg] = events(h.engine, inc.id, kinds=("message",))
     assert (msg.author, msg.text) == ("U0SUPPORT", " ".join(text.split()))
-    assert msg.data["permalink"] == link and msg.data["added_by"] == "U0BOB"
+    assert msg.data["permalink"] == link
+    assert msg.data["added_by"] == "U0BOB"
     # /incident timeline shows it with its link; the declarer hears back in the channel.
     h.wait_post("C00000001", "Incident #1 declared")
     [answer] = h.command(f"timeline {inc.id}")
-    assert f"Message from @u0support: Checkout returns 502" in texts(answer)
+    assert "Message from @u0support: Checkout returns 502" in texts(answer)
     assert link in texts(answer)
 
 
@@ -146,7 +151,7 @@ def test_add_to_timeline_picks_an_open_incident_once(surfaces: Harness) -> None:
     [opened] = h.slack.wait_calls("views.open")
     view = opened_view(opened.args)
     assert view["callback_id"] == CallbackId.TIMELINE_ADD
-    options = [o["value"] for o in block(view, "incident")["element"]["options"]]  # type: ignore[index]
+    options = [o["value"] for o in block(view, "incident")["element"]["options"]]
     assert options == [str(second.id), str(first.id)]  # newest first
     assert "<@U0DEV1>: Deploy 2.3.1 went out" in blocks_text(view)
 
@@ -154,7 +159,8 @@ def test_add_to_timeline_picks_an_open_incident_once(surfaces: Harness) -> None:
         CallbackId.TIMELINE_ADD, {"incident": select(str(first.id))}, metadata=view["private_metadata"]
     )
     r = h.bot.client.post(body)
-    assert r.status_code == 200 and r.text == ""
+    assert r.status_code == 200
+    assert r.text == ""
     h.slack.wait_for(lambda: events(h.engine, first.id, kinds=("message",)))
     [entry] = events(h.engine, first.id, kinds=("message",))
     link = f"https://test.slack.com/archives/C00000001/p{ts.replace('.', '')}"
@@ -177,7 +183,9 @@ def test_add_to_timeline_without_an_open_incident_says_so(surfaces: Harness) -> 
     ts = h.slack.post_as_user("C00000001", "U0DEV1", "hello")
     h.bot.client.post(
         message_action(
-            CallbackId.SHORTCUT_ADD_TO_TIMELINE, {"ts": ts, "user": "U0DEV1", "text": "hello"}, channel="C00000001"
+            CallbackId.SHORTCUT_ADD_TO_TIMELINE,
+            {"ts": ts, "user": "U0DEV1", "text": "hello"},
+            channel="C00000001",
         )
     )
     [opened] = h.slack.wait_calls("views.open")
@@ -191,5 +199,5 @@ def test_incident_declare_alone_opens_the_same_form(surfaces: Harness) -> None:
     [opened] = h.slack.wait_calls("views.open")
     view = opened_view(opened.args)
     assert view["callback_id"] == CallbackId.INCIDENT_DECLARE
-    assert block(view, "commander")["element"]["initial_user"] == "U0BOB"  # type: ignore[index]
+    assert block(view, "commander")["element"]["initial_user"] == "U0BOB"
     assert json.loads(view["private_metadata"]) == {"channel": "C00000001"}

@@ -65,7 +65,10 @@ def test_opening_publishes_at_once_and_a_burst_of_changes_folds_into_one_publish
         timers.advance(0.1)
     assert len(timers.due) == 1  # one publish scheduled for all of them
     timers.advance(3.0)
-    assert [(round(t, 6), u) for t, u in sent] == [(100.0, "U1"), (103.0, "U1")]  # not before the interval since the last one
+    assert [(round(t, 6), u) for t, u in sent] == [
+        (100.0, "U1"),
+        (103.0, "U1"),
+    ]  # not before the interval since the last one
     assert timers.due == []  # nothing runs while nothing changes
 
 
