@@ -1,8 +1,17 @@
-"""Slash commands: ack at once, then route in the worker thread Bolt gives the listener."""
+"""Slash commands: ack at once, then answer on a pool of their own.
+
+Bolt runs each listener on its listener executor and sends the ack once the listener has
+called `ack()`. An answer that goes out later (response_url, a cluster, a database) must not
+hold that thread: when every executor thread is busy sending answers, the next command's
+ack waits in the executor's queue. So after the ack the rest of the work moves to the
+answers pool (`ANSWERS`), and the executor thread is free for the next ack at once.
+"""
 
 from __future__ import annotations
 
+import logging
 import re
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from bot.commands.router import dispatch, resolve
@@ -11,8 +20,14 @@ from bot.runtime import Runtime
 from bot.slack.responder import SlackResponder
 from bot.slack.response_url import ResponseUrl
 
+log = logging.getLogger(__name__)
+
+ANSWERS = "commands.answers"  # runtime.extras key; bot.web.drain waits for it at shutdown
+ANSWER_WORKERS = 32  # answers mostly wait on Slack or a target, not on the CPU
+
 
 def register(app: Any, runtime: Runtime) -> None:
+    runtime.extras[ANSWERS] = ThreadPoolExecutor(max_workers=ANSWER_WORKERS, thread_name_prefix="answer")
     for key in runtime.commands():
         app.command(runtime.config.command_name(key))(_listener(runtime))
     # Any other slash command routed here (renamed in Slack but not in chatops.yaml, say)
@@ -47,6 +62,8 @@ class AnswerInAck:
 
 
 def _listener(runtime: Runtime) -> Any:
+    answers: ThreadPoolExecutor = runtime.extras[ANSWERS]
+
     def on_command(ack: Any, command: dict[str, Any], respond: Any, client: Any) -> None:
         request = Request(
             user_id=command.get("user_id", ""),
@@ -68,8 +85,18 @@ def _listener(runtime: Runtime) -> Any:
             user_id=request.user_id,
             guard=runtime.guard,
         )
-        dispatch(runtime, request, responder, {"trigger_id": command.get("trigger_id", "")}, route)
+        extra = {"trigger_id": command.get("trigger_id", "")}
         if isinstance(answer, AnswerInAck):
+            dispatch(runtime, request, responder, extra, route)
             answer.finish()
+        else:
+            answers.submit(dispatch, runtime, request, responder, extra, route).add_done_callback(_logged)
 
     return on_command
+
+
+def _logged(done: Future[None]) -> None:
+    """dispatch never raises; should it ever, say so (Bolt's error handler no longer sees it)."""
+    exc = done.exception()
+    if exc is not None:
+        log.error("answering a command failed", exc_info=exc)
