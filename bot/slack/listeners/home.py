@@ -54,9 +54,9 @@ class Homes:
             notice = self._notices.get(user, "")
         data = home.gather(rt.store.engine, rt.access, self.oncall, user, rt.clock(), notice)
         view = home.build(rt.config, data)
-        print_ = home.fingerprint(view)
+        mark = home.fingerprint(view)
         with self._lock:
-            if self._published.get(user) == print_:
+            if self._published.get(user) == mark:
                 return False
         try:
             call(rt.slack, "views.publish", user_id=user, view=view.to_dict())
@@ -64,7 +64,7 @@ class Homes:
             log.warning("App Home of %s not published: %s", user, exc)
             return False
         with self._lock:
-            self._published[user] = print_
+            self._published[user] = mark
         return True
 
 
