@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from slack_bolt import App
 
 from bot.runtime import Runtime
 from bot.slack import once
 from bot.slack.listeners import commands, guard, home, incidents, modals, runbooks, shortcuts
 
 
-def register(app: Any, runtime: Runtime) -> None:
+def register(app: App, runtime: Runtime) -> None:
     # First: a copy of an Events API callback already handled is acknowledged and dropped.
     app.middleware(once.middleware(once.EventClaims(runtime.store.engine, runtime.clock)))
     commands.register(app, runtime)

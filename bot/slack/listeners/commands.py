@@ -11,8 +11,13 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from functools import partial
 from typing import Any
+
+from slack_bolt import Ack, App, Respond
+from slack_sdk import WebClient
 
 from bot.commands.router import dispatch, resolve
 from bot.executor import Request
@@ -26,20 +31,21 @@ ANSWERS = "commands.answers"  # runtime.extras key; bot.web.drain waits for it a
 ANSWER_WORKERS = 32  # answers mostly wait on Slack or a target, not on the CPU
 
 
-def register(app: Any, runtime: Runtime) -> None:
+def register(app: App, runtime: Runtime) -> None:
     runtime.extras[ANSWERS] = ThreadPoolExecutor(max_workers=ANSWER_WORKERS, thread_name_prefix="answer")
+    listener = partial(on_command, runtime)
     for key in runtime.commands():
-        app.command(runtime.config.command_name(key))(_listener(runtime))
+        app.command(runtime.config.command_name(key))(listener)
     # Any other slash command routed here (renamed in Slack but not in chatops.yaml, say)
     # still gets an answer naming the commands the bot has, never silence.
-    app.command(re.compile(r"^/.*"))(_listener(runtime))
+    app.command(re.compile(r"^/.*"))(listener)
 
 
 class AnswerInAck:
     """A `respond` whose first message goes back in the ack itself (Slack shows it at once,
     with no second request); any later message goes through response_url as usual."""
 
-    def __init__(self, ack: Any, respond: Any) -> None:
+    def __init__(self, ack: Ack, respond: Callable[..., object]) -> None:
         self.ack = ack
         self.respond = respond
         self.acked = False
@@ -61,38 +67,38 @@ class AnswerInAck:
             self.ack()
 
 
-def _listener(runtime: Runtime) -> Any:
+def on_command(
+    runtime: Runtime, ack: Ack, command: dict[str, Any], respond: Respond, client: WebClient
+) -> None:
+    """A slash command: ack at once (with the answer when it needs no outside call), then route."""
+    request = Request(
+        user_id=command.get("user_id", ""),
+        command=command.get("command", ""),
+        text=command.get("text", "") or "",
+        channel_id=command.get("channel_id", ""),
+    )
+    route = resolve(runtime, request)
+    instant = route.instant
+    if not instant:
+        ack()  # at once: what follows may call a cluster, a database or Slack
+    url = command.get("response_url") or ""
+    later = ResponseUrl(url, runtime.response_pool) if url else respond
+    answer = AnswerInAck(ack, later) if instant else later
+    responder = SlackResponder(
+        respond=answer,
+        client=client,
+        channel_id=request.channel_id,
+        user_id=request.user_id,
+        guard=runtime.guard,
+    )
+    extra = {"trigger_id": command.get("trigger_id", "")}
+    if isinstance(answer, AnswerInAck):
+        dispatch(runtime, request, responder, extra, route)
+        answer.finish()
+        return
+    # The answer goes out on the answers pool: this thread is Bolt's, needed for the next ack.
     answers: ThreadPoolExecutor = runtime.extras[ANSWERS]
-
-    def on_command(ack: Any, command: dict[str, Any], respond: Any, client: Any) -> None:
-        request = Request(
-            user_id=command.get("user_id", ""),
-            command=command.get("command", ""),
-            text=command.get("text", "") or "",
-            channel_id=command.get("channel_id", ""),
-        )
-        route = resolve(runtime, request)
-        instant = route.instant
-        if not instant:
-            ack()  # at once: what follows may call a cluster, a database or Slack
-        url = command.get("response_url") or ""
-        later = ResponseUrl(url, runtime.response_pool) if url else respond
-        answer = AnswerInAck(ack, later) if instant else later
-        responder = SlackResponder(
-            respond=answer,
-            client=client,
-            channel_id=request.channel_id,
-            user_id=request.user_id,
-            guard=runtime.guard,
-        )
-        extra = {"trigger_id": command.get("trigger_id", "")}
-        if isinstance(answer, AnswerInAck):
-            dispatch(runtime, request, responder, extra, route)
-            answer.finish()
-        else:
-            answers.submit(dispatch, runtime, request, responder, extra, route).add_done_callback(_logged)
-
-    return on_command
+    answers.submit(dispatch, runtime, request, responder, extra, route).add_done_callback(_logged)
 
 
 def _logged(done: Future[None]) -> None:

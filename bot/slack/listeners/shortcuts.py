@@ -62,9 +62,7 @@ def _metadata(src: MessageSource) -> dict[str, Any]:
 def permalink(desk: Desk, channel: str, ts: str) -> str:
     """The message's permalink; empty (logged) when Slack will not say."""
     try:
-        return str(
-            call(desk.slack, "chat.getPermalink", channel=channel, message_ts=ts).get("permalink") or ""
-        )
+        return str(call(desk.web.chat_getPermalink, channel=channel, message_ts=ts).get("permalink") or "")
     except SlackStepError as exc:
         log.info("no permalink for %s/%s: %s", channel, ts, exc)
         return ""
@@ -79,7 +77,7 @@ def register(app: Any, runtime: Runtime) -> None:
 
     def open_view(body: dict[str, Any], view: dict[str, Any]) -> dict[str, Any] | None:
         try:
-            return call(desk().slack, "views.open", trigger_id=body.get("trigger_id", ""), view=view)
+            return call(desk().web.views_open, trigger_id=body.get("trigger_id", ""), view=view)
         except SlackStepError as exc:
             _tell(desk(), body, f":warning: Could not open the form: {exc}")
             return None
@@ -116,8 +114,7 @@ def register(app: Any, runtime: Runtime) -> None:
         opened_view = opened.get("view") or {}
         try:
             call(
-                d.slack,
-                "views.update",
+                d.web.views_update,
                 view_id=opened_view.get("id"),
                 hash=opened_view.get("hash"),
                 view=view(MessageSource(**{**asdict(src), "permalink": link})),
@@ -158,11 +155,11 @@ def _tell(desk: Desk, body: dict[str, Any], text: str) -> None:
     channel = str((body.get("channel") or {}).get("id") or "")
     try:
         if channel:
-            call(desk.slack, "chat.postEphemeral", channel=channel, user=user, text=text)
+            call(desk.web.chat_postEphemeral, channel=channel, user=user, text=text)
             return
     except SlackStepError as exc:
         log.info("could not answer %s in %s: %s", user, channel, exc)
     try:
-        call(desk.slack, "chat.postMessage", channel=user, text=text)
+        call(desk.web.chat_postMessage, channel=user, text=text)
     except SlackStepError as exc:
         log.error("could not tell %s that the form did not open: %s", user, exc)
