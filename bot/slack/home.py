@@ -192,12 +192,13 @@ def build(config: ChatopsConfig, data: HomeData) -> View:
         blocks.append(_context(data.notice))
 
     blocks += [DividerBlock(), _section(f"*Open incidents ({len(data.incidents)})*")]
-    newest = sorted(data.incidents, key=lambda i: (i.severity, -i.id))
-    blocks += [_section(_incident_line(config, inc, data)) for inc in newest[:MAX_INCIDENTS]]
-    if len(newest) > MAX_INCIDENTS:
-        more = len(newest) - MAX_INCIDENTS
+    # Most severe first (P0 before P3), then the newest.
+    ordered = sorted(data.incidents, key=lambda i: (i.severity, -i.id))
+    blocks += [_section(_incident_line(config, inc, data)) for inc in ordered[:MAX_INCIDENTS]]
+    if len(ordered) > MAX_INCIDENTS:
+        more = len(ordered) - MAX_INCIDENTS
         blocks.append(_context(f"and {more} more: `{config.command_name('incident')} list` shows them all."))
-    if not newest:
+    if not ordered:
         blocks.append(_context("None open. :sunny:"))
 
     waiting = len(data.to_confirm) + len(data.to_approve)

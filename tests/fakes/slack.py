@@ -335,9 +335,11 @@ class FakeSlack:
             view = json.loads(view) if isinstance(view, str) else view
             if not uid.startswith(("U", "W")) or not isinstance(view, dict) or view.get("type") != "home":
                 return {"ok": False, "error": "invalid_arguments"}
+            # Slack's hash of the published view comes back in app_home_opened's `view`.
+            digest = f"h{next(self._ts)}"
             with self._lock:
-                self.homes[uid] = view
-            return {**ok, "view": {"id": f"V{next(self._ids):08d}", **view}}
+                self.homes[uid] = {**view, "hash": digest}
+            return {**ok, "view": {"id": f"V{next(self._ids):08d}", **view, "hash": digest}}
         if method == "chat.getPermalink":
             cid, ts = str(args.get("channel", "")), str(args.get("message_ts", ""))
             if cid not in self.channels:

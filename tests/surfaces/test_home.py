@@ -24,14 +24,23 @@ from tests.surfaces.conftest import (
 )
 
 
-def open_home(h: Harness, user: str) -> None:
-    deliver(
-        h, {"type": "app_home_opened", "user": user, "channel": "D0HOME", "tab": "home"}, uuid.uuid4().hex
-    )
+def open_home(h: Harness, user: str, *, shown: str = "") -> None:
+    """The user opens the Home tab; `shown` is the hash of the view Slack shows them."""
+    event: dict[str, Any] = {"type": "app_home_opened", "user": user, "channel": "D0HOME", "tab": "home"}
+    if shown:
+        event["view"] = {"id": "V0HOME", "type": "home", "hash": shown}
+    deliver(h, event, uuid.uuid4().hex)
+
+
+def settled(h: Harness) -> None:
+    h.slack.wait_for(lambda: h.bot.runtime.extras["home.refresher"]._scheduled == set())
 
 
 def publishes(h: Harness, user: str) -> list[dict[str, Any]]:
-    return [c.args for c in h.slack.calls_to("views.publish") if c.args.get("user_id") == user]
+    # Reads without the fake's lock: also called inside `wait_for`, which holds it.
+    return [
+        c.args for c in list(h.slack.calls) if c.method == "views.publish" and c.args.get("user_id") == user
+    ]
 
 
 def home_of(h: Harness, user: str, contains: str = "", *, lacks: str = "") -> dict[str, Any]:
@@ -82,9 +91,12 @@ def test_home_shows_incidents_roles_oncall_and_buttons(surfaces: Harness) -> Non
 
     # Opened again with nothing changed: not published again.
     before = len(publishes(h, "U0ALICE"))
-    open_home(h, "U0ALICE")
-    h.slack.wait_for(lambda: h.bot.runtime.extras["home.refresher"]._scheduled == set())
+    open_home(h, "U0ALICE", shown=h.slack.homes["U0ALICE"]["hash"])
+    settled(h)
     assert len(publishes(h, "U0ALICE")) == before
+    # Slack shows a view another replica published: this one publishes its own again.
+    open_home(h, "U0ALICE", shown="h-from-another-replica")
+    h.slack.wait_for(lambda: len(publishes(h, "U0ALICE")) == before + 1)
 
 
 def test_home_follows_declare_ack_and_resolve_without_a_timer(surfaces: Harness) -> None:

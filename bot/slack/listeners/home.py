@@ -41,8 +41,16 @@ class Homes:
         self.oncall = oncall
         self._published: dict[str, str] = {}
         self._notices: dict[str, str] = {}
+        self._hashes: dict[str, str] = {}  # Slack's hash of the view this process last published
         self._lock = threading.Lock()
         self.refresher = HomeRefresher(self.publish)
+
+    def shown(self, user: str, shown_hash: str) -> None:
+        """The home Slack shows is not the one published here last (another replica published
+        since): the next publish goes out even if this process's view did not change."""
+        with self._lock:
+            if shown_hash and self._hashes.get(user) != shown_hash:
+                self._published.pop(user, None)
 
     def notice(self, user: str, text: str) -> None:
         with self._lock:
@@ -59,12 +67,13 @@ class Homes:
             if self._published.get(user) == mark:
                 return False
         try:
-            call(Desk.of(rt).web.views_publish, user_id=user, view=view.to_dict())
+            sent = call(Desk.of(rt).web.views_publish, user_id=user, view=view.to_dict())
         except SlackStepError as exc:
             log.warning("App Home of %s not published: %s", user, exc)
             return False
         with self._lock:
             self._published[user] = mark
+            self._hashes[user] = str((sent.get("view") or {}).get("hash") or "")
         return True
 
 
@@ -78,7 +87,9 @@ def register(app: Any, runtime: Runtime, *, oncall: OncallProvider | None = None
     def on_home_opened(event: dict[str, Any]) -> None:
         if event.get("tab", "home") != "home" or runtime.slack is None:
             return
-        refresher.opened(str(event.get("user") or ""))
+        user = str(event.get("user") or "")
+        homes.shown(user, str((event.get("view") or {}).get("hash") or ""))
+        refresher.opened(user)
 
     app.event("app_home_opened")(on_home_opened)
 
