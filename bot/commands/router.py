@@ -4,14 +4,13 @@
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum, auto
-from typing import Any
 
 from bot.commands.builtin import Builtin, Call
 from bot.commands.observe import mark_help, note, observe
-from bot.commands.parse import ParseError, split_words, usage
+from bot.commands.parse import ParseError, split_verbatim, split_words, usage
 from bot.commands.responder import Responder
 from bot.executor import Done, Failed, NeedsConfirmation, Outcome_, Refused, Request
 from bot.runtime import Runtime
@@ -139,6 +138,11 @@ def resolve(runtime: Runtime, request: Request) -> Route:
         return Route(kind, command, tuple(words), tuple(rest), builtin=entry)
     if not isinstance(entry, HandlerSpec):
         raise TypeError(f"the command table holds a {type(entry).__name__}: neither a handler nor a built-in")
+    if getattr(entry.params, "VERBATIM", False):
+        # An expression (PromQL) keeps its quotes and brackets: shlex would strip them.
+        rest = split_verbatim(request.text)[len(words) - len(rest) :]
+        asks_help = bool(rest) and rest[0].lower() in HELP_WORDS
+        quote_error = ""
     if quote_error:
         return Route(RouteKind.QUOTE_ERROR, command, tuple(words), spec=entry, error=quote_error)
     kind = RouteKind.HANDLER_HELP if asks_help else RouteKind.HANDLER
@@ -149,21 +153,21 @@ def dispatch(
     runtime: Runtime,
     request: Request,
     respond: Responder,
-    extra: Mapping[str, Any] | None = None,
+    trigger_id: str = "",
     route: Route | None = None,
 ) -> None:
     """Answer one command. Never raises: every failure becomes a message to the requester."""
     route = route or resolve(runtime, request)
     # Counted in chatops_requests_total and logged once, with the request id, whatever happens.
     with observe(request, route.command, respond) as observed:
-        _answer(runtime, request, observed, extra, route)
+        _answer(runtime, request, observed, trigger_id, route)
 
 
 def _answer(
     runtime: Runtime,
     request: Request,
     respond: Responder,
-    extra: Mapping[str, Any] | None,
+    trigger_id: str,
     route: Route,
 ) -> None:
     command = route.command
@@ -177,7 +181,7 @@ def _answer(
         b = route.builtin
         respond.say(f"`{runtime.config.command_name(command)} {b.sub} {b.usage}`\n{b.help}", ephemeral=True)
     elif route.kind is RouteKind.BUILTIN and route.builtin is not None:
-        route.builtin.fn(Call(runtime, request, list(route.rest), respond, dict(extra or {})))
+        route.builtin.fn(Call(runtime, request, list(route.rest), respond, trigger_id))
     elif route.kind is RouteKind.UNKNOWN_SUB:
         respond.error(_suggest(runtime, command, list(route.words) or [""]))
     elif route.kind is RouteKind.QUOTE_ERROR:

@@ -18,13 +18,13 @@ from slack_sdk.models.blocks import Block
 from sqlalchemy import insert
 
 from bot.incidents import escalation, messages, records, slack_setup
-from bot.incidents.desk import Desk
+from bot.incidents.deps import IncidentDeps
 from bot.incidents.records import RESOLVED, SETUP_STEPS, STATUSES, Incident, IncidentError
 from bot.incidents.roles import ROLES, topic
 from bot.incidents.slack_setup import post, update
 from bot.incidents.slackapi import SlackStepError, call, mention
-from bot.incidents.timeline import add_event, events, incident_for_channel
 from bot.store.tables import incidents
+from bot.store.timeline import add_event, events, incident_for_channel
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +33,7 @@ UPDATE_MAX = 3000
 
 
 @dataclass
-class Outcome:
+class IncidentChange:
     """The incident after a change, and what Slack would not do (warnings for the user)."""
 
     incident: Incident
@@ -41,7 +41,7 @@ class Outcome:
     failures: list[slack_setup.StepFailure] = field(default_factory=list)
 
 
-def normalise_severity(desk: Desk, word: str) -> str:
+def normalise_severity(desk: IncidentDeps, word: str) -> str:
     sev = word.strip().upper()
     if sev not in desk.config.severities:
         known = ", ".join(sorted(desk.config.severities))
@@ -49,7 +49,7 @@ def normalise_severity(desk: Desk, word: str) -> str:
     return sev
 
 
-def _open(desk: Desk, incident_id: int) -> Incident:
+def _open(desk: IncidentDeps, incident_id: int) -> Incident:
     inc = records.require(desk.engine, incident_id)
     if not inc.is_open:
         raise IncidentError(f"Incident #{inc.id} is already resolved.")
@@ -66,7 +66,12 @@ def _warned(warnings: list[str], failed: str) -> Iterator[None]:
 
 
 def _in_thread(
-    desk: Desk, inc: Incident, text: str, warnings: list[str], failed: str, blocks: list[Block] | None = None
+    desk: IncidentDeps,
+    inc: Incident,
+    text: str,
+    warnings: list[str],
+    failed: str,
+    blocks: list[Block] | None = None,
 ) -> None:
     """Post in the announcement's thread, when the incident was announced."""
     if not (inc.announcement_ts and inc.announcement_channel):
@@ -81,7 +86,7 @@ def _in_thread(
         )
 
 
-def _tell(desk: Desk, inc: Incident, text: str, warnings: list[str], *, thread: bool = False) -> None:
+def _tell(desk: IncidentDeps, inc: Incident, text: str, warnings: list[str], *, thread: bool = False) -> None:
     """Post a line in the channel (and the announcement's thread); failures become warnings."""
     with _warned(warnings, "could not post in the incident channel"):
         post(desk, inc, text)
@@ -89,7 +94,7 @@ def _tell(desk: Desk, inc: Incident, text: str, warnings: list[str], *, thread: 
         _in_thread(desk, inc, text, warnings, "could not post in the announcement's thread")
 
 
-def refresh(desk: Desk, inc: Incident) -> list[str]:
+def refresh(desk: IncidentDeps, inc: Incident) -> list[str]:
     """Bring the topic and the pinned summary in line with the row."""
     warnings: list[str] = []
     if not inc.channel_id:
@@ -112,7 +117,7 @@ def refresh(desk: Desk, inc: Incident) -> list[str]:
 
 
 def declare(
-    desk: Desk,
+    desk: IncidentDeps,
     *,
     user: str,
     title: str,
@@ -122,7 +127,7 @@ def declare(
     commander: str | None = None,
     responders: list[str] | None = None,
     source: MessageSource | None = None,
-) -> Outcome:
+) -> IncidentChange:
     """Store the incident (its number) first, then set Slack up on its critical path.
 
     `commander` defaults to the declarer; `responders` (user ids) are invited with the on-call
@@ -173,7 +178,7 @@ def declare(
         add_message(desk, inc.id, source, added_by=user, at=now)
     records.refresh_open_gauge(desk.engine)
     inc, failures = slack_setup.run(desk, inc, SETUP_STEPS)
-    return Outcome(inc, failures=failures)
+    return IncidentChange(inc, failures=failures)
 
 
 @dataclass(frozen=True)
@@ -190,7 +195,9 @@ class MessageSource:
 MESSAGE_TEXT_MAX = 3000
 
 
-def add_message(desk: Desk, incident_id: int, msg: MessageSource, *, added_by: str, at: datetime) -> None:
+def add_message(
+    desk: IncidentDeps, incident_id: int, msg: MessageSource, *, added_by: str, at: datetime
+) -> None:
     """The message, its author and its permalink on the timeline (once per incident and message)."""
     if any(
         e.data.get("ts") == msg.ts and e.data.get("channel") == msg.channel
@@ -209,26 +216,26 @@ def add_message(desk: Desk, incident_id: int, msg: MessageSource, *, added_by: s
     )
 
 
-def retry_setup(desk: Desk, incident_id: int) -> Outcome:
+def retry_setup(desk: IncidentDeps, incident_id: int) -> IncidentChange:
     inc = records.require(desk.engine, incident_id)
     if not inc.setup_pending:
-        return Outcome(inc)
+        return IncidentChange(inc)
     inc, failures = slack_setup.run(desk, inc)
-    return Outcome(inc, failures=failures)
+    return IncidentChange(inc, failures=failures)
 
 
 # -- while open ----------------------------------------------------------------------------
 
 
 def post_update(
-    desk: Desk,
+    desk: IncidentDeps,
     incident_id: int,
     *,
     user: str,
     text: str,
     public: bool = False,
     status: str | None = None,
-) -> Outcome:
+) -> IncidentChange:
     """Record an update, post it in the channel and the announcement's thread, move the next due."""
     inc = _open(desk, incident_id)
     text = text.strip()
@@ -258,10 +265,10 @@ def post_update(
         desk, inc, fallback, warnings, "could not post the update in the announcement's thread", blocks
     )
     warnings += refresh(desk, inc) if status else []
-    return Outcome(inc, warnings)
+    return IncidentChange(inc, warnings)
 
 
-def assign(desk: Desk, incident_id: int, *, user: str, role: str, assignee: str) -> Outcome:
+def assign(desk: IncidentDeps, incident_id: int, *, user: str, role: str, assignee: str) -> IncidentChange:
     inc = _open(desk, incident_id)
     now = desk.clock()
     roles = dict(inc.roles)
@@ -284,10 +291,10 @@ def assign(desk: Desk, incident_id: int, *, user: str, role: str, assignee: str)
             slack_setup.invite(desk, inc.channel_id, [assignee])
     _tell(desk, inc, f":busts_in_silhouette: {mention(assignee)} is now the {role_label.lower()}.", warnings)
     warnings += refresh(desk, inc)
-    return Outcome(inc, warnings)
+    return IncidentChange(inc, warnings)
 
 
-def set_severity(desk: Desk, incident_id: int, *, user: str, severity: str) -> Outcome:
+def set_severity(desk: IncidentDeps, incident_id: int, *, user: str, severity: str) -> IncidentChange:
     inc = _open(desk, incident_id)
     sev = normalise_severity(desk, severity)
     if sev == inc.severity:
@@ -318,10 +325,12 @@ def set_severity(desk: Desk, incident_id: int, *, user: str, severity: str) -> O
     warnings: list[str] = []
     _tell(desk, inc, f"{arrow} {mention(user)} changed the severity {before} → {sev}.", warnings, thread=True)
     warnings += refresh(desk, inc)
-    return Outcome(inc, warnings)
+    return IncidentChange(inc, warnings)
 
 
-def set_status(desk: Desk, incident_id: int, *, user: str, status: str, announce: bool = True) -> Outcome:
+def set_status(
+    desk: IncidentDeps, incident_id: int, *, user: str, status: str, announce: bool = True
+) -> IncidentChange:
     status = status.lower()
     if status == RESOLVED:
         return resolve(desk, incident_id, user=user, summary="")
@@ -347,10 +356,10 @@ def set_status(desk: Desk, incident_id: int, *, user: str, status: str, announce
             desk, inc, f":traffic_light: {mention(user)} set the status to *{status}*.", warnings, thread=True
         )
         warnings += refresh(desk, inc)
-    return Outcome(inc, warnings)
+    return IncidentChange(inc, warnings)
 
 
-def acknowledge(desk: Desk, incident_id: int, *, user: str) -> Outcome:
+def acknowledge(desk: IncidentDeps, incident_id: int, *, user: str) -> IncidentChange:
     inc = _open(desk, incident_id)
     if inc.acknowledged_by:
         raise IncidentError(
@@ -375,10 +384,10 @@ def acknowledge(desk: Desk, incident_id: int, *, user: str) -> Outcome:
         warnings,
     )
     warnings += refresh(desk, inc)
-    return Outcome(inc, warnings)
+    return IncidentChange(inc, warnings)
 
 
-def snooze(desk: Desk, incident_id: int, *, user: str, minutes: int) -> Outcome:
+def snooze(desk: IncidentDeps, incident_id: int, *, user: str, minutes: int) -> IncidentChange:
     if not 1 <= minutes <= 24 * 60:
         raise IncidentError("Snooze for 1 to 1,440 minutes (15, 30 or 60 are the usual ones).")
     inc = _open(desk, incident_id)
@@ -395,10 +404,10 @@ def snooze(desk: Desk, incident_id: int, *, user: str, minutes: int) -> Outcome:
         f":zzz: {mention(user)} snoozed the status reminder for {minutes}m (next due {messages.hhmm(due)}).",
         warnings,
     )
-    return Outcome(inc, warnings)
+    return IncidentChange(inc, warnings)
 
 
-def resolve(desk: Desk, incident_id: int, *, user: str, summary: str) -> Outcome:
+def resolve(desk: IncidentDeps, incident_id: int, *, user: str, summary: str) -> IncidentChange:
     """Stop reminders and escalation, post the duration, ask for the post-mortem."""
     inc = _open(desk, incident_id)
     now = desk.clock()
@@ -427,7 +436,7 @@ def resolve(desk: Desk, incident_id: int, *, user: str, summary: str) -> Outcome
     warnings: list[str] = []
     _tell(desk, inc, text, warnings, thread=True)
     warnings += refresh(desk, inc)
-    return Outcome(inc, warnings)
+    return IncidentChange(inc, warnings)
 
 
 def age(inc: Incident, now: datetime) -> str:
@@ -437,7 +446,7 @@ def age(inc: Incident, now: datetime) -> str:
 # -- pins ------------------------------------------------------------------------------------
 
 
-def record_pin(desk: Desk, *, channel: str, user: str, ts: str, text: str | None, how: str) -> bool:
+def record_pin(desk: IncidentDeps, *, channel: str, user: str, ts: str, text: str | None, how: str) -> bool:
     """A message pinned or marked :pushpin: in an incident channel goes on the timeline, once."""
     incident_id = incident_for_channel(desk.engine, channel)
     if incident_id is None:
@@ -461,7 +470,7 @@ def record_pin(desk: Desk, *, channel: str, user: str, ts: str, text: str | None
     return True
 
 
-def _message_text(desk: Desk, channel: str, ts: str) -> str:
+def _message_text(desk: IncidentDeps, channel: str, ts: str) -> str:
     """The text of one message (reaction events carry only its timestamp)."""
     try:
         found = call(

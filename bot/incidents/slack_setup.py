@@ -19,11 +19,11 @@ from typing import Any
 from slack_sdk.models.blocks import Block
 
 from bot.incidents import checklists, messages, naming, records
-from bot.incidents.desk import Desk
+from bot.incidents.deps import IncidentDeps
 from bot.incidents.records import SETUP_STEPS, STEP_LABELS, Incident
 from bot.incidents.roles import topic
 from bot.incidents.slackapi import SlackStepError, call
-from bot.incidents.timeline import events
+from bot.store.timeline import events
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +49,7 @@ _CHANNEL_GONE = ("channel_not_found", "is_archived")
 
 
 def post(
-    desk: Desk, inc: Incident, text: str, blocks: list[Block] | None = None, **kw: Any
+    desk: IncidentDeps, inc: Incident, text: str, blocks: list[Block] | None = None, **kw: Any
 ) -> dict[str, Any]:
     """Post in the incident's channel; without one (set-up failed, or the channel was archived),
     in the incidents channel; when the bot was removed from the channel, it joins again."""
@@ -73,7 +73,9 @@ def post(
     return call(desk.web.chat_postMessage, channel=channel, text=text, blocks=payload, **kw)
 
 
-def update(desk: Desk, channel: str | None, ts: str | None, text: str, blocks: list[Block]) -> dict[str, Any]:
+def update(
+    desk: IncidentDeps, channel: str | None, ts: str | None, text: str, blocks: list[Block]
+) -> dict[str, Any]:
     """Rewrite a message the bot posted (the pinned summary, the announcement) in place."""
     if not channel or not ts:
         raise SlackStepError("chat.update", "the message to rewrite was never posted")
@@ -86,7 +88,7 @@ def _need_channel(inc: Incident) -> str:
     return inc.channel_id
 
 
-def _channel(desk: Desk, inc: Incident) -> Incident:
+def _channel(desk: IncidentDeps, inc: Incident) -> Incident:
     if inc.channel_id:
         return inc
     base = naming.base_name(
@@ -114,7 +116,7 @@ def _channel(desk: Desk, inc: Incident) -> Incident:
     )
 
 
-def contact_entities(desk: Desk, entries: Iterable[str]) -> list[str]:
+def contact_entities(desk: IncidentDeps, entries: Iterable[str]) -> list[str]:
     """User and group ids for contacts entries: a contacts key expands, an id stays."""
     out: list[str] = []
     for entry in entries:
@@ -125,7 +127,7 @@ def contact_entities(desk: Desk, entries: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(out))
 
 
-def responders(desk: Desk, inc: Incident) -> list[str]:
+def responders(desk: IncidentDeps, inc: Incident) -> list[str]:
     """Declarer, role holders, the responders picked when declaring, contacts.oncall and the
     service's contacts (ids, groups unexpanded)."""
     declared = events(desk.engine, inc.id, kinds=("declared",))
@@ -136,13 +138,13 @@ def responders(desk: Desk, inc: Incident) -> list[str]:
     return contact_entities(desk, entries)
 
 
-def invite(desk: Desk, channel: str, entities: list[str]) -> None:
+def invite(desk: IncidentDeps, channel: str, entities: list[str]) -> None:
     """Invite users and the members of groups; raise naming what failed after inviting the rest."""
     users, problems = desk.names.expand_groups(entities)
     _invite_users(desk, channel, users, problems)
 
 
-def _invite_users(desk: Desk, channel: str, users: list[str], problems: list[str]) -> None:
+def _invite_users(desk: IncidentDeps, channel: str, users: list[str], problems: list[str]) -> None:
     for i in range(0, len(users), INVITE_CHUNK):
         chunk = users[i : i + INVITE_CHUNK]
         try:
@@ -154,17 +156,17 @@ def _invite_users(desk: Desk, channel: str, users: list[str], problems: list[str
         raise SlackStepError("usergroups.users.list", "; ".join(problems))
 
 
-def _invite(desk: Desk, inc: Incident) -> Incident:
+def _invite(desk: IncidentDeps, inc: Incident) -> Incident:
     invite(desk, _need_channel(inc), responders(desk, inc))
     return inc
 
 
-def _topic(desk: Desk, inc: Incident) -> Incident:
+def _topic(desk: IncidentDeps, inc: Incident) -> Incident:
     call(desk.web.conversations_setTopic, channel=_need_channel(inc), topic=topic(inc, desk.names))
     return inc
 
 
-def runbook_links(desk: Desk, inc: Incident) -> list[tuple[str, str]]:
+def runbook_links(desk: IncidentDeps, inc: Incident) -> list[tuple[str, str]]:
     """(title, link) for the service's runbooks that have a URL (itself, or incidents.runbook_url)."""
     if not inc.service or inc.service not in desk.config.services:
         return []
@@ -178,14 +180,14 @@ def runbook_links(desk: Desk, inc: Incident) -> list[tuple[str, str]]:
     return out
 
 
-def _bookmarks(desk: Desk, inc: Incident) -> Incident:
+def _bookmarks(desk: IncidentDeps, inc: Incident) -> Incident:
     channel = _need_channel(inc)
     for title, link in runbook_links(desk, inc):
         call(desk.web.bookmarks_add, channel_id=channel, title=title, type="link", link=link)
     return inc
 
 
-def _summary(desk: Desk, inc: Incident) -> Incident:
+def _summary(desk: IncidentDeps, inc: Incident) -> Incident:
     text, blocks = messages.summary(desk.config, inc)
     posted = call(
         desk.web.chat_postMessage,
@@ -196,7 +198,7 @@ def _summary(desk: Desk, inc: Incident) -> Incident:
     return records.save(desk.engine, inc.id, summary_ts=posted.get("ts"))
 
 
-def _pin(desk: Desk, inc: Incident) -> Incident:
+def _pin(desk: IncidentDeps, inc: Incident) -> Incident:
     channel = _need_channel(inc)
     if not inc.summary_ts:
         raise _Waits("waits for the summary message, which has not been posted yet")
@@ -208,9 +210,11 @@ def _pin(desk: Desk, inc: Incident) -> Incident:
     return inc
 
 
-def _checklist(desk: Desk, inc: Incident) -> Incident:
+def _checklist(desk: IncidentDeps, inc: Incident) -> Incident:
     every = messages.duration(desk.config.update_every(inc.severity))
-    text = checklists.render(inc.severity, messages.label(desk.config, inc.severity), every, desk.command)
+    text = checklists.checklist_text(
+        inc.severity, messages.label(desk.config, inc.severity), every, desk.command
+    )
     call(
         desk.web.chat_postMessage,
         channel=_need_channel(inc),
@@ -220,7 +224,7 @@ def _checklist(desk: Desk, inc: Incident) -> Incident:
     return inc
 
 
-def _announce(desk: Desk, inc: Incident) -> Incident:
+def _announce(desk: IncidentDeps, inc: Incident) -> Incident:
     text, blocks = messages.announcement(desk.config, inc)
     posted = call(
         desk.web.chat_postMessage,
@@ -234,7 +238,7 @@ def _announce(desk: Desk, inc: Incident) -> Incident:
     )
 
 
-STEPS: dict[str, Callable[[Desk, Incident], Incident]] = {
+STEPS: dict[str, Callable[[IncidentDeps, Incident], Incident]] = {
     "channel": _channel,
     "invite": _invite,
     "topic": _topic,
@@ -268,7 +272,7 @@ CARRIED = frozenset({"bookmarks"})  # started in their round, awaited after the 
 class _Setup:
     """One set-up run: the steps to do, what failed, and the pending list saved as each step ends."""
 
-    def __init__(self, desk: Desk, inc: Incident, todo: set[str]) -> None:
+    def __init__(self, desk: IncidentDeps, inc: Incident, todo: set[str]) -> None:
         self.desk = desk
         self.inc = inc
         self.todo = todo
@@ -302,7 +306,9 @@ class _Setup:
         return functools.partial(STEPS[step], desk, inc)
 
 
-def run(desk: Desk, inc: Incident, steps: Iterable[str] | None = None) -> tuple[Incident, list[StepFailure]]:
+def run(
+    desk: IncidentDeps, inc: Incident, steps: Iterable[str] | None = None
+) -> tuple[Incident, list[StepFailure]]:
     """Run the given steps (default: the pending ones), each round's at once; record what is pending."""
     todo = set(inc.pending_steps if steps is None else steps)
     if desk.slack is None:  # the console without --slack: everything waits for retry-setup
@@ -358,7 +364,7 @@ def _reason(step: str, failures: list[StepFailure]) -> str:
     return next((f.error for f in failures if f.step == step), "not run yet")
 
 
-def _link_late_channel(desk: Desk, inc: Incident) -> None:
+def _link_late_channel(desk: IncidentDeps, inc: Incident) -> None:
     """The channel came after the announcement (a retry): fix the link in the announcement."""
     text, blocks = messages.announcement(desk.config, inc)
     channel, ts = inc.announcement_channel, inc.announcement_ts

@@ -10,8 +10,8 @@ from typing import Any
 from slack_bolt.adapter.socket_mode import SocketModeHandler
 from sqlalchemy import func, select
 
-from bot.incidents.timeline import events
 from bot.slack.once import events_seen
+from bot.store.timeline import events
 from tests.fakes.socket_mode import FakeSocketMode
 from tests.incidents.conftest import Harness
 from tests.surfaces.conftest import deliver

@@ -7,8 +7,8 @@ import json
 from typing import Any
 
 from bot.incidents import records
-from bot.incidents.timeline import events
 from bot.slack.ids import CallbackId
+from bot.store.timeline import events
 from tests.incidents.conftest import Harness, texts
 from tests.surfaces.conftest import (
     blocks_text,

@@ -46,9 +46,9 @@ METHOD_SCOPES: dict[str, set[str]] = {
     "reactions_add": {"reactions:write"},
     "auth_test": set(),
 }
-# `client.chat_postMessage(…)`, and `call(client.chat_postMessage, …)` (bot.incidents.slackapi).
+# A call (`client.chat_postMessage(`) or a typed method handed to a wrapper (`call(desk.web.pins_add, `).
 CALL = re.compile(
-    r"\.((?:chat|conversations|pins|bookmarks|users|usergroups|files|views|reactions|auth)_[A-Za-z0-9_]+)\s*[(,)]"
+    r"\.((?:chat|conversations|pins|bookmarks|users|usergroups|files|views|reactions|auth)_[A-Za-z0-9_]+)[(,]"
 )
 
 

@@ -91,14 +91,14 @@ def on_command(
         user_id=request.user_id,
         guard=runtime.guard,
     )
-    extra = {"trigger_id": command.get("trigger_id", "")}
+    trigger = str(command.get("trigger_id") or "")
     if isinstance(answer, AnswerInAck):
-        dispatch(runtime, request, responder, extra, route)
+        dispatch(runtime, request, responder, trigger, route)
         answer.finish()
         return
     # The answer goes out on the answers pool: this thread is Bolt's, needed for the next ack.
     answers: ThreadPoolExecutor = runtime.extras[ANSWERS]
-    answers.submit(dispatch, runtime, request, responder, extra, route).add_done_callback(_logged)
+    answers.submit(dispatch, runtime, request, responder, trigger, route).add_done_callback(_logged)
 
 
 def _logged(done: Future[None]) -> None:

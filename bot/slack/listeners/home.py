@@ -17,7 +17,7 @@ from sqlalchemy import Delete, Insert, Update, event
 
 from bot.guard import ActionResult, Kind
 from bot.incidents import views as incident_views
-from bot.incidents.desk import Desk
+from bot.incidents.deps import IncidentDeps
 from bot.incidents.slackapi import SlackStepError, call
 from bot.runbooks.commands import catalog_of
 from bot.runtime import Runtime
@@ -67,7 +67,7 @@ class Homes:
             if self._published.get(user) == mark:
                 return False
         try:
-            sent = call(Desk.of(rt).web.views_publish, user_id=user, view=view.to_dict())
+            sent = call(IncidentDeps.of(rt).web.views_publish, user_id=user, view=view.to_dict())
         except SlackStepError as exc:
             log.warning("App Home of %s not published: %s", user, exc)
             return False
@@ -127,7 +127,7 @@ def register(app: Any, runtime: Runtime, *, oncall: OncallProvider | None = None
 def _open(runtime: Runtime, homes: Homes, user: str, body: dict[str, Any], view: dict[str, Any]) -> None:
     """views.open first (the trigger expires in 3 s); a refusal is shown on the home itself."""
     try:
-        call(Desk.of(runtime).web.views_open, trigger_id=body.get("trigger_id", ""), view=view)
+        call(IncidentDeps.of(runtime).web.views_open, trigger_id=body.get("trigger_id", ""), view=view)
     except SlackStepError as exc:
         homes.notice(user, f":warning: Could not open the form: {exc}")
         homes.refresher.changed([user])

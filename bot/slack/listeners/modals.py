@@ -14,12 +14,11 @@ from bot.executor import Request
 from bot.incidents import lifecycle, records
 from bot.incidents import views as incident_views
 from bot.incidents.commands import report_declared
-from bot.incidents.desk import Desk
+from bot.incidents.deps import IncidentDeps
 from bot.incidents.lifecycle import MessageSource
 from bot.incidents.records import IncidentError
 from bot.incidents.slack_setup import post
 from bot.incidents.slackapi import SlackStepError, mention
-from bot.incidents.timeline import events
 from bot.runbooks.commands import catalog_of
 from bot.runtime import Runtime
 from bot.slack import forms
@@ -27,6 +26,7 @@ from bot.slack.ids import CallbackId
 from bot.slack.listeners.incidents import ChannelResponder
 from bot.slack.listeners.shortcuts import permalink
 from bot.store.audit import Event, Outcome, record
+from bot.store.timeline import events
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +62,7 @@ def _audit(runtime: Runtime, user: str, channel: str, what: str, handler: str, f
     )
 
 
-def declare_errors(desk: Desk, vals: dict[str, Any]) -> tuple[str, dict[str, str]]:
+def declare_errors(desk: IncidentDeps, vals: dict[str, Any]) -> tuple[str, dict[str, str]]:
     """The normalised title and what is wrong with the form, by block id."""
     title = " ".join(str(vals.get(incident_views.TITLE) or "").split())
     errors: dict[str, str] = {}
@@ -82,8 +82,8 @@ def declare_errors(desk: Desk, vals: dict[str, Any]) -> tuple[str, dict[str, str
 
 
 def register(app: Any, runtime: Runtime) -> None:
-    def desk() -> Desk:
-        return Desk.of(runtime)
+    def desk() -> IncidentDeps:
+        return IncidentDeps.of(runtime)
 
     def on_declare(ack: Any, body: dict[str, Any], view: dict[str, Any], client: Any) -> None:
         d = desk()

@@ -15,7 +15,7 @@ from typing import Any
 
 from bot.incidents import records
 from bot.incidents import views as incident_views
-from bot.incidents.desk import Desk
+from bot.incidents.deps import IncidentDeps
 from bot.incidents.lifecycle import MessageSource
 from bot.incidents.slackapi import SlackStepError, call, mention
 from bot.runtime import Runtime
@@ -59,7 +59,7 @@ def _metadata(src: MessageSource) -> dict[str, Any]:
         keep //= 2
 
 
-def permalink(desk: Desk, channel: str, ts: str) -> str:
+def permalink(desk: IncidentDeps, channel: str, ts: str) -> str:
     """The message's permalink; empty (logged) when Slack will not say."""
     try:
         return str(call(desk.web.chat_getPermalink, channel=channel, message_ts=ts).get("permalink") or "")
@@ -69,8 +69,8 @@ def permalink(desk: Desk, channel: str, ts: str) -> str:
 
 
 def register(app: Any, runtime: Runtime) -> None:
-    def desk() -> Desk:
-        return Desk.of(runtime)
+    def desk() -> IncidentDeps:
+        return IncidentDeps.of(runtime)
 
     def user_of(body: dict[str, Any]) -> str:
         return str((body.get("user") or {}).get("id") or "")
@@ -149,7 +149,7 @@ def register(app: Any, runtime: Runtime) -> None:
     app.shortcut(CallbackId.SHORTCUT_ADD_TO_TIMELINE.value)(on_add_to_timeline)
 
 
-def _tell(desk: Desk, body: dict[str, Any], text: str) -> None:
+def _tell(desk: IncidentDeps, body: dict[str, Any], text: str) -> None:
     """A failure before any form was open: an ephemeral note where the shortcut was used, else a DM."""
     user = str((body.get("user") or {}).get("id") or "")
     channel = str((body.get("channel") or {}).get("id") or "")

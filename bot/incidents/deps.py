@@ -23,7 +23,9 @@ if TYPE_CHECKING:
 
 
 @dataclass
-class Desk:
+class IncidentDeps:
+    """The dependencies of every incident function (passed as `desk`, the incident desk)."""
+
     engine: Engine
     config: ChatopsConfig
     slack: WebClient | None  # None in the console without --slack
@@ -34,9 +36,9 @@ class Desk:
         self.names = Names(self.slack)
 
     @classmethod
-    def of(cls, runtime: Runtime) -> Desk:
+    def of(cls, runtime: Runtime) -> IncidentDeps:
         desk = runtime.extras.get("incidents.desk")
-        if not isinstance(desk, Desk):
+        if not isinstance(desk, IncidentDeps):
             desk = cls(runtime.store.engine, runtime.config, runtime.slack, runtime.clock)
             runtime.extras["incidents.desk"] = desk
         return desk
