@@ -23,6 +23,7 @@ from tests.incidents.conftest import (
     CONFIG,
     Clock,
     Harness,
+    input_select,
     input_text,
     start_incident_bot,
     texts,
@@ -151,3 +152,17 @@ access:
     assert "access.rules[0].handlers: 'incident.reslove' names no handler or command" in out
     assert "access.rules[1]: need: approval applies to destructive handlers" in out
     assert "access.rules[2]" not in out
+
+
+def test_the_declare_form_follows_the_severity_rule(guarded: Harness) -> None:
+    form = view_submission(
+        CallbackId.INCIDENT_DECLARE,
+        {"severity": input_select("P0"), "title": input_text("Everything is down")},
+        {"channel": "C00000001"},
+        user="U0MALLORY",
+    )
+    assert guarded.bot.client.post(form).status_code == 200
+    guarded.slack.wait_for(
+        lambda: [c for c in guarded.slack.calls if "Declaring a P0 incident needs" in str(c.args)]
+    )
+    assert guarded.slack.calls_to("conversations.create") == []
