@@ -15,15 +15,18 @@ from enum import Enum
 from typing import Any
 
 # scheme://user:password@host  ->  scheme://user:***@host
-_URL_PASSWORD = re.compile(r"(?P<pre>[a-zA-Z][a-zA-Z0-9+.\-]*://[^:/@\s]*:)(?P<pw>[^@\s]+)(?P<post>@)")
+# (no `/` in the password: it would end the authority; it also keeps this linear on long text)
+_URL_PASSWORD = re.compile(r"(?P<pre>[a-zA-Z][a-zA-Z0-9+.\-]*://[^:/@\s]*:)(?P<pw>[^@\s/]+)(?P<post>@)")
 
 # Key names whose values are secrets: any name containing one of these words, or exactly one
-# of the short ones (`sig`, `key`, `pwd` would match too much inside other words).
+# of the short ones (`sig`, `key`, `pwd` would match too much inside other words). The name is
+# found by a lookahead and taken possessively: linear even on a 1 MB word (redact runs on
+# every log line and every result).
 _SECRET_WORDS = (
     r"password|passwd|passphrase|secret|token|api[_-]?key|apikey|access[_-]?key|private[_-]?key"
     r"|credential|authorization|session[_-]?id|x-amz-signature|x-goog-signature"
 )
-_SECRET_NAME = rf"(?:[\w.-]*(?:{_SECRET_WORDS})[\w.-]*|pwd|sig|signature|dsn)"
+_SECRET_NAME = rf"(?:(?=[\w.-]*?(?:{_SECRET_WORDS}))[\w.-]++|pwd|sig|signature|dsn)"
 # name=value in query strings, DSNs and environment assignments
 _KV_PASSWORD = re.compile(
     # `key` alone only as a query parameter (`?key=AIza…`): elsewhere it names Redis keys.
@@ -37,7 +40,7 @@ _JSON_SECRET = re.compile(
 )
 # name: value (YAML, headers, log lines); only names that are unmistakably secrets
 _COLON_SECRET = re.compile(
-    rf"(?P<pre>(?<![\w.\"'-])(?:[\w.-]*(?:{_SECRET_WORDS})[\w.-]*)\s*:\s+)(?P<pw>(?!(?:Bearer|Basic)\b)[^\s,;'\"]+)",
+    rf"(?P<pre>(?<![\w.\"'-])(?:(?=[\w.-]*?(?:{_SECRET_WORDS}))[\w.-]++)\s*:\s+)(?P<pw>(?!(?:Bearer|Basic)\b)[^\s,;'\"]+)",
     re.I,
 )
 # Authorization: Bearer xxx / Basic xxx
