@@ -26,6 +26,7 @@ from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 
 from bot import metrics, status_page
+from bot.alerts.web import routes as alert_routes
 from bot.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -86,6 +87,7 @@ class WebApp:
             "/metrics": self.metrics,
             "/status": self.status,
         }
+        self.routes.update(alert_routes(self.runtime))
 
     def __call__(self, environ: dict[str, Any], start: StartResponse) -> Iterable[bytes]:
         rid = request_id(environ)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot.runtime import Runtime
-from bot.slack.listeners import commands, guard, incidents, runbooks
+from bot.slack.listeners import alerts, commands, guard, incidents, runbooks
 
 
 def register(app: Any, runtime: Runtime) -> None:
@@ -13,3 +13,4 @@ def register(app: Any, runtime: Runtime) -> None:
     guard.register(app, runtime)
     incidents.register(app, runtime)
     runbooks.register(app, runtime)
+    alerts.register(app, runtime)

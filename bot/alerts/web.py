@@ -1,0 +1,111 @@
+"""`POST /alerts/alertmanager` and `POST /alerts/grafana`: check, store, answer, then work.
+
+401 without the bearer token (compared in constant time), 413 over 1 MiB, 400 for a body that
+is not the sender's payload (naming what is wrong), 503 when the state store cannot take the
+alerts (Alertmanager retries 5xx, and only 5xx), else 200 `{"accepted": N, "duplicates": M}`,
+sent only after the alerts are committed. The Slack work runs after the answer.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from bot.alerts import payload
+from bot.alerts import store as astore
+
+if TYPE_CHECKING:
+    from bot.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+MAX_BODY = 1 << 20
+StartResponse = Callable[..., Any]
+Route = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
+
+
+def _reply(
+    start: StartResponse, status: str, body: dict[str, Any], headers: list[tuple[str, str]] | None = None
+) -> list[bytes]:
+    data = json.dumps(body).encode() + b"\n"
+    start(
+        status, [("Content-Type", "application/json"), ("Content-Length", str(len(data))), *(headers or [])]
+    )
+    return [data]
+
+
+def _authorized(environ: dict[str, Any], token: str) -> bool:
+    given = str(environ.get("HTTP_AUTHORIZATION", ""))
+    scheme, _, value = given.partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(value.strip().encode(), token.encode())
+
+
+def _body(environ: dict[str, Any]) -> bytes | None:
+    """The body, or None when it is over MAX_BODY (said by Content-Length or found reading)."""
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    if length > MAX_BODY:
+        return None
+    stream = environ["wsgi.input"]
+    data: bytes = stream.read(length) if length else stream.read(MAX_BODY + 1)
+    return None if len(data) > MAX_BODY else data
+
+
+def endpoint(runtime: Runtime, source: str) -> Route:
+    def handle(environ: dict[str, Any], start: StartResponse) -> Iterable[bytes]:
+        if environ.get("REQUEST_METHOD", "GET") != "POST":
+            return _reply(start, "405 Method Not Allowed", {"error": "POST only"}, [("Allow", "POST")])
+        cfg = runtime.config.alerts
+        if cfg is None:
+            return _reply(
+                start, "404 Not Found", {"error": "alerts are not configured (chatops.yaml `alerts:`)"}
+            )
+        if not _authorized(environ, cfg.token):
+            return _reply(
+                start,
+                "401 Unauthorized",
+                {"error": "missing or wrong bearer token"},
+                [("WWW-Authenticate", "Bearer")],
+            )
+        raw = _body(environ)
+        if raw is None:
+            return _reply(start, "413 Payload Too Large", {"error": f"the body is over {MAX_BODY} bytes"})
+        try:
+            data = json.loads(raw)
+        except (ValueError, UnicodeDecodeError) as exc:
+            return _reply(start, "400 Bad Request", {"error": f"the body is not JSON: {exc}"})
+        try:
+            batch = payload.parse(source, data)
+        except payload.PayloadError as exc:
+            return _reply(start, "400 Bad Request", {"error": str(exc)})
+        try:
+            stored = astore.store_batch(runtime.store.engine, batch, runtime.clock())
+        except SQLAlchemyError as exc:
+            log.error("alerts: cannot store a %s group: %s", source, str(exc).splitlines()[0][:200])
+            return _reply(
+                start,
+                "503 Service Unavailable",
+                {"error": "the state store is unreachable; retry"},
+                [("Retry-After", "5")],
+            )
+        pipeline = runtime.extras.get("alerts.pipeline")
+        if stored.accepted and pipeline is not None:
+            pipeline.submit([stored.group_id])
+        return _reply(start, "200 OK", {"accepted": stored.accepted, "duplicates": stored.duplicates})
+
+    return handle
+
+
+def routes(runtime: Runtime) -> dict[str, Route]:
+    """The alert endpoints, for `bot.web.WebApp`'s routing table."""
+    return {
+        "/alerts/alertmanager": endpoint(runtime, "alertmanager"),
+        "/alerts/grafana": endpoint(runtime, "grafana"),
+    }
