@@ -63,6 +63,7 @@ class Pipeline:
         self.runtime = runtime
         self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="alerts")
         self._queued: set[int] = set()
+        self._active = 0  # groups being processed right now
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._sweeper: threading.Thread | None = None
@@ -103,10 +104,14 @@ class Pipeline:
     def _run(self, gid: int) -> None:
         with self._lock:
             self._queued.discard(gid)
+            self._active += 1
         try:
             self.process(gid)
         except Exception:
             log.exception("alert group %s: processing failed (the next sweep retries)", gid)
+        finally:
+            with self._lock:
+                self._active -= 1
 
     def start(self) -> None:
         """The sweep thread: picks up work a dead replica (or a Slack outage) left behind."""
@@ -155,8 +160,8 @@ class Pipeline:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             with self._lock:
-                queued = bool(self._queued)
-            if not queued and self.pool._work_queue.empty():
+                busy = bool(self._queued) or self._active > 0
+            if not busy:
                 return True
             time.sleep(0.02)
         return False

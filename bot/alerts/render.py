@@ -127,7 +127,10 @@ def group_message(
     else:
         head = f"RESOLVED {title}"
         state = f":white_check_mark: all {len(alerts)} resolved"
-    blocks: list[Block] = [HeaderBlock(text=PlainTextObject(text=head[:150], emoji=False))]
+    # Plain text is never parsed for mentions, but a header that shows `<!channel>` still reads
+    # like one: angle brackets become look-alikes.
+    shown = head.replace("<", "‹").replace(">", "›")[:150]
+    blocks: list[Block] = [HeaderBlock(text=PlainTextObject(text=shown, emoji=False))]
     lines = [_alert_lines(a, now) for a in alerts[:SHOWN]]
     for line in lines:
         blocks.append(SectionBlock(text=md(line)))

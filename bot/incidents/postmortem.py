@@ -65,8 +65,8 @@ def describe_event(ev: Event, name: Name) -> str:
         return f"Resolved by {who}: {text}"
     if ev.kind == "pin":
         return f"Pinned by {who}: {text}"
-    if ev.kind == "escalation":
-        return text
+    if ev.kind in ("escalation", "detected"):
+        return text if ev.kind == "escalation" else f"Alert detected: {text}"
     if ev.kind == "role":
         return f"{text} (assigned by {who})"
     if ev.kind in ("status", "severity"):
@@ -148,6 +148,7 @@ def _impact(inc: Incident, timeline: list[Event], end: datetime | None) -> list[
     return [
         "## Impact",
         f"- **Duration**: {took}",
+        *_alert_times(inc, timeline, end),
         f"- **Time to acknowledge**: {ack}",
         f"- **Escalation steps notified**: {escalations}",
         "- **Users affected**: _number or percentage_",
@@ -180,4 +181,23 @@ def _resolution(inc: Incident, timeline: list[Event], name: Name, fmt: str) -> l
         lines += [
             f"- {e.at.strftime(fmt)} — {_plain(e.text, name)} ({_who(e.author, name)})" for e in actions
         ]
+    return lines
+
+
+def _alert_times(inc: Incident, timeline: list[Event], end: datetime | None) -> list[str]:
+    """For an incident declared from an alert: its start is the detection time (seed 001's
+    time to detect / declare / resolve), measured from the alert's startsAt."""
+    detected = next((e for e in timeline if e.kind == "detected"), None)
+    if detected is None:
+        return []
+    start = detected.at
+    received = detected.data.get("received_at")
+    lines = [f"- **Detected (alert started)**: {start:%Y-%m-%d %H:%M} UTC"]
+    if isinstance(received, str):
+        try:
+            lines.append(f"- **Time to detect**: {duration(datetime.fromisoformat(received) - start)}")
+        except ValueError:
+            pass
+    lines.append(f"- **Time to declare**: {duration(inc.declared_at - start)}")
+    lines.append(f"- **Time to resolve**: {duration(end - start) if end else 'ongoing'}")
     return lines

@@ -78,13 +78,15 @@ def post(base_url: str, body: Any, *, token: str = TOKEN, path: str = "/alerts/a
     )
 
 
-def config(*, routes: str = "", extra: str = "", alertmanager: str = "", runbooks_dir: str = "") -> str:
+def config(
+    *, routes: str = "", extra: str = "", alertmanager: str = "", runbooks_dir: str = "", health: str = "http://127.0.0.1:9/health"
+) -> str:
     am = f"\n  alertmanager: {{url: {alertmanager}}}" if alertmanager else ""
     rb = f"runbooks_dir: {runbooks_dir}\n" if runbooks_dir else ""
     return f"""
 {rb}slack: {{incidents_channel: incidents, ops_channel: ops}}
 services:
-  backend: {{health: ["http://127.0.0.1:9/health"]}}
+  backend: {{health: ["{health}"]}}
 access:
   operators: [U0OPS]
 alerts:
@@ -94,3 +96,17 @@ alerts:
   routes:
 {routes or '    - {matchers: [severity="warning"]}'}
 {extra}"""
+
+
+RUNBOOK = """
+name: svc-check
+title: Service check
+description: Checks the service's health endpoints.
+params:
+  service: {type: service, default: backend}
+diagnostics:
+  - id: health
+    title: Health endpoints
+    handler: health.check
+    args: {service: "{{service}}"}
+"""
