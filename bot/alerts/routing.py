@@ -14,6 +14,7 @@ from handlers.alerts.matchers import matches_all
 PARAM_LABELS = ("service", "namespace", "deployment", "pod", "instance")
 _VAR = re.compile(r"\{\{\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*\}\}")
 NO_ROUTE = RouteConfig()
+_RUNBOOK = re.compile(r"[a-z0-9][a-z0-9_.-]{0,99}")
 
 
 def labels_of(group: Group, alerts: Sequence[Occurrence]) -> dict[str, str]:
@@ -46,12 +47,13 @@ def fill(template: str, labels: Mapping[str, str]) -> str:
 def runbook_name(route: RouteConfig, labels: Mapping[str, str], alerts: Sequence[Occurrence]) -> str | None:
     """The route's runbook, else a `runbook` annotation (common to the group or on its first alert)."""
     if route.runbook:
-        name = fill(route.runbook, labels)
-        return name.lower() or None
+        name = fill(route.runbook, labels).lower()
+        # A name built from labels is only a name when it looks like one (never text for Slack).
+        return name if _RUNBOOK.fullmatch(name) else None
     for a in alerts:
-        name = a.annotations.get("runbook", "").strip()
-        if name and re.fullmatch(r"[A-Za-z0-9_.-]{1,100}", name):
-            return name.lower()
+        name = a.annotations.get("runbook", "").strip().lower()
+        if name and _RUNBOOK.fullmatch(name):
+            return name
     return None
 
 
