@@ -28,7 +28,7 @@ P = TypeVar("P", bound=Params)
 
 # One package per command family, named after its command; `load_all()` imports every module
 # of each, which registers their handlers.
-HANDLER_PACKAGES = ("handlers.k8s", "handlers.db", "handlers.redis", "handlers.health")
+HANDLER_PACKAGES = ("handlers.k8s", "handlers.db", "handlers.redis", "handlers.health", "handlers.alerts")
 
 
 class Client(StrEnum):
