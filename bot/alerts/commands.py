@@ -83,7 +83,8 @@ def acknowledge(runtime: Runtime, group_id: int, user: str) -> str:
     pipeline = runtime.extras.get("alerts.pipeline")
     if pipeline is not None:
         pipeline.submit([group_id])
-    return f":white_check_mark: You acknowledged alert group `{group_id}` ({render.escape(render.title_of(g, []))})."
+    title = render.escape(render.title_of(g, []))
+    return f":white_check_mark: You acknowledged alert group `{group_id}` ({title})."
 
 
 @builtin("alerts", "ack", usage="[GROUP]")
@@ -138,7 +139,7 @@ def silence(c: Call) -> None:
     """Silence alerts on Alertmanager for a while (asks you to confirm; operators only)."""
     if not c.words:
         c.respond.error(
-            'Usage: /alerts silence alertname="HighErrorRate" service=backend --for 2h --comment "deploying fix"'
+            'Usage: /alerts silence alertname="HighErrorRate" service=backend --for 2h --comment "fixing"'
         )
         return
     show(silence_request(c.runtime, c.request, c.words), c.respond)

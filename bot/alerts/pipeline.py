@@ -134,7 +134,7 @@ class Pipeline:
                 log.exception("alerts sweep failed")
 
     def sweep(self, now: datetime) -> None:
-        """Queue groups with unshown changes (claim free or stale) and firing groups without their incident."""
+        """Queue groups with unshown changes (claim free or stale) and firing ones without their incident."""
         if self.runtime.config.alerts is None:
             return
         ids = astore.due_groups(self.engine, now - self.lease)

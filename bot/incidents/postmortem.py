@@ -8,6 +8,7 @@ left as an italic prompt to fill in.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Callable
 from datetime import datetime
@@ -194,10 +195,8 @@ def _alert_times(inc: Incident, timeline: list[Event], end: datetime | None) -> 
     received = detected.data.get("received_at")
     lines = [f"- **Detected (alert started)**: {start:%Y-%m-%d %H:%M} UTC"]
     if isinstance(received, str):
-        try:
+        with contextlib.suppress(ValueError):
             lines.append(f"- **Time to detect**: {duration(datetime.fromisoformat(received) - start)}")
-        except ValueError:
-            pass
     lines.append(f"- **Time to declare**: {duration(inc.declared_at - start)}")
     lines.append(f"- **Time to resolve**: {duration(end - start) if end else 'ongoing'}")
     return lines

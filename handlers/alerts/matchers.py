@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import re2
+import re2  # type: ignore[import-untyped]  # google-re2 ships no stubs
 
 MAX_MATCHERS = 32
 MAX_VALUE = 1024
@@ -40,10 +40,7 @@ class Matcher:
 
     def matches(self, labels: Mapping[str, str]) -> bool:
         got = labels.get(self.name, "")
-        if self.is_regex:
-            hit = _compiled(self.value).fullmatch(got) is not None
-        else:
-            hit = got == self.value
+        hit = _compiled(self.value).fullmatch(got) is not None if self.is_regex else got == self.value
         return hit if self.is_equal else not hit
 
     def __str__(self) -> str:

@@ -43,7 +43,9 @@ def make_bot(fake_slack: FakeSlack, tmp_path: Path) -> Iterator[Callable[..., Ru
     def make(config: str, *, database_url: str | None = None, **kw: Any) -> RunningBot:
         d = tmp_path / f"bot{len(started)}"
         d.mkdir()
-        bot = start_bot(fake_slack, d, config, database_url=database_url or f"sqlite:///{tmp_path / 'bot.db'}", **kw)
+        bot = start_bot(
+            fake_slack, d, config, database_url=database_url or f"sqlite:///{tmp_path / 'bot.db'}", **kw
+        )
         started.append(bot)
         return bot
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -40,9 +40,15 @@ def alert(
     }
 
 
-def group(alerts: list[dict[str, Any]], *, key: str | None = None, group_labels: dict[str, str] | None = None) -> dict[str, Any]:
+def group(
+    alerts: list[dict[str, Any]], *, key: str | None = None, group_labels: dict[str, str] | None = None
+) -> dict[str, Any]:
     first = alerts[0]["labels"]
-    glabels = group_labels if group_labels is not None else {"alertname": first["alertname"], "service": first.get("service", "")}
+    glabels = (
+        group_labels
+        if group_labels is not None
+        else {"alertname": first["alertname"], "service": first.get("service", "")}
+    )
     common = {k: v for k, v in first.items() if all(a["labels"].get(k) == v for a in alerts)}
     status = "firing" if any(a["status"] == "firing" for a in alerts) else "resolved"
     return {
@@ -68,7 +74,9 @@ def grafana(alerts: list[dict[str, Any]]) -> dict[str, Any]:
     return body
 
 
-def post(base_url: str, body: Any, *, token: str = TOKEN, path: str = "/alerts/alertmanager") -> httpx.Response:
+def post(
+    base_url: str, body: Any, *, token: str = TOKEN, path: str = "/alerts/alertmanager"
+) -> httpx.Response:
     content = body if isinstance(body, bytes) else json.dumps(body).encode()
     return httpx.post(
         base_url + path,
@@ -79,7 +87,12 @@ def post(base_url: str, body: Any, *, token: str = TOKEN, path: str = "/alerts/a
 
 
 def config(
-    *, routes: str = "", extra: str = "", alertmanager: str = "", runbooks_dir: str = "", health: str = "http://127.0.0.1:9/health"
+    *,
+    routes: str = "",
+    extra: str = "",
+    alertmanager: str = "",
+    runbooks_dir: str = "",
+    health: str = "http://127.0.0.1:9/health",
 ) -> str:
     am = f"\n  alertmanager: {{url: {alertmanager}}}" if alertmanager else ""
     rb = f"runbooks_dir: {runbooks_dir}\n" if runbooks_dir else ""

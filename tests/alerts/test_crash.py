@@ -9,6 +9,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 from sqlalchemy import select
@@ -26,10 +27,14 @@ GROUPS = 40
 PER_GROUP = 10
 
 
-def _body(g: int) -> dict:
+def _body(g: int) -> dict[str, Any]:
     return group(
         [
-            alert(f"Storm{g}", labels={"instance": f"h{i}:80", "severity": "warning"}, starts=T0 + timedelta(seconds=i))
+            alert(
+                f"Storm{g}",
+                labels={"instance": f"h{i}:80", "severity": "warning"},
+                starts=T0 + timedelta(seconds=i),
+            )
             for i in range(PER_GROUP)
         ]
     )
@@ -41,7 +46,7 @@ def test_sigkill_mid_storm_loses_nothing_accepted(
     fake_slack.latency = 0.02  # Slack at 20 ms a call, so the kill lands while work is pending
     cfg = config()
     a = serve(fake_slack, tmp_path / "a", cfg, database_url=pg_url)
-    accepted: dict[int, dict] = {}
+    accepted: dict[int, dict[str, Any]] = {}
     lock = threading.Lock()
     killed = threading.Event()
 
@@ -67,11 +72,17 @@ def test_sigkill_mid_storm_loses_nothing_accepted(
         a.stop()
     assert GROUPS // 2 <= len(accepted) < GROUPS
     # Everything answered 200 is in the store.
-    b = make_bot(cfg, database_url=pg_url, clock=lambda: utcnow() + timedelta(minutes=5))  # A's leases are stale
+    b = make_bot(
+        cfg, database_url=pg_url, clock=lambda: utcnow() + timedelta(minutes=5)
+    )  # A's leases are stale
     engine = b.runtime.store.engine
     with engine.connect() as conn:
         stored = {(r.fingerprint, r.starts_at.isoformat()) for r in conn.execute(select(alert_occurrences))}
-    want = {(x["fingerprint"], x["startsAt"].replace("Z", "+00:00")) for body in accepted.values() for x in body["alerts"]}
+    want = {
+        (x["fingerprint"], x["startsAt"].replace("Z", "+00:00"))
+        for body in accepted.values()
+        for x in body["alerts"]
+    }
     assert want <= stored
     assert astore.count_occurrences(engine) >= len(accepted) * PER_GROUP
     # The survivor finishes what A left: every accepted group ends up in Slack, showing all its alerts.
@@ -86,4 +97,6 @@ def test_sigkill_mid_storm_loses_nothing_accepted(
     shown = [m.get("text", "") for m in fake_slack.messages.get(ops.id, [])]
     shown += [c.args.get("text", "") for c in fake_slack.calls_to("chat.update")]
     for g in accepted:
-        assert any(t.startswith(f"FIRING ({PER_GROUP}) Storm{g} ") for t in shown), f"Storm{g} never reached Slack"
+        assert any(t.startswith(f"FIRING ({PER_GROUP}) Storm{g} ") for t in shown), (
+            f"Storm{g} never reached Slack"
+        )

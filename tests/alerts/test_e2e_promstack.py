@@ -68,28 +68,41 @@ def test_rule_fires_to_slack_incident_and_resolves(
             up.set(0)
             ops = fake_slack.channel_named("ops")
             assert ops is not None
-            fake_slack.wait_for(lambda: any("FIRING (1) BackendDown" in t for t in _texts(fake_slack, ops.id)), timeout=45)
+            fake_slack.wait_for(
+                lambda: any("FIRING (1) BackendDown" in t for t in _texts(fake_slack, ops.id)), timeout=45
+            )
             incident = fake_slack.wait_for(
-                lambda: next((c for c in list(fake_slack.channels.values()) if c.name.startswith("incident-")), None),
+                lambda: next(
+                    (c for c in list(fake_slack.channels.values()) if c.name.startswith("incident-")), None
+                ),
                 timeout=20,
             )
-            fake_slack.wait_for(lambda: any("Service check" in t for t in _texts(fake_slack, incident.id)), timeout=30)
+            fake_slack.wait_for(
+                lambda: any("Service check" in t for t in _texts(fake_slack, incident.id)), timeout=30
+            )
             # The diagnostics really ran against the service's health URL, and posted their output.
             fake_slack.wait_for(lambda: bool(health.hits), timeout=20)
             fake_slack.wait_for(
-                lambda: any(m.get("thread_ts") for m in list(fake_slack.messages.get(incident.id, []))), timeout=20
+                lambda: any(m.get("thread_ts") for m in list(fake_slack.messages.get(incident.id, []))),
+                timeout=20,
             )
             group_msg = next(m for m in fake_slack.messages[ops.id] if "BackendDown" in m.get("text", ""))
             assert "<!channel>" not in json.dumps(group_msg.get("blocks"))
             up.set(1)
 
             def resolved() -> bool:
-                updates = [c for c in list(fake_slack.calls) if c.method == "chat.update" and c.args.get("channel") == ops.id]
+                updates = [
+                    c
+                    for c in list(fake_slack.calls)
+                    if c.method == "chat.update" and c.args.get("channel") == ops.id
+                ]
                 return bool(updates) and updates[-1].args["text"].startswith("RESOLVED BackendDown")
 
             fake_slack.wait_for(resolved, timeout=45)
             fake_slack.wait_for(
-                lambda: any("Every alert of this incident has resolved" in t for t in _texts(fake_slack, incident.id)),
+                lambda: any(
+                    "Every alert of this incident has resolved" in t for t in _texts(fake_slack, incident.id)
+                ),
                 timeout=20,
             )
             assert len([m for m in fake_slack.messages[ops.id] if "BackendDown" in m.get("text", "")]) == 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 import httpx
 
@@ -15,7 +16,7 @@ from tests.conftest import RunningBot, drop_pg_database
 from tests.fakes.slack import FakeSlack
 
 
-def _messages(slack: FakeSlack, channel: str = "ops") -> list[dict]:
+def _messages(slack: FakeSlack, channel: str = "ops") -> list[dict[str, Any]]:
     ch = slack.channel_named(channel)
     assert ch is not None
     return list(slack.messages.get(ch.id, []))
@@ -30,19 +31,24 @@ def test_auth_size_method_and_payload_errors(make_bot: Callable[..., RunningBot]
     assert r.headers["WWW-Authenticate"] == "Bearer"
     assert httpx.get(bot.url + "/alerts/alertmanager", timeout=5).status_code == 405
     r = post(bot.url, b"{not json")
-    assert r.status_code == 400 and "not JSON" in r.json()["error"]
+    assert r.status_code == 400
+    assert "not JSON" in r.json()["error"]
     r = post(bot.url, {"version": "4", "status": "firing"})
     assert r.status_code == 400
-    assert "groupKey" in r.json()["error"] and "alerts" in r.json()["error"]
+    assert "groupKey" in r.json()["error"]
+    assert "alerts" in r.json()["error"]
     r = post(bot.url, {**body, "version": "3"})
-    assert r.status_code == 400 and "version" in r.json()["error"]
+    assert r.status_code == 400
+    assert "version" in r.json()["error"]
     big = {**body, "commonAnnotations": {"x": "y" * (1 << 20)}}
     r = post(bot.url, big)
     assert r.status_code == 413
     assert astore.count_occurrences(bot.runtime.store.engine) == 0
 
 
-def test_stored_once_replays_and_duplicates(make_bot: Callable[..., RunningBot], db_url: str, fake_slack: FakeSlack) -> None:
+def test_stored_once_replays_and_duplicates(
+    make_bot: Callable[..., RunningBot], db_url: str, fake_slack: FakeSlack
+) -> None:
     bot = make_bot(config(), database_url=db_url)
     a1, a2 = alert("HighErrorRate"), alert("HighErrorRate", labels={"instance": "b:80"})
     body = group([a1, a2, a1])  # a duplicate inside one post, too
@@ -65,7 +71,9 @@ def test_stored_once_replays_and_duplicates(make_bot: Callable[..., RunningBot],
     assert len(_messages(fake_slack)) == 1
 
 
-def test_resolved_before_firing_stays_resolved(make_bot: Callable[..., RunningBot], fake_slack: FakeSlack) -> None:
+def test_resolved_before_firing_stays_resolved(
+    make_bot: Callable[..., RunningBot], fake_slack: FakeSlack
+) -> None:
     bot = make_bot(config())
     firing = alert("DiskFull")
     resolved = {**firing, "status": "resolved", "endsAt": "2026-12-01T09:03:00Z"}
@@ -86,7 +94,8 @@ def test_resolved_before_firing_stays_resolved(make_bot: Callable[..., RunningBo
 def test_grafana_payload(make_bot: Callable[..., RunningBot], fake_slack: FakeSlack) -> None:
     bot = make_bot(config())
     r = post(bot.url, grafana([alert("GrafanaCPU")]), path="/alerts/grafana")
-    assert r.status_code == 200 and r.json() == {"accepted": 1, "duplicates": 0}
+    assert r.status_code == 200
+    assert r.json() == {"accepted": 1, "duplicates": 0}
     assert pipeline_of(bot).wait_idle()
     assert fake_slack.wait_calls("chat.postMessage")[0].args["text"].startswith("FIRING (1) GrafanaCPU")
 

@@ -6,6 +6,7 @@ import json
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -27,22 +28,31 @@ def health() -> Iterator[SlowHealth]:
         yield srv
 
 
-def _bot(make_bot: Callable[..., RunningBot], tmp_path: Path, health: SlowHealth, *, auto: bool, db: str | None = None) -> RunningBot:
+def _bot(
+    make_bot: Callable[..., RunningBot],
+    tmp_path: Path,
+    health: SlowHealth,
+    *,
+    auto: bool,
+    db: str | None = None,
+) -> RunningBot:
     rb = tmp_path / "runbooks"
     rb.mkdir(exist_ok=True)
     (rb / "svc-check.yaml").write_text(RUNBOOK)
     cfg = config(
-        routes=ROUTES.replace("AUTO", "true" if auto else "false"), runbooks_dir=str(rb), health=health.url + "/health"
+        routes=ROUTES.replace("AUTO", "true" if auto else "false"),
+        runbooks_dir=str(rb),
+        health=health.url + "/health",
     )
     return make_bot(cfg, database_url=db)
 
 
-def _calls(slack: FakeSlack, method: str) -> list:
+def _calls(slack: FakeSlack, method: str) -> list[Any]:
     """Calls so far, read inside a `wait_for` predicate (which already holds the fake's lock)."""
     return [c for c in list(slack.calls) if c.method == method]
 
 
-def _in(slack: FakeSlack, channel_id: str) -> list[dict]:
+def _in(slack: FakeSlack, channel_id: str) -> list[dict[str, Any]]:
     return list(slack.messages.get(channel_id, []))
 
 
@@ -59,20 +69,28 @@ def test_declare_runbook_notes_and_resolve(
     created = fake_slack.wait_calls("conversations.create")
     assert len(created) == 1
     inc = records.get(engine, 1)
-    assert inc is not None and inc.severity == "P1" and inc.declared_by == "chatops"
-    assert "BackendDown" in inc.title and "backend answers 503" in inc.title
+    assert inc is not None
+    assert inc.severity == "P1"
+    assert inc.declared_by == "chatops"
+    assert "BackendDown" in inc.title
+    assert "backend answers 503" in inc.title
     detected = events(engine, inc.id, kinds=("detected",))
-    assert len(detected) == 1 and detected[0].at == T0
+    assert len(detected) == 1
+    assert detected[0].at == T0
     # The group message in the alerts channel links the incident, and offers no Declare button.
     ops = fake_slack.channel_named("ops")
     assert ops is not None
-    fake_slack.wait_for(lambda: any(f"<#{inc.channel_id}>" in json.dumps(c.args) for c in _calls(fake_slack, "chat.update")))
+    fake_slack.wait_for(
+        lambda: any(f"<#{inc.channel_id}>" in json.dumps(c.args) for c in _calls(fake_slack, "chat.update"))
+    )
     assert len(_in(fake_slack, ops.id)) == 1
     last = json.dumps([c for c in fake_slack.calls_to("chat.update") if c.args["channel"] == ops.id][-1].args)
-    assert "alerts.declare" not in last and "alerts.runbook" in last
+    assert "alerts.declare" not in last
+    assert "alerts.runbook" in last
     # The runbook's diagnostics ran once, in the incident channel, against the service's URL.
     assert inc.channel_id
-    fake_slack.wait_for(lambda: any("Service check" in m.get("text", "") for m in _in(fake_slack, inc.channel_id)))
+    channel = inc.channel_id
+    fake_slack.wait_for(lambda: any("Service check" in m.get("text", "") for m in _in(fake_slack, channel)))
     assert health.hits
     # Alertmanager resends the group: nothing new happens.
     post(bot.url, group([a1]))
@@ -80,28 +98,39 @@ def test_declare_runbook_notes_and_resolve(
     a2 = alert("BackendDown", labels={"instance": "b:80"}, starts=T0 + timedelta(minutes=1))
     assert post(bot.url, group([a1, a2])).json() == {"accepted": 1, "duplicates": 1}
     assert pipe.wait_idle()
-    fake_slack.wait_for(lambda: any(m.get("text", "").startswith(":red_circle: Firing") for m in _in(fake_slack, inc.channel_id)))
+    fake_slack.wait_for(
+        lambda: any(m.get("text", "").startswith(":red_circle: Firing") for m in _in(fake_slack, channel))
+    )
     # Every alert resolves: the message says so, the channel is offered Resolve; the incident stays open.
     end = T0 + timedelta(minutes=20)
-    resolved = [{**a, "status": "resolved", "endsAt": end.isoformat().replace("+00:00", "Z")} for a in (a1, a2)]
+    resolved = [
+        {**a, "status": "resolved", "endsAt": end.isoformat().replace("+00:00", "Z")} for a in (a1, a2)
+    ]
     assert post(bot.url, group(resolved)).json() == {"accepted": 2, "duplicates": 0}
     assert pipe.wait_idle()
     fake_slack.wait_for(
-        lambda: any("Every alert of this incident has resolved" in m.get("text", "") for m in _in(fake_slack, inc.channel_id))
+        lambda: any(
+            "Every alert of this incident has resolved" in m.get("text", "") for m in _in(fake_slack, channel)
+        )
     )
-    offer = next(m for m in _in(fake_slack, inc.channel_id) if "Every alert" in m.get("text", ""))
+    offer = next(m for m in _in(fake_slack, channel) if "Every alert" in m.get("text", ""))
     assert "incident.resolve" in json.dumps(offer["blocks"])
-    fake_slack.wait_for(lambda: any(c.args["text"].startswith("RESOLVED") for c in _calls(fake_slack, "chat.update")))
+    fake_slack.wait_for(
+        lambda: any(c.args["text"].startswith("RESOLVED") for c in _calls(fake_slack, "chat.update"))
+    )
     assert records.get(engine, inc.id).is_open  # type: ignore[union-attr]
     assert len(fake_slack.calls_to("conversations.create")) == 1
-    runs = [m for m in _in(fake_slack, inc.channel_id) if "Service check" in m.get("text", "")]
+    runs = [m for m in _in(fake_slack, channel) if "Service check" in m.get("text", "")]
     assert len(runs) == 1
     report = postmortem.render(engine, bot.runtime.config, inc.id)
     assert "**Detected (alert started)**: 2026-12-01 09:00 UTC" in report
-    assert "**Time to declare**" in report and "**Time to detect**" in report
+    assert "**Time to declare**" in report
+    assert "**Time to detect**" in report
 
 
-def test_auto_resolve(make_bot: Callable[..., RunningBot], fake_slack: FakeSlack, tmp_path: Path, health: SlowHealth) -> None:
+def test_auto_resolve(
+    make_bot: Callable[..., RunningBot], fake_slack: FakeSlack, tmp_path: Path, health: SlowHealth
+) -> None:
     bot = _bot(make_bot, tmp_path, health, auto=True)
     a1 = alert("BackendDown")
     post(bot.url, group([a1]))
@@ -110,7 +139,9 @@ def test_auto_resolve(make_bot: Callable[..., RunningBot], fake_slack: FakeSlack
     post(bot.url, group([{**a1, "status": "resolved", "endsAt": "2026-12-01T09:30:00Z"}]))
     assert pipeline_of(bot).wait_idle()
     inc = records.get(bot.runtime.store.engine, 1)
-    assert inc is not None and not inc.is_open and inc.resolved_by == "chatops"
+    assert inc is not None
+    assert not inc.is_open
+    assert inc.resolved_by == "chatops"
     report = postmortem.render(bot.runtime.store.engine, bot.runtime.config, 1)
     assert "**Time to resolve**" in report
 
@@ -124,7 +155,9 @@ def test_warning_route_posts_with_buttons_and_thread_runbook(
     assert pipeline_of(bot).wait_idle()
     msg = fake_slack.wait_calls("chat.postMessage")[0]
     blocks = json.dumps(msg.args["blocks"])
-    assert "alerts.declare" in blocks and "alerts.runbook" in blocks and "alerts.ack" in blocks
+    assert "alerts.declare" in blocks
+    assert "alerts.runbook" in blocks
+    assert "alerts.ack" in blocks
     assert "alerts.silence" not in blocks  # no alertmanager: configured
     assert not fake_slack.calls_to("conversations.create")
     ts = fake_slack.wait_for(
@@ -133,7 +166,9 @@ def test_warning_route_posts_with_buttons_and_thread_runbook(
     assert "Service check" in ts.args["text"]
 
 
-def test_labels_never_ping_or_link(make_bot: Callable[..., RunningBot], fake_slack: FakeSlack, tmp_path: Path, health: SlowHealth) -> None:
+def test_labels_never_ping_or_link(
+    make_bot: Callable[..., RunningBot], fake_slack: FakeSlack, tmp_path: Path, health: SlowHealth
+) -> None:
     bot = _bot(make_bot, tmp_path, health, auto=False)
     evil = alert(
         "<!channel> Evil",
@@ -145,9 +180,17 @@ def test_labels_never_ping_or_link(make_bot: Callable[..., RunningBot], fake_sla
     assert pipeline_of(bot).wait_idle()
     msg = fake_slack.wait_calls("chat.postMessage")[0]
     text = json.dumps(msg.args["blocks"]) + msg.args["text"]
-    for raw in ("<!channel>", "<!here>", "<@U0BOSS>", "<https://evil.example|click>", "<#C0SECRET>", "javascript:"):
+    for raw in (
+        "<!channel>",
+        "<!here>",
+        "<@U0BOSS>",
+        "<https://evil.example|click>",
+        "<#C0SECRET>",
+        "javascript:",
+    ):
         assert raw not in text
     assert "&lt;!channel&gt;" in text
     sections = [b for b in msg.args["blocks"] if b["type"] == "section"]
-    assert sections and all(b["text"].get("verbatim") is True for b in sections)
+    assert sections
+    assert all(b["text"].get("verbatim") is True for b in sections)
     assert msg.args.get("unfurl_links") in (False, "false", "0", 0)

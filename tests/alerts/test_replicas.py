@@ -6,6 +6,7 @@ import json
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import func, select
 
@@ -21,11 +22,16 @@ GROUPS = 8
 PER_GROUP = 5
 
 
-def _bodies(status: str = "firing") -> list[dict]:
+def _bodies(status: str = "firing") -> list[dict[str, Any]]:
     out = []
     for g in range(GROUPS):
         alerts = [
-            alert(f"Alert{g}", labels={"instance": f"host{i}:80"}, starts=T0 + timedelta(seconds=i), status=status)
+            alert(
+                f"Alert{g}",
+                labels={"instance": f"host{i}:80"},
+                starts=T0 + timedelta(seconds=i),
+                status=status,
+            )
             for i in range(PER_GROUP)
         ]
         if status == "resolved":
@@ -70,7 +76,7 @@ def test_two_replicas_one_of_everything(
         assert pipeline_of(bot).wait_idle()
     posted = [c for c in fake_slack.calls_to("chat.postMessage") if c.args["channel"] in ("#ops", ops.id)]
     assert len(posted) == GROUPS  # still one message per group, updated in place
-    last: dict[str, dict] = {}
+    last: dict[str, dict[str, Any]] = {}
     for c in fake_slack.calls_to("chat.update"):
         if c.args["channel"] == ops.id:
             last[c.args["ts"]] = c.args

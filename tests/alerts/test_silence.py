@@ -43,7 +43,8 @@ def test_silence_button_and_command_create_silences_on_alertmanager(
     bot.client.action("alerts.silence.1h", silence_1h["value"], user="U0OPS")
     action_id, preview = _confirm_value(fake_slack, before)
     text = message_text(preview)
-    assert 'alertname="HighLatency"' in text and "for 1h" in text
+    assert 'alertname="HighLatency"' in text
+    assert "for 1h" in text
     assert am.active_silences() == []
     fake_slack.wait_for(lambda: bot.runtime.guard.get(action_id).message_ts)
     bot.client.action("guard.confirm", action_id, user="U0OPS", response_url=fake_slack.response_url("c1"))
@@ -56,7 +57,9 @@ def test_silence_button_and_command_create_silences_on_alertmanager(
     # The command, with a regex matcher, a duration and a comment.
     before = len(fake_slack.calls_to("chat.postMessage"))
     r = bot.client.command(
-        "/alerts", 'silence alertname="HighLatency" instance=~"db-.*" --for 2h --comment "deploying the fix"', user="U0OPS"
+        "/alerts",
+        'silence alertname="HighLatency" instance=~"db-.*" --for 2h --comment "deploying the fix"',
+        user="U0OPS",
     )
     assert r.status_code == 200
     action_id, preview = _confirm_value(fake_slack, before)
@@ -80,7 +83,9 @@ def _audit_rows(bot: RunningBot) -> list[Any]:
         return list(conn.execute(select(audit.c.handler, audit.c.event, audit.c.outcome)).mappings())
 
 
-def test_silence_needs_an_equality_and_bounds(make_bot: Callable[..., RunningBot], fake_slack: FakeSlack) -> None:
+def test_silence_needs_an_equality_and_bounds(
+    make_bot: Callable[..., RunningBot], fake_slack: FakeSlack
+) -> None:
     bot = make_bot(config(alertmanager="http://127.0.0.1:9"))
     bot.client.command("/alerts", 'silence instance=~".*" --for 2h', user="U0OPS")
     answer = fake_slack.wait_for(lambda: next(iter(fake_slack.responses), None))

@@ -1,11 +1,10 @@
-"""Watches: the bot's own probes, once per slot across replicas, feeding the alert pipeline and the status page."""
+"""Watches: the bot's own probes, once per slot across replicas, feeding the alerts and the status page."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -24,7 +23,12 @@ from tests.runbooks.fakehttp import SlowHealth
 
 T = datetime(2026, 12, 1, 10, 0, 0, tzinfo=UTC)
 WATCH = """watches:
-  - {name: backend-health, service: backend, every: 30s, fail_after: 2, recover_after: 2, labels: {severity: warning, team: core}}
+  - name: backend-health
+    service: backend
+    every: 30s
+    fail_after: 2
+    recover_after: 2
+    labels: {severity: warning, team: core}
 """
 
 
@@ -88,7 +92,11 @@ def test_watch_fails_raises_recovers_resolves_once_per_slot(
     occurrence = firing[0][1][0]
     assert occurrence.starts_at == T + timedelta(seconds=30)  # detection: the first failing slot
     assert occurrence.labels == {
-        "alertname": "backend-health", "service": "backend", "source": "chatops", "severity": "warning", "team": "core"
+        "alertname": "backend-health",
+        "service": "backend",
+        "source": "chatops",
+        "severity": "warning",
+        "team": "core",
     }
     _tick(bots, clock, T + timedelta(seconds=90))  # still failing: no second alert
     assert len(fake_slack.calls_to("chat.postMessage")) == 1
@@ -99,13 +107,17 @@ def test_watch_fails_raises_recovers_resolves_once_per_slot(
     assert _state(a) == "operational"
     assert not astore.firing_groups(a.runtime.store.engine)
     updates = [c for c in fake_slack.calls_to("chat.update")]
-    assert updates and updates[-1].args["text"].startswith("RESOLVED backend-health")
+    assert updates
+    assert updates[-1].args["text"].startswith("RESOLVED backend-health")
     assert len(fake_slack.calls_to("chat.postMessage")) == 1
     assert len(health.hits) == 6
 
 
 def test_status_page_shows_service_state_and_90_day_bar(
-    make_bot: Callable[..., RunningBot], fake_slack: FakeSlack, health: SlowHealth, browser: Any  # noqa: F811
+    make_bot: Callable[..., RunningBot],
+    fake_slack: FakeSlack,
+    health: SlowHealth,
+    browser: Any,  # noqa: F811
 ) -> None:
     now = datetime.now(UTC)
     clock = Clock(now)
@@ -115,14 +127,19 @@ def test_status_page_shows_service_state_and_90_day_bar(
         for i in range(1, 81):
             day = (now - timedelta(days=i)).date()
             failed = 30 if i == 5 else (2880 if i == 12 else 0)
-            conn.execute(insert(watch_days).values(name="backend-health", day=day, ok=2880 - failed, failed=failed, down=i == 12))
+            conn.execute(
+                insert(watch_days).values(
+                    name="backend-health", day=day, ok=2880 - failed, failed=failed, down=i == 12
+                )
+            )
     health.status = 503
     start = now.replace(second=0, microsecond=0)
     _tick([bot], clock, start)
     _tick([bot], clock, start + timedelta(seconds=30))
     page = browser.new_page(viewport={"width": 1000, "height": 900})
     resp = page.goto(bot.url + "/status")
-    assert resp is not None and resp.status == 200
+    assert resp is not None
+    assert resp.status == 200
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "status-page-services.png"), full_page=True)
     assert page.inner_text("#banner").strip() == "Service outage: backend"
@@ -133,9 +150,14 @@ def test_status_page_shows_service_state_and_90_day_bar(
     assert cells.count() == 90
     classes = [cells.nth(i).get_attribute("class") for i in range(90)]
     assert classes[-1] == "down"  # today
-    assert classes[-13] == "down" and classes[-6] == "degraded" and classes[-2] == "ok"
+    assert classes[-13] == "down"
+    assert classes[-6] == "degraded"
+    assert classes[-2] == "ok"
     assert classes[0] == "none"  # before the watch existed
     # Colours are real: a down cell is red, a good one green, in the rendered page.
-    colours = {c: cells.nth(i).evaluate("e => getComputedStyle(e).backgroundColor") for i, c in ((89, "down"), (87, "ok"))}
+    colours = {
+        c: cells.nth(i).evaluate("e => getComputedStyle(e).backgroundColor")
+        for i, c in ((89, "down"), (87, "ok"))
+    }
     assert colours["down"] != colours["ok"]
     assert json.dumps(classes).count('"ok"') >= 78

@@ -57,7 +57,7 @@ def _click(
     responder: SlackResponder,
 ) -> None:
     try:
-        gid, duration = render.decode(value)
+        gid, _duration = render.decode(value)
     except ValueError as exc:
         responder.error(str(exc))
         return
@@ -94,7 +94,8 @@ def _click(
         inc = pipeline.ensure_incident(group, severity, labels, firing, user=user)
         if inc is None:
             responder.error(
-                "An incident for this alert group is being declared already (or could not be): see the incidents channel."
+                "An incident for this alert group is being declared already (or could not be): "
+                "see the incidents channel."
             )
             _audit(
                 runtime, user, channel, "declare", f"declare from group {gid}", False, "not declared", started
