@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, and_, select, update
+from sqlalchemy import Engine, and_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, OperationalError
 
@@ -106,8 +106,94 @@ def store_batch(engine: Engine, batch: Batch, now: datetime) -> Stored:
     raise AssertionError("unreachable")
 
 
-def _store(engine: Engine, batch: Batch, now: datetime) -> Stored:
-    insert = _insert(engine)
+# PostgreSQL: the whole store as one statement in autocommit (one round trip, one implicit
+# transaction) instead of BEGIN, four statements and COMMIT. A new group is inserted with seq 1;
+# an existing one is bumped by `bump` (the two never touch the same row in one statement). When a
+# replica inserted the same new group concurrently, `g` finds no row in this statement's snapshot
+# and the statement is run again.
+_PG_STORE = text(
+    """
+WITH incoming AS (
+  SELECT * FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS x(
+    fingerprint text, starts_at timestamptz, status text, ends_at timestamptz,
+    labels text, annotations text, generator_url text)
+), g_new AS (
+  INSERT INTO alert_groups (key_hash, group_key, source, receiver, labels, common_labels,
+                            common_annotations, created_at, updated_at, seq, posted_seq)
+  VALUES (:key_hash, :group_key, :source, :receiver, :labels, :common_labels,
+          :common_annotations, :now, :now, 1, 0)
+  ON CONFLICT (key_hash) DO NOTHING
+  RETURNING id
+), g_old AS (
+  SELECT id FROM alert_groups WHERE key_hash = :key_hash
+), g AS (
+  SELECT id FROM g_new UNION ALL SELECT id FROM g_old
+), ins AS (
+  INSERT INTO alert_occurrences (group_id, fingerprint, starts_at, status, ends_at, labels,
+                                 annotations, generator_url, received_at, resolved_received_at, told)
+  SELECT (SELECT id FROM g LIMIT 1), i.fingerprint, i.starts_at, i.status, i.ends_at, i.labels,
+         i.annotations, i.generator_url, :now, CASE WHEN i.status = 'resolved' THEN :now END, ''
+  FROM incoming i WHERE EXISTS (SELECT 1 FROM g)
+  ON CONFLICT (fingerprint, starts_at) DO NOTHING
+  RETURNING 1
+), flip AS (
+  UPDATE alert_occurrences o
+  SET status = 'resolved', ends_at = COALESCE(i.ends_at, :now), resolved_received_at = :now
+  FROM incoming i
+  WHERE i.status = 'resolved' AND o.fingerprint = i.fingerprint AND o.starts_at = i.starts_at
+    AND o.status = 'firing' AND EXISTS (SELECT 1 FROM g)
+  RETURNING 1
+), bump AS (
+  UPDATE alert_groups
+  SET seq = seq + 1, updated_at = :now, common_labels = :common_labels,
+      common_annotations = :common_annotations
+  WHERE id IN (SELECT id FROM g_old)
+    AND ((SELECT count(*) FROM ins) + (SELECT count(*) FROM flip)) > 0
+  RETURNING 1
+)
+SELECT (SELECT id FROM g LIMIT 1) AS id, (SELECT count(*) FROM ins) AS inserted,
+       (SELECT count(*) FROM flip) AS flipped
+"""
+)
+
+
+def _store_pg(engine: Engine, batch: Batch, rows: list[Alert], now: datetime) -> Stored | None:
+    payload = json.dumps(
+        [
+            {
+                "fingerprint": a.fingerprint,
+                "starts_at": a.starts_at.isoformat(),
+                "status": a.status,
+                "ends_at": a.ends_at.isoformat() if a.ends_at else None,
+                "labels": _json(a.labels),
+                "annotations": _json(a.annotations),
+                "generator_url": a.generator_url,
+            }
+            for a in rows
+        ]
+    )
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        r = conn.execute(
+            _PG_STORE,
+            {
+                "rows": payload,
+                "key_hash": batch.key_hash,
+                "group_key": batch.group_key,
+                "source": batch.source,
+                "receiver": batch.receiver,
+                "labels": _json(batch.group_labels),
+                "common_labels": _json(batch.common_labels),
+                "common_annotations": _json(batch.common_annotations),
+                "now": now,
+            },
+        ).one()
+    if r.id is None:
+        return None  # the group is being created by another replica right now: run it again
+    accepted = int(r.inserted) + int(r.flipped)
+    return Stored(int(r.id), accepted, len(batch.alerts) - accepted)
+
+
+def _rows(batch: Batch) -> list[Alert]:
     # One row per occurrence (a resolved copy wins over a firing one in the same post), in a fixed
     # order so two replicas storing the same group take their row locks in the same order.
     chosen: dict[tuple[str, datetime], Alert] = {}
@@ -115,26 +201,38 @@ def _store(engine: Engine, batch: Batch, now: datetime) -> Stored:
         key = (a.fingerprint, a.starts_at)
         if key not in chosen or a.status == RESOLVED:
             chosen[key] = a
-    rows = [chosen[k] for k in sorted(chosen)]
+    return [chosen[k] for k in sorted(chosen)]
+
+
+def _store(engine: Engine, batch: Batch, now: datetime) -> Stored:
+    rows = _rows(batch)
+    if engine.dialect.name == "postgresql":
+        for _ in range(5):
+            stored = _store_pg(engine, batch, rows, now)
+            if stored is not None:
+                return stored
+            time.sleep(0.005)
+        raise OperationalError("store alerts", {}, Exception("the alert group row did not appear"))
+    insert = _insert(engine)
     with engine.begin() as conn:
-        conn.execute(
-            insert(alert_groups)
-            .values(
-                key_hash=batch.key_hash,
-                group_key=batch.group_key,
-                source=batch.source,
-                receiver=batch.receiver,
-                labels=_json(batch.group_labels),
-                common_labels=_json(batch.common_labels),
-                common_annotations=_json(batch.common_annotations),
-                created_at=now,
-                updated_at=now,
-            )
-            .on_conflict_do_nothing(index_elements=["key_hash"])
-        )
+        # One statement for the group's id, whether it is new or not (the no-op update makes the
+        # existing row come back).
         group_id = int(
             conn.execute(
-                select(alert_groups.c.id).where(alert_groups.c.key_hash == batch.key_hash)
+                insert(alert_groups)
+                .values(
+                    key_hash=batch.key_hash,
+                    group_key=batch.group_key,
+                    source=batch.source,
+                    receiver=batch.receiver,
+                    labels=_json(batch.group_labels),
+                    common_labels=_json(batch.common_labels),
+                    common_annotations=_json(batch.common_annotations),
+                    created_at=now,
+                    updated_at=now,
+                )
+                .on_conflict_do_update(index_elements=["key_hash"], set_={"key_hash": batch.key_hash})
+                .returning(alert_groups.c.id)
             ).scalar_one()
         )
         inserted: set[tuple[str, datetime]] = set()
@@ -154,11 +252,13 @@ def _store(engine: Engine, batch: Batch, now: datetime) -> Stored:
                 }
                 for a in rows
             ]
+            # executemany with RETURNING: SQLAlchemy batches it into multi-row INSERTs whose
+            # compiled form is cached (a literal multi-VALUES insert is compiled every time).
             result = conn.execute(
                 insert(alert_occurrences)
-                .values(values)
                 .on_conflict_do_nothing(index_elements=["fingerprint", "starts_at"])
-                .returning(alert_occurrences.c.fingerprint, alert_occurrences.c.starts_at)
+                .returning(alert_occurrences.c.fingerprint, alert_occurrences.c.starts_at),
+                values,
             )
             inserted = {(r[0], as_utc(r[1])) for r in result}  # type: ignore[misc]
         accepted = len(inserted)

@@ -11,9 +11,11 @@ from __future__ import annotations
 import hmac
 import json
 import logging
+import threading
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import Engine, create_engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.alerts import payload
@@ -25,6 +27,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MAX_BODY = 1 << 20
+_ENGINE_LOCK = threading.Lock()
 StartResponse = Callable[..., Any]
 Route = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 
@@ -58,6 +61,33 @@ def _body(environ: dict[str, Any]) -> bytes | None:
     return None if len(data) > MAX_BODY else data
 
 
+def intake_engine(runtime: Runtime) -> Engine:
+    """The engine webhooks store through. On PostgreSQL its own pool without pre-ping: a storm's
+    answers are waited on by Alertmanager, and a dead pooled connection after a database restart
+    fails one request with 503 (which Alertmanager retries) and is replaced, instead of costing
+    every request a round trip."""
+    engine = runtime.extras.get("alerts.engine")
+    if isinstance(engine, Engine):
+        return engine
+    with _ENGINE_LOCK:  # two first requests at once build one engine
+        engine = runtime.extras.get("alerts.engine")
+        if isinstance(engine, Engine):
+            return engine
+        return _new_engine(runtime)
+
+
+def _new_engine(runtime: Runtime) -> Engine:
+    store = runtime.store
+    if store.dialect != "postgresql":
+        engine = store.engine
+    else:
+        engine = create_engine(
+            store.url, pool_pre_ping=False, pool_size=16, max_overflow=8, connect_args={"connect_timeout": 5}
+        )
+    runtime.extras["alerts.engine"] = engine
+    return engine
+
+
 def endpoint(runtime: Runtime, source: str) -> Route:
     def handle(environ: dict[str, Any], start: StartResponse) -> Iterable[bytes]:
         if environ.get("REQUEST_METHOD", "GET") != "POST":
@@ -86,7 +116,7 @@ def endpoint(runtime: Runtime, source: str) -> Route:
         except payload.PayloadError as exc:
             return _reply(start, "400 Bad Request", {"error": str(exc)})
         try:
-            stored = astore.store_batch(runtime.store.engine, batch, runtime.clock())
+            stored = astore.store_batch(intake_engine(runtime), batch, runtime.clock())
         except SQLAlchemyError as exc:
             log.error("alerts: cannot store a %s group: %s", source, str(exc).splitlines()[0][:200])
             return _reply(
