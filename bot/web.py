@@ -27,6 +27,7 @@ from slack_bolt.adapter.wsgi import SlackRequestHandler
 
 from bot import metrics, status_page
 from bot.alerts.web import routes as alert_routes
+from bot.alerts.wiring import stop as alerts_stop
 from bot.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -269,6 +270,7 @@ def drain(app: App, server: HttpServer | None = None) -> None:
     runtime = runtime_of(app)
     if runtime.scheduler is not None:
         runtime.scheduler.stop()
+    alerts_stop(runtime)  # the alert groups being worked on finish
     runtime.pool.shutdown(wait=True)
     runtime.response_pool.clear()  # the listeners are done: no answer is still being sent
     runtime.services.close()

@@ -15,6 +15,7 @@ import threading
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
+from prometheus_client import Counter
 from sqlalchemy import Engine, create_engine
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -27,6 +28,12 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MAX_BODY = 1 << 20
+WEBHOOKS = Counter(
+    "chatops_alert_webhooks_total", "Alert webhook requests, by source and HTTP status", ["source", "status"]
+)
+ALERTS = Counter(
+    "chatops_alerts_received_total", "Alerts in webhook posts, by source and result", ["source", "result"]
+)
 _ENGINE_LOCK = threading.Lock()
 StartResponse = Callable[..., Any]
 Route = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
@@ -89,6 +96,13 @@ def _new_engine(runtime: Runtime) -> Engine:
 
 
 def endpoint(runtime: Runtime, source: str) -> Route:
+    def counted(environ: dict[str, Any], start: StartResponse) -> Iterable[bytes]:
+        def start_counted(status: str, headers: list[tuple[str, str]], *exc: Any) -> Any:
+            WEBHOOKS.labels(source, status.split(" ", 1)[0]).inc()
+            return start(status, headers, *exc)
+
+        return handle(environ, start_counted)
+
     def handle(environ: dict[str, Any], start: StartResponse) -> Iterable[bytes]:
         if environ.get("REQUEST_METHOD", "GET") != "POST":
             return _reply(start, "405 Method Not Allowed", {"error": "POST only"}, [("Allow", "POST")])
@@ -125,12 +139,14 @@ def endpoint(runtime: Runtime, source: str) -> Route:
                 {"error": "the state store is unreachable; retry"},
                 [("Retry-After", "5")],
             )
+        ALERTS.labels(source, "accepted").inc(stored.accepted)
+        ALERTS.labels(source, "duplicate").inc(stored.duplicates)
         pipeline = runtime.extras.get("alerts.pipeline")
         if stored.accepted and pipeline is not None:
             pipeline.submit([stored.group_id])
         return _reply(start, "200 OK", {"accepted": stored.accepted, "duplicates": stored.duplicates})
 
-    return handle
+    return counted
 
 
 def routes(runtime: Runtime) -> dict[str, Route]:

@@ -22,3 +22,14 @@ def register(runtime: Runtime) -> Pipeline:
     if runtime.slack is not None:
         pipeline.start()  # the sweep thread (only with Slack: the console posts nothing)
     return pipeline
+
+
+def stop(runtime: Runtime) -> None:
+    """At shutdown, after the HTTP server stopped: let the group work in flight finish, close the
+    webhooks' own database pool. What is left is in the store; any replica's sweep finishes it."""
+    pipeline = runtime.extras.get("alerts.pipeline")
+    if isinstance(pipeline, Pipeline):
+        pipeline.stop()
+    engine = runtime.extras.pop("alerts.engine", None)
+    if engine is not None and engine is not runtime.store.engine:
+        engine.dispose()
