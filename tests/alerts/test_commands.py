@@ -67,7 +67,7 @@ def test_list_and_ack(make_bot: Callable[..., RunningBot], fake_slack: FakeSlack
 
 def test_declare_and_runbook_buttons(
     make_bot: Callable[..., RunningBot], fake_slack: FakeSlack, tmp_path
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     from bot.incidents import records
     from bot.incidents.timeline import events
     from tests.alerts.payloads import RUNBOOK
