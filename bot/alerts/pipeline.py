@@ -318,7 +318,12 @@ class Pipeline:
             inc = records.get(self.engine, g.incident_id)
             if inc is not None and inc.is_open:
                 return inc
+            if inc is not None and g.firing_since is not None and g.incident_for == g.firing_since:
+                # Someone resolved it while this episode still fires: no second incident for the
+                # same episode (a new one comes when the group fires again after resolving).
+                return None
             astore.set_values(self.engine, g.id, c.incident_id == g.incident_id, incident_id=None)
+            g = astore.group(self.engine, g.id) or g
         now = self.runtime.clock()
         won = astore.set_values(
             self.engine,
@@ -352,7 +357,13 @@ class Pipeline:
             return None
         inc = out.incident
         astore.set_values(
-            self.engine, g.id, c.incident_lease == now, incident_id=inc.id, incident_lease=None, seq=c.seq + 1
+            self.engine,
+            g.id,
+            c.incident_lease == now,
+            incident_id=inc.id,
+            incident_lease=None,
+            incident_for=g.firing_since,
+            seq=c.seq + 1,
         )
         detected = min(a.starts_at for a in firing)
         received = min(a.received_at for a in firing)
@@ -365,8 +376,11 @@ class Pipeline:
             at=detected,
             data={"starts_at": detected.isoformat(), "received_at": received.isoformat(), "group": g.id},
         )
-        # The alerts that declared it are in its summary; only later ones are told.
+        # The alerts that declared it are in its summary, and earlier episodes' resolutions are
+        # not its history: only what happens from now on is told.
         astore.mark_told(self.engine, [a.id for a in firing], "firing")
+        past = [a.id for a in astore.occurrences(self.engine, g.id) if not a.firing]
+        astore.mark_told(self.engine, past, "resolved")
         self.sync_message(g.id)
         return records.get(self.engine, inc.id) or inc
 

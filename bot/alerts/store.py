@@ -47,6 +47,7 @@ class Group:
     firing_since: datetime | None
     resolved_at: datetime | None
     incident_id: int | None
+    incident_for: datetime | None
     runbook_for: datetime | None
     resolved_told_for: datetime | None
     acked_by: str | None
@@ -193,6 +194,33 @@ def _store_pg(engine: Engine, batch: Batch, rows: list[Alert], now: datetime) ->
     return Stored(int(r.id), accepted, len(batch.alerts) - accepted)
 
 
+def _late_resolutions(engine: Engine, stored: Stored, rows: list[Alert], now: datetime) -> Stored:
+    """A resolved copy of an occurrence that another replica was inserting (as firing) while our
+    statement ran was invisible to its snapshot: flip those in a second statement, which sees them."""
+    resolved = [a for a in rows if a.status == RESOLVED]
+    if not resolved or stored.duplicates == 0:
+        return stored
+    flipped = 0
+    with engine.begin() as conn:
+        for a in resolved:
+            flipped += conn.execute(
+                update(alert_occurrences)
+                .where(
+                    alert_occurrences.c.fingerprint == a.fingerprint,
+                    alert_occurrences.c.starts_at == a.starts_at,
+                    alert_occurrences.c.status == FIRING,
+                )
+                .values(status=RESOLVED, ends_at=a.ends_at or now, resolved_received_at=now)
+            ).rowcount
+        if flipped:
+            conn.execute(
+                update(alert_groups)
+                .where(alert_groups.c.id == stored.group_id)
+                .values(seq=alert_groups.c.seq + 1, updated_at=now)
+            )
+    return Stored(stored.group_id, stored.accepted + flipped, stored.duplicates - flipped)
+
+
 def _rows(batch: Batch) -> list[Alert]:
     # One row per occurrence (a resolved copy wins over a firing one in the same post), in a fixed
     # order so two replicas storing the same group take their row locks in the same order.
@@ -210,7 +238,7 @@ def _store(engine: Engine, batch: Batch, now: datetime) -> Stored:
         for _ in range(5):
             stored = _store_pg(engine, batch, rows, now)
             if stored is not None:
-                return stored
+                return _late_resolutions(engine, stored, rows, now)
             time.sleep(0.005)
         raise OperationalError("store alerts", {}, Exception("the alert group row did not appear"))
     insert = _insert(engine)
@@ -307,6 +335,7 @@ def _group(r: Any) -> Group:
         firing_since=as_utc(r.firing_since),
         resolved_at=as_utc(r.resolved_at),
         incident_id=r.incident_id,
+        incident_for=as_utc(r.incident_for),
         runbook_for=as_utc(r.runbook_for),
         resolved_told_for=as_utc(r.resolved_told_for),
         acked_by=r.acked_by,

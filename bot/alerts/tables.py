@@ -43,6 +43,7 @@ alert_groups = Table(
     Column("resolved_at", DateTime(timezone=True), nullable=True),
     Column("incident_id", Integer, ForeignKey("incidents.id", ondelete="SET NULL"), nullable=True),
     Column("incident_lease", DateTime(timezone=True), nullable=True),
+    Column("incident_for", DateTime(timezone=True), nullable=True),  # the episode it was declared in
     Column("runbook_for", DateTime(timezone=True), nullable=True),
     Column("resolved_told_for", DateTime(timezone=True), nullable=True),
     Column("acked_by", String(32), nullable=True),

@@ -194,3 +194,41 @@ def test_labels_never_ping_or_link(
     assert sections
     assert all(b["text"].get("verbatim") is True for b in sections)
     assert msg.args.get("unfurl_links") in (False, "false", "0", 0)
+
+
+def test_resolved_by_hand_while_firing_is_not_declared_again(
+    make_bot: Callable[..., RunningBot],
+    fake_slack: FakeSlack,
+    tmp_path: Path,
+    health: SlowHealth,
+    pg_url: str,
+) -> None:
+    from bot.incidents import lifecycle
+    from bot.incidents.desk import Desk
+
+    bot = _bot(make_bot, tmp_path, health, auto=False, db=pg_url)
+    pipe = pipeline_of(bot)
+    a1 = alert("BackendDown")
+    post(bot.url, group([a1]))
+    assert pipe.wait_idle()
+    fake_slack.wait_calls("conversations.create")
+    lifecycle.resolve(Desk.of(bot.runtime), 1, user="U0ALICE", summary="false alarm")
+    a2 = alert("BackendDown", labels={"instance": "b:80"}, starts=T0 + timedelta(minutes=2))
+    assert post(bot.url, group([a1, a2])).json()["accepted"] == 1
+    assert pipe.wait_idle()
+    pipe.sweep(bot.runtime.clock())
+    assert pipe.wait_idle()
+    assert records.get(bot.runtime.store.engine, 2) is None
+    # The episode ends, a new one starts: a new incident.
+    gone = [{**a, "status": "resolved", "endsAt": "2026-12-01T09:30:00Z"} for a in (a1, a2)]
+    post(bot.url, group(gone))
+    assert pipe.wait_idle()
+    post(bot.url, group([alert("BackendDown", starts=T0 + timedelta(hours=1))]))
+    assert pipe.wait_idle()
+    second = records.get(bot.runtime.store.engine, 2)
+    assert second is not None
+    assert second.is_open
+    assert records.get(bot.runtime.store.engine, 3) is None
+    # The new incident's timeline starts with the new episode, not the old one's resolutions.
+    kinds = [e.kind for e in events(bot.runtime.store.engine, 2)]
+    assert kinds[:2] == ["detected", "declared"]

@@ -37,6 +37,7 @@ def upgrade() -> None:
             "incident_id", sa.Integer, sa.ForeignKey("incidents.id", ondelete="SET NULL"), nullable=True
         ),
         sa.Column("incident_lease", TS, nullable=True),
+        sa.Column("incident_for", TS, nullable=True),
         sa.Column("runbook_for", TS, nullable=True),
         sa.Column("resolved_told_for", TS, nullable=True),
         sa.Column("acked_by", sa.String(32), nullable=True),
