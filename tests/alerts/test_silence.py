@@ -93,3 +93,21 @@ def test_silence_needs_an_equality_and_bounds(
     bot.client.command("/alerts", 'silence alertname="X" --for 30d', user="U0OPS")
     answer = fake_slack.wait_for(lambda: fake_slack.responses[1] if len(fake_slack.responses) > 1 else None)
     assert "14d" in message_text(answer)
+
+
+def test_check_config_tries_alertmanager(start_alertmanager: Callable[..., Alertmanager]) -> None:
+    from bot.checks import check_targets
+    from bot.config import parse_config
+
+    am = start_alertmanager("http://127.0.0.1:9/unused")
+    token = "t" * 20
+    ok = list(check_targets(parse_config(f"alerts: {{token: {token}, alertmanager: {{url: {am.url}}}}}")))
+    assert [(c.kind, c.ok) for c in ok] == [("alertmanager", True)]
+    assert ok[0].detail.startswith("Alertmanager 0.25")
+    down = list(
+        check_targets(
+            parse_config(f"alerts: {{token: {token}, alertmanager: {{url: 'http://127.0.0.1:9'}}}}")
+        )
+    )
+    assert not down[0].ok
+    assert "ConnectError" in down[0].detail
