@@ -11,14 +11,11 @@ from sqlalchemy import or_
 from bot.alerts import render
 from bot.alerts import store as astore
 from bot.alerts.tables import alert_groups
-from bot.commands.builtin import DEFAULT_SUB, Call, builtin
-from bot.commands.router import show
+from bot.commands.builtin import Call, builtin
 from bot.executor import Failed, Outcome_, Request
 from bot.runtime import Runtime
 from bot.store.audit import Event, Outcome, record
 from handlers.alerts.matchers import Matcher
-
-DEFAULT_SUB["alerts"] = "list"
 
 
 def _audit(c: Call, sub: str, outcome: Outcome, detail: str, started: float) -> None:
@@ -54,7 +51,7 @@ def firing_text(runtime: Runtime, now: datetime) -> str:
     return "\n".join(lines)
 
 
-@builtin("alerts", "list", instant=True)
+@builtin("alerts", "list", instant=True, default=True)
 def list_(c: Call) -> None:
     """List the firing alerts, grouped as they were posted (the group id is what `ack` takes)."""
     c.respond.say(firing_text(c.runtime, c.runtime.clock()), ephemeral=True)
@@ -115,34 +112,11 @@ def ack(c: Call) -> None:
 
 
 def silence_request(runtime: Runtime, request: Request, words: list[str]) -> Outcome_:
-    """Ask the guard to silence (preview, confirmation, audit); `--by` is always the requester."""
+    """Ask the guard to silence (preview, confirmation, audit), as `/alerts silence` does."""
     spec = runtime.registry.get("alerts.silence")
     if spec is None:
         return Failed("silences are not available (the alerts.silence handler is not loaded)")
-    kept: list[str] = []
-    skip = False
-    for w in words:
-        if skip:
-            skip = False
-            continue
-        if w == "--by":
-            skip = True
-            continue
-        if w.startswith("--by="):
-            continue
-        kept.append(w)
-    return runtime.executor.handle(request, spec, [*kept, "--by", request.user_id])
-
-
-@builtin("alerts", "silence", usage="MATCHERS [--for 2h] [--comment TEXT]")
-def silence(c: Call) -> None:
-    """Silence alerts on Alertmanager for a while (asks you to confirm; operators only)."""
-    if not c.words:
-        c.respond.error(
-            'Usage: /alerts silence alertname="HighErrorRate" service=backend --for 2h --comment "fixing"'
-        )
-        return
-    show(silence_request(c.runtime, c.request, c.words), c.respond)
+    return runtime.executor.handle(request, spec, words)
 
 
 def silence_words(group: astore.Group, duration: str) -> list[str]:

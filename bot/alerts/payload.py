@@ -82,7 +82,6 @@ class GroupIn(_Lenient):
     groupLabels: dict[str, Any] = Field(default_factory=dict)  # noqa: N815
     commonLabels: dict[str, Any] = Field(default_factory=dict)  # noqa: N815
     commonAnnotations: dict[str, Any] = Field(default_factory=dict)  # noqa: N815
-    externalURL: str = ""  # noqa: N815
     truncatedAlerts: int = 0  # noqa: N815
     alerts: list[AlertIn] = Field(max_length=MAX_ALERTS)
 
@@ -98,9 +97,7 @@ class AlertmanagerIn(GroupIn):
 
 
 class GrafanaIn(GroupIn):
-    orgId: int | None = None  # noqa: N815
-    title: str = ""
-    message: str = ""
+    pass
 
 
 @dataclass(frozen=True)
@@ -123,6 +120,7 @@ class Batch:
     common_labels: dict[str, str]
     common_annotations: dict[str, str]
     alerts: list[Alert]
+    truncated: int = 0  # alerts the sender left out of this post (Alertmanager's max_alerts)
 
     @property
     def key_hash(self) -> str:
@@ -182,4 +180,5 @@ def parse(source: str, data: Any) -> Batch:
         common_labels=group.commonLabels,
         common_annotations=group.commonAnnotations,
         alerts=alerts,
+        truncated=max(0, group.truncatedAlerts),
     )

@@ -34,12 +34,12 @@ from bot.alerts.payload import Batch
 from bot.alerts.store import Group, Occurrence
 from bot.alerts.tables import alert_groups
 from bot.incidents import lifecycle, records
-from bot.incidents.desk import Desk
+from bot.incidents.deps import IncidentDeps
 from bot.incidents.records import Incident, IncidentError
 from bot.incidents.slack_setup import post
 from bot.incidents.slackapi import SlackStepError, call
-from bot.incidents.timeline import add_event
 from bot.slack.ids import ActionId
+from bot.store.timeline import add_event
 
 if TYPE_CHECKING:
     from bot.runtime import Runtime
@@ -75,8 +75,8 @@ class Pipeline:
         return self.runtime.store.engine
 
     @property
-    def desk(self) -> Desk:
-        return Desk.of(self.runtime)
+    def desk(self) -> IncidentDeps:
+        return IncidentDeps.of(self.runtime)
 
     @property
     def lease(self) -> Any:
@@ -279,13 +279,11 @@ class Pipeline:
     def _post_message(self, g: Group, now: datetime) -> tuple[str, str] | None:
         text, blocks = self.render(g, now)
         payload = [b.to_dict() for b in blocks]
-        slack = self.runtime.slack
+        web = self.desk.web
         try:
             if g.message_ts and g.channel_id:
                 try:
-                    call(
-                        slack, "chat.update", channel=g.channel_id, ts=g.message_ts, text=text, blocks=payload
-                    )
+                    call(web.chat_update, channel=g.channel_id, ts=g.message_ts, text=text, blocks=payload)
                     return g.channel_id, g.message_ts
                 except SlackStepError as exc:
                     if exc.error not in ("message_not_found", "channel_not_found", "is_archived"):
@@ -294,8 +292,7 @@ class Pipeline:
                         "alert group %s: its message is gone (%s); posting a new one", g.id, exc.error
                     )
             resp = call(
-                slack,
-                "chat.postMessage",
+                web.chat_postMessage,
                 channel=self.channel(),
                 text=text,
                 blocks=payload,
@@ -491,13 +488,11 @@ class Pipeline:
                 problem = f"runbook `{rb.name}` not run: {render.escape(str(exc))}"
         if problem or rb is None:
             try:
-                extra = {"thread_ts": thread} if thread else {}
                 call(
-                    self.runtime.slack,
-                    "chat.postMessage",
+                    self.desk.web.chat_postMessage,
                     channel=channel,
                     text=f":warning: {problem}",
-                    **extra,
+                    thread_ts=thread or None,
                 )
             except SlackStepError as exc:
                 log.warning("alert group %s: %s; and could not say so: %s", g.id, problem, exc)

@@ -288,7 +288,7 @@ def _store(engine: Engine, batch: Batch, now: datetime) -> Stored:
                 .returning(alert_occurrences.c.fingerprint, alert_occurrences.c.starts_at),
                 values,
             )
-            inserted = {(r[0], as_utc(r[1])) for r in result}  # type: ignore[misc]
+            inserted = {(r[0], as_utc(r[1])) for r in result}
         accepted = len(inserted)
         for a in rows:
             if (a.fingerprint, a.starts_at) in inserted or a.status != RESOLVED:
@@ -340,7 +340,7 @@ def _group(r: Any) -> Group:
         resolved_told_for=as_utc(r.resolved_told_for),
         acked_by=r.acked_by,
         acked_at=as_utc(r.acked_at),
-        created_at=as_utc(r.created_at),  # type: ignore[arg-type]
+        created_at=as_utc(r.created_at),
     )
 
 
@@ -366,10 +366,10 @@ def occurrences(engine: Engine, group_id: int) -> list[Occurrence]:
             status=r.status,
             labels=_load(r.labels),
             annotations=_load(r.annotations),
-            starts_at=as_utc(r.starts_at),  # type: ignore[arg-type]
+            starts_at=as_utc(r.starts_at),
             ends_at=as_utc(r.ends_at),
             generator_url=r.generator_url or "",
-            received_at=as_utc(r.received_at),  # type: ignore[arg-type]
+            received_at=as_utc(r.received_at),
             told=r.told or "",
         )
     return sorted(latest.values(), key=lambda o: (not o.firing, o.starts_at, o.id))
@@ -432,10 +432,3 @@ def mark_told(engine: Engine, occurrence_ids: Sequence[int], status: str) -> lis
             if res.rowcount == 1:
                 won.append(oid)
     return won
-
-
-def count_occurrences(engine: Engine) -> int:
-    from sqlalchemy import func
-
-    with engine.connect() as conn:
-        return int(conn.execute(select(func.count()).select_from(alert_occurrences)).scalar_one())

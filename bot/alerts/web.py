@@ -129,6 +129,13 @@ def endpoint(runtime: Runtime, source: str) -> Route:
             batch = payload.parse(source, data)
         except payload.PayloadError as exc:
             return _reply(start, "400 Bad Request", {"error": str(exc)})
+        if batch.truncated:
+            log.warning(
+                "alerts: %s left %d alert(s) out of group %s (max_alerts): they are not stored",
+                source,
+                batch.truncated,
+                batch.group_key[:200],
+            )
         try:
             stored = astore.store_batch(intake_engine(runtime), batch, runtime.clock())
         except SQLAlchemyError as exc:

@@ -29,7 +29,6 @@ class Silence(Params):
     )
     duration: Duration = arg(timedelta(hours=1), flags=("--for",), help="how long: 30m, 1h, 4h (max 14d)")
     comment: str = arg("Silenced from Slack", flags=("--comment", "-m"), help="why (shown on Alertmanager)")
-    by: str = arg("chatops", flags=("--by",), help="who asked (set by the bot)")
 
     @field_validator("matchers")
     @classmethod
@@ -139,7 +138,7 @@ def silence(ctx: Context[Any], params: Silence) -> KeyValues:
         "matchers": [m.to_silence() for m in params.parsed()],
         "startsAt": now.isoformat().replace("+00:00", "Z"),
         "endsAt": (now + params.duration).isoformat().replace("+00:00", "Z"),
-        "createdBy": params.by,
+        "createdBy": ctx.requester or "chatops",
         "comment": params.comment,
     }
     data = _request(ctx, "POST", "/api/v2/silences", json=body).json()

@@ -7,10 +7,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import Engine, func, select
 
 from bot.alerts.pipeline import Pipeline
+from bot.alerts.tables import alert_occurrences
 from tests.conftest import RunningBot, drop_pg_database, make_pg_database, start_bot, stop_bot
 from tests.fakes.slack import FakeSlack
+
+
+def count_occurrences(engine: Engine) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(alert_occurrences)).scalar_one())
 
 
 def pipeline_of(bot: RunningBot) -> Pipeline:

@@ -69,7 +69,7 @@ def test_declare_and_runbook_buttons(
     make_bot: Callable[..., RunningBot], fake_slack: FakeSlack, tmp_path
 ) -> None:
     from bot.incidents import records
-    from bot.incidents.timeline import events
+    from bot.store.timeline import events
     from tests.alerts.payloads import RUNBOOK
     from tests.ops.metrics_scrape import scrape, value
     from tests.runbooks.fakehttp import SlowHealth

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from bot.alerts import store as astore
 from bot.alerts.tables import alert_occurrences
 from bot.store import utcnow
-from tests.alerts.conftest import pipeline_of
+from tests.alerts.conftest import count_occurrences, pipeline_of
 from tests.alerts.payloads import T0, alert, config, group, post
 from tests.alerts.served import serve
 from tests.conftest import RunningBot
@@ -84,7 +84,7 @@ def test_sigkill_mid_storm_loses_nothing_accepted(
         for x in body["alerts"]
     }
     assert want <= stored
-    assert astore.count_occurrences(engine) >= len(accepted) * PER_GROUP
+    assert count_occurrences(engine) >= len(accepted) * PER_GROUP
     # The survivor finishes what A left: every accepted group ends up in Slack, showing all its alerts.
     left = astore.due_groups(engine, b.runtime.clock())
     assert left, "the kill should land while A still had Slack work queued"

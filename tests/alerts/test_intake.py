@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 
 from bot.alerts import store as astore
-from tests.alerts.conftest import pipeline_of
+from tests.alerts.conftest import count_occurrences, pipeline_of
 from tests.alerts.payloads import T0, TOKEN, alert, config, grafana, group, post
 from tests.conftest import RunningBot, drop_pg_database
 from tests.fakes.slack import FakeSlack
@@ -43,7 +43,7 @@ def test_auth_size_method_and_payload_errors(make_bot: Callable[..., RunningBot]
     big = {**body, "commonAnnotations": {"x": "y" * (1 << 20)}}
     r = post(bot.url, big)
     assert r.status_code == 413
-    assert astore.count_occurrences(bot.runtime.store.engine) == 0
+    assert count_occurrences(bot.runtime.store.engine) == 0
 
 
 def test_stored_once_replays_and_duplicates(
@@ -58,7 +58,7 @@ def test_stored_once_replays_and_duplicates(
     # Alertmanager resends the whole group every group_interval; an HA peer sends it again.
     for _ in range(3):
         assert post(bot.url, body).json() == {"accepted": 0, "duplicates": 3}
-    assert astore.count_occurrences(bot.runtime.store.engine) == 2
+    assert count_occurrences(bot.runtime.store.engine) == 2
     assert pipeline_of(bot).wait_idle()
     fake_slack.wait_for(lambda: len(_messages(fake_slack)) >= 1)
     assert len(_messages(fake_slack)) == 1

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from bot.incidents import postmortem, records
-from bot.incidents.timeline import events
+from bot.store.timeline import events
 from tests.alerts.conftest import pipeline_of
 from tests.alerts.payloads import RUNBOOK, T0, alert, config, group, post
 from tests.conftest import RunningBot
@@ -122,7 +122,7 @@ def test_declare_runbook_notes_and_resolve(
     assert len(fake_slack.calls_to("conversations.create")) == 1
     runs = [m for m in _in(fake_slack, channel) if "Service check" in m.get("text", "")]
     assert len(runs) == 1
-    report = postmortem.render(engine, bot.runtime.config, inc.id)
+    report = postmortem.draft_postmortem(engine, bot.runtime.config, inc.id)
     assert "**Detected (alert started)**: 2026-12-01 09:00 UTC" in report
     assert "**Time to declare**" in report
     assert "**Time to detect**" in report
@@ -142,7 +142,7 @@ def test_auto_resolve(
     assert inc is not None
     assert not inc.is_open
     assert inc.resolved_by == "chatops"
-    report = postmortem.render(bot.runtime.store.engine, bot.runtime.config, 1)
+    report = postmortem.draft_postmortem(bot.runtime.store.engine, bot.runtime.config, 1)
     assert "**Time to resolve**" in report
 
 
@@ -204,7 +204,7 @@ def test_resolved_by_hand_while_firing_is_not_declared_again(
     pg_url: str,
 ) -> None:
     from bot.incidents import lifecycle
-    from bot.incidents.desk import Desk
+    from bot.incidents.deps import IncidentDeps
 
     bot = _bot(make_bot, tmp_path, health, auto=False, db=pg_url)
     pipe = pipeline_of(bot)
@@ -212,7 +212,7 @@ def test_resolved_by_hand_while_firing_is_not_declared_again(
     post(bot.url, group([a1]))
     assert pipe.wait_idle()
     fake_slack.wait_calls("conversations.create")
-    lifecycle.resolve(Desk.of(bot.runtime), 1, user="U0ALICE", summary="false alarm")
+    lifecycle.resolve(IncidentDeps.of(bot.runtime), 1, user="U0ALICE", summary="false alarm")
     a2 = alert("BackendDown", labels={"instance": "b:80"}, starts=T0 + timedelta(minutes=2))
     assert post(bot.url, group([a1, a2])).json()["accepted"] == 1
     assert pipe.wait_idle()

@@ -10,9 +10,8 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from bot.alerts import store as astore
 from bot.store.tables import incidents
-from tests.alerts.conftest import pipeline_of
+from tests.alerts.conftest import count_occurrences, pipeline_of
 from tests.alerts.payloads import T0, alert, config, group, post
 from tests.conftest import RunningBot
 from tests.fakes.slack import FakeSlack
@@ -55,7 +54,7 @@ def test_two_replicas_one_of_everything(
     for bot in (a, b):
         assert pipeline_of(bot).wait_idle()
     engine = a.runtime.store.engine
-    assert astore.count_occurrences(engine) == GROUPS * PER_GROUP
+    assert count_occurrences(engine) == GROUPS * PER_GROUP
     ops = fake_slack.channel_named("ops")
     assert ops is not None
     posted = [c for c in fake_slack.calls_to("chat.postMessage") if c.args["channel"] in ("#ops", ops.id)]

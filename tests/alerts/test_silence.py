@@ -96,7 +96,7 @@ def test_silence_needs_an_equality_and_bounds(
 
 
 def test_check_config_tries_alertmanager(start_alertmanager: Callable[..., Alertmanager]) -> None:
-    from bot.checks import check_targets
+    from bot.check_config import check_targets
     from bot.config import parse_config
 
     am = start_alertmanager("http://127.0.0.1:9/unused")

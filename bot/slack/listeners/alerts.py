@@ -17,6 +17,7 @@ from bot.alerts.commands import acknowledge, silence_request, silence_text, sile
 from bot.alerts.pipeline import SEVERITY_FOR_LABEL, Pipeline
 from bot.commands.router import show
 from bot.executor import Request
+from bot.incidents import records
 from bot.runtime import Runtime
 from bot.slack.responder import SlackResponder
 from bot.store.audit import Event, Outcome, record
@@ -88,6 +89,11 @@ def _click(
         started = time.monotonic()
         if not firing:
             responder.error("Every alert of this group has resolved: nothing to declare.")
+            return
+        open_ = records.get(runtime.store.engine, group.incident_id) if group.incident_id else None
+        if open_ is not None and open_.is_open:
+            where = f" in <#{open_.channel_id}>" if open_.channel_id else ""
+            responder.error(f"Incident #{open_.id} is already open for this alert group{where}.")
             return
         _, route = routing.choose(runtime.config, labels)
         severity = route.declare or SEVERITY_FOR_LABEL.get(labels.get("severity", "").lower(), "P2")
