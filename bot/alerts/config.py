@@ -62,8 +62,9 @@ class AlertsConfig(_Model):
     channel: str | None = None  # default: slack.ops_channel
     alertmanager: AlertmanagerConfig | None = None
     routes: list[RouteConfig] = Field(default_factory=list)
-    # How long a replica's claim on a group's Slack work lasts before another replica takes it over.
-    lease: Duration = timedelta(seconds=30)
+    # How long a replica's claim on a group's Slack work lasts before another replica takes it over
+    # (longer than a Slack call with its retries: 10 s timeout, two retries).
+    lease: Duration = timedelta(seconds=60)
     # How often each replica looks for groups whose Slack work is unfinished (a replica died).
     sweep_every: Duration = timedelta(seconds=10)
 

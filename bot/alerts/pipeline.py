@@ -18,6 +18,7 @@ A replica that dies half-way leaves a lease that goes stale; the sweep on any re
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -291,16 +292,24 @@ class Pipeline:
                     log.warning(
                         "alert group %s: its message is gone (%s); posting a new one", g.id, exc.error
                     )
-            resp = call(
-                web.chat_postMessage,
-                channel=self.channel(),
-                text=text,
-                blocks=payload,
-                unfurl_links=False,
-                unfurl_media=False,
-            )
+            post_args: dict[str, Any] = {
+                "channel": self.channel(),
+                "text": text,
+                "blocks": payload,
+                "unfurl_links": False,
+                "unfurl_media": False,
+            }
+            try:
+                resp = call(web.chat_postMessage, **post_args)
+            except SlackStepError as exc:
+                # A public channel (given by id) the bot was never invited to: it joins, then posts.
+                if exc.error != "not_in_channel" or not re.fullmatch(r"[CG][A-Z0-9]{6,}", self.channel()):
+                    raise
+                call(web.conversations_join, channel=self.channel())
+                resp = call(web.chat_postMessage, **post_args)
         except SlackStepError as exc:
-            log.error("alert group %s: cannot post to %s: %s", g.id, self.channel(), exc)
+            hint = " (invite the bot: /invite @chatops)" if exc.error == "not_in_channel" else ""
+            log.error("alert group %s: cannot post to %s: %s%s", g.id, self.channel(), exc, hint)
             return None
         return str(resp.get("channel") or ""), str(resp.get("ts") or "")
 

@@ -112,3 +112,29 @@ def test_store_unreachable_is_503(make_bot: Callable[..., RunningBot], pg_url: s
 def test_alerts_not_configured(make_bot: Callable[..., RunningBot]) -> None:
     bot = make_bot("")
     assert post(bot.url, group([alert()]), token=TOKEN).status_code == 404
+
+
+def test_slack_refusals_are_retried_by_the_sweep(
+    make_bot: Callable[..., RunningBot], fake_slack: FakeSlack
+) -> None:
+    ops = fake_slack.channel_named("ops")
+    assert ops is not None
+    bot = make_bot(config().replace("channel: ops", f"channel: {ops.id}"))
+    # Not a member of the alerts channel: the bot joins it and posts.
+    fake_slack.fail("chat.postMessage", "not_in_channel")
+    post(bot.url, group([alert("Joined")]))
+    assert pipeline_of(bot).wait_idle()
+    assert fake_slack.calls_to("conversations.join")
+    assert len(_messages(fake_slack)) == 1
+    # Slack down for a while: the webhook was still answered 200 (stored); the sweep posts it later.
+    fake_slack.server_error("chat.postMessage", status=500, times=10)
+    r = post(bot.url, group([alert("LaterShown")]))
+    assert r.json() == {"accepted": 1, "duplicates": 0}
+    assert pipeline_of(bot).wait_idle()
+    assert len(_messages(fake_slack)) == 1
+    fake_slack._failures.clear()  # Slack is back
+    pipe = pipeline_of(bot)
+    pipe.sweep(bot.runtime.clock())
+    assert pipe.wait_idle()
+    texts = [m["text"] for m in _messages(fake_slack)]
+    assert any(t.startswith("FIRING (1) LaterShown") for t in texts)
