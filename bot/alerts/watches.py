@@ -72,6 +72,7 @@ class Watches:
         self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
         self._cleaned: datetime | None = None
+        self._bad: set[str] = set()  # watches already reported as unable to run
 
     @property
     def engine(self) -> Engine:
@@ -115,21 +116,36 @@ class Watches:
         with self.engine.begin() as conn:
             return conn.execute(stmt).first() is not None
 
-    def probe(self, watch: WatchConfig) -> Probe:
+    def _misconfigured(self, watch: WatchConfig, why: str) -> None:
+        # A watch that cannot run is a configuration problem, not an outage: said in the log
+        # (once), never raised as an alert about the service.
+        if watch.name not in self._bad:
+            self._bad.add(watch.name)
+            log.error("watch %s never runs: %s", watch.name, why)
+
+    def probe(self, watch: WatchConfig) -> Probe | None:
         rt = self.runtime
         spec = rt.registry.get(watch.handler)
         if spec is None:
-            return Probe(FAIL, f"unknown handler {watch.handler}")
+            self._misconfigured(watch, f"no handler {watch.handler!r}")
+            return None
         if spec.destructive:
-            return Probe(FAIL, f"{watch.handler} changes things: a watch runs read-only handlers only")
+            self._misconfigured(
+                watch, f"{watch.handler} changes things: a watch runs read-only handlers only"
+            )
+            return None
         try:
             raw = expand(spec, {"service": watch.service, **watch.params}, rt.config)
             params = spec.params.model_validate(raw)
+        except (UnknownService, ValueError) as exc:
+            self._misconfigured(watch, f"{watch.handler}: {redact(str(exc))[:300]}")
+            return None
+        try:
             ctx = rt.clients.context(spec, getattr(params, spec.target_field or "", None))
             result = self.pool.submit(spec.fn, ctx, params).result(timeout=ctx.timeout * 2 + 5)
         except FutureTimeout:
             return Probe(FAIL, f"{watch.handler} did not finish in time")
-        except (HandlerError, UnknownService, ValueError) as exc:
+        except HandlerError as exc:
             return Probe(FAIL, redact(str(exc))[:300])
         except Exception as exc:
             return Probe(FAIL, redact(f"{type(exc).__name__}: {exc}")[:300])
@@ -142,6 +158,9 @@ class Watches:
     def run(self, watch: WatchConfig, slot: datetime, now: datetime) -> None:
         try:
             probe = self.probe(watch)
+            if probe is None:
+                self._outcome(watch.name, slot, "skipped")
+                return
             self.record(watch, slot, now, probe)
             self._outcome(watch.name, slot, probe.outcome)
         except Exception:

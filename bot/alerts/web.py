@@ -21,6 +21,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot.alerts import payload
 from bot.alerts import store as astore
+from handlers.redact import redact
 
 if TYPE_CHECKING:
     from bot.runtime import Runtime
@@ -139,7 +140,8 @@ def endpoint(runtime: Runtime, source: str) -> Route:
         try:
             stored = astore.store_batch(intake_engine(runtime), batch, runtime.clock())
         except SQLAlchemyError as exc:
-            log.error("alerts: cannot store a %s group: %s", source, str(exc).splitlines()[0][:200])
+            reason = redact(str(exc).splitlines()[0][:300]) if str(exc) else type(exc).__name__
+            log.error("alerts: cannot store a %s group: %s", source, reason)
             return _reply(
                 start,
                 "503 Service Unavailable",

@@ -161,3 +161,24 @@ def test_status_page_shows_service_state_and_90_day_bar(
     }
     assert colours["down"] != colours["ok"]
     assert json.dumps(classes).count('"ok"') >= 78
+
+
+def test_a_watch_that_cannot_run_is_no_outage(
+    make_bot: Callable[..., RunningBot],
+    fake_slack: FakeSlack,
+    health: SlowHealth,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    clock = Clock(T)
+    extra = """watches:
+  - {name: typo, service: backend, handler: health.chek, fail_after: 1}
+  - {name: wrong-params, service: backend, handler: health.check, params: {colour: red}, fail_after: 1}
+"""
+    bot = make_bot(config(health=health.url + "/health", extra=extra), clock=clock)
+    for i in range(3):
+        _tick([bot], clock, T + timedelta(seconds=30 * i))
+    assert not fake_slack.calls_to("chat.postMessage")
+    assert _state(bot) == "unknown"
+    errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert sum("watch typo never runs: no handler 'health.chek'" in e for e in errors) == 1
+    assert sum("watch wrong-params never runs" in e and "colour" in e for e in errors) == 1
