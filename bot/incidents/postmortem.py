@@ -66,8 +66,13 @@ def describe_event(ev: Event, name: Name) -> str:
         return f"Resolved by {who}: {text}"
     if ev.kind == "pin":
         return f"Pinned by {who}: {text}"
-    if ev.kind in ("escalation", "detected"):
-        return text if ev.kind == "escalation" else f"Alert detected: {text}"
+    if ev.kind == "message":
+        link = str(ev.data.get("permalink") or "")
+        return f"Message from {who}: {text}" + (f" ({link})" if link else "")
+    if ev.kind == "escalation":
+        return text
+    if ev.kind == "detected":
+        return f"Alert detected: {text}"
     if ev.kind == "role":
         return f"{text} (assigned by {who})"
     if ev.kind in ("status", "severity"):
