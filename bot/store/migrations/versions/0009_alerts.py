@@ -6,7 +6,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0009"
-down_revision = "0006"
+down_revision = "0011"  # re-chained after main's 0011 (the brief said 0006; main took 0011 first)
 branch_labels = None
 depends_on = None
 
