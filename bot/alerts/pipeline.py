@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 from slack_sdk.models.blocks import ActionsBlock, ButtonElement, SectionBlock
 from sqlalchemy import or_, select
 
-from bot.alerts import render, routing
+from bot.alerts import diagnostics, render, routing
 from bot.alerts import store as astore
 from bot.alerts.config import RouteConfig
 from bot.alerts.payload import Batch
@@ -197,7 +197,9 @@ class Pipeline:
             self._tell_incident(inc, alerts)
         if firing and (inc is not None or not route.declare):
             g = astore.group(self.engine, gid) or g
-            self._runbook_once(g, route, labels, alerts, inc)
+            diagnostics.run_once(
+                self.runtime, self.desk, g, route, labels, alerts, inc, default_channel=self.channel()
+            )
         if not firing and g.resolved_at is not None and inc is not None:
             self._all_resolved(g, route, inc)
 
@@ -451,67 +453,3 @@ class Pipeline:
             post(self.desk, inc, text, blocks)
         except SlackStepError as exc:
             log.warning("incident #%s: could not say its alerts resolved: %s", inc.id, exc)
-
-    # -- runbook ---------------------------------------------------------------------------
-
-    def _runbook_once(
-        self,
-        g: Group,
-        route: RouteConfig,
-        labels: dict[str, str],
-        alerts: list[Occurrence],
-        inc: Incident | None,
-    ) -> None:
-        from bot.runbooks.commands import catalog_of, run_runbook
-        from bot.runbooks.params import ParamError, bind
-
-        name = routing.runbook_name(route, labels, alerts)
-        if not name or g.firing_since is None:
-            return
-        c = alert_groups.c
-        won = astore.set_values(
-            self.engine,
-            g.id,
-            c.firing_since == g.firing_since,
-            or_(c.runbook_for.is_(None), c.runbook_for != g.firing_since),
-            runbook_for=g.firing_since,
-        )
-        if not won:
-            return
-        if inc is not None and inc.channel_id:
-            channel, thread = inc.channel_id, ""
-        elif g.channel_id and g.message_ts:
-            channel, thread = g.channel_id, g.message_ts
-        else:
-            channel, thread = self.channel(), ""
-        rb = catalog_of(self.runtime).get(name)
-        problem = ""
-        values: dict[str, Any] = {}
-        if rb is None:
-            problem = f"runbook `{render.escape(name)}` is not available (see /runbook list)"
-        else:
-            given = routing.runbook_params(list(rb.params), labels, list(self.runtime.config.services))
-            try:
-                values = bind(rb, given, self.runtime.config)
-            except ParamError as exc:
-                problem = f"runbook `{rb.name}` not run: {render.escape(str(exc))}"
-        if problem or rb is None:
-            try:
-                call(
-                    self.desk.web.chat_postMessage,
-                    channel=channel,
-                    text=f":warning: {problem}",
-                    thread_ts=thread or None,
-                )
-            except SlackStepError as exc:
-                log.warning("alert group %s: %s; and could not say so: %s", g.id, problem, exc)
-            return
-        run_runbook(
-            self.runtime,
-            rb,
-            values,
-            user_id="",
-            channel=channel,
-            note=f"for alert group {render.escape(render.title_of(g, alerts))}",
-            thread_ts=thread,
-        )
