@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot import yaml_safe
+from bot.alerts.config import AlertsConfig, WatchConfig, check_watches
 from bot.prometheus import PrometheusConfig, check_metrics
 from handlers.params import Duration
 
@@ -259,6 +260,8 @@ class ChatopsConfig(_Model):
     console: ConsoleConfig = ConsoleConfig()
     runbooks_dir: str = "runbooks"
     prometheus: dict[str, PrometheusConfig] = Field(default_factory=dict)
+    alerts: AlertsConfig | None = None
+    watches: list[WatchConfig] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _references(self) -> ChatopsConfig:
@@ -276,6 +279,7 @@ class ChatopsConfig(_Model):
             if not re.fullmatch(r"P[0-9]", sev):
                 raise ValueError(f"severities.{sev}: severity names are P0..P9")
             del cfg
+        check_watches(self.watches, set(self.services))
         return self
 
     def update_every(self, severity: str) -> timedelta:
