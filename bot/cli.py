@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -59,13 +58,15 @@ def _services(
 
 @app.command()
 def serve(
-    port: Annotated[int, typer.Option(help="HTTP port (HTTP mode, when SLACK_APP_TOKEN is not set)")] = 3000,
+    port: Annotated[
+        int, typer.Option(help="HTTP port: probes, metrics, status page, webhooks; Slack events in HTTP mode")
+    ] = 3000,
     host: Annotated[str, typer.Option(help="Address to listen on")] = "0.0.0.0",
     log_format: Annotated[LogFormat, typer.Option(help="Log lines as text or as one JSON object each")] = (
         LogFormat.TEXT
     ),
 ) -> None:
-    """Run the bot: Socket Mode when SLACK_APP_TOKEN is set, else HTTP on --port."""
+    """Run the bot: Socket Mode when SLACK_APP_TOKEN is set, else HTTP; both serve HTTP on --port."""
     from bot.app import build_app
 
     setup_logging(log_format)
@@ -83,29 +84,25 @@ def serve(
         err.print(f"[red]cannot start:[/red] Slack refused the bot token or is unreachable: {exc}")
         raise typer.Exit(2) from None
     _load_runbooks(bolt.runtime)
-    stopped = threading.Event()
     scheduler = bolt.runtime.scheduler
     if scheduler is not None:
         scheduler.start()
-    if settings.slack_app_token:
-        from slack_bolt.adapter.socket_mode import SocketModeHandler
-
-        from bot.web import Shutdown, install_signal_handlers
-
-        handler = SocketModeHandler(bolt, settings.slack_app_token, web_client=bolt.client)
-        install_signal_handlers(stopped.set)
-        out.print("chatops: Socket Mode")
-        handler.connect()
-        try:
-            stopped.wait()
-        finally:
-            handler.close()  # no new events; then the same drain as HTTP mode
-            Shutdown(bolt).run()
-        return
     from bot.web import HttpServer, WebApp
     from bot.web import serve as serve_http
 
-    server = HttpServer(WebApp(bolt), host=host, port=port)
+    socket_mode = bool(settings.slack_app_token)
+    # Probes, metrics, the status page and the webhooks listen on --port in both modes;
+    # Slack's own endpoint only in HTTP mode (Socket Mode gets its events over the WebSocket).
+    web = WebApp(bolt, slack_path=None if socket_mode else "/slack/events")
+    server = HttpServer(web, host=host, port=port)
+    if socket_mode:
+        from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+        handler = SocketModeHandler(bolt, settings.slack_app_token, web_client=bolt.client)
+        out.print(f"chatops: Socket Mode; probes and metrics on http://{host}:{server.port}/")
+        handler.connect()
+        serve_http(bolt, server, first=handler.close)  # until SIGTERM/SIGINT
+        return
     out.print(f"chatops: HTTP mode on http://{host}:{server.port}/slack/events")
     serve_http(bolt, server)  # until SIGTERM/SIGINT, then a graceful shutdown
 

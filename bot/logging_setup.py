@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -60,11 +61,28 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False)
 
 
+# Control characters (newline, carriage return, escape...) in a message or a field would let
+# whoever controls the text (a URL path, a Slack payload) start a line of their own: a forged
+# log entry. They are written as escapes (\n, \x1b) instead.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\u0085\u2028\u2029]")
+
+
+def escape_controls(text: str) -> str:
+    return _CONTROL.sub(lambda m: json.dumps(m.group())[1:-1], text)
+
+
 class TextFormatter(logging.Formatter):
-    """`time LEVEL logger: message key=value ...`, the extras sorted so lines line up."""
+    """`time LEVEL logger: message key=value ...`, the extras sorted so lines line up.
+
+    One record is one line (control characters escaped); only a traceback, which the logging
+    call itself attached, continues on the lines below.
+    """
 
     def __init__(self) -> None:
         super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 - logging's name
+        return escape_controls(super().formatMessage(record))
 
     def format(self, record: logging.LogRecord) -> str:
         line = super().format(record)
@@ -78,7 +96,9 @@ class TextFormatter(logging.Formatter):
 
 def _quote(value: Any) -> str:
     text = str(value)
-    return json.dumps(text) if (not text or any(c in text for c in ' "=')) else text
+    if not text or any(c in text for c in ' "=') or _CONTROL.search(text):
+        return json.dumps(text, ensure_ascii=False)
+    return text
 
 
 def setup_logging(
