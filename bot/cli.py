@@ -110,7 +110,7 @@ def serve(
 def _load_runbooks(runtime: Runtime) -> None:
     """Load and validate every runbook before taking requests: a broken file is reported at
     start, and neither the first /runbook command nor the first scheduler tick pays for it."""
-    from bot.runbooks.commands import catalog_of
+    from bot.runbooks.catalog import catalog_of
 
     loaded = catalog_of(runtime).current()
     out.print(f"runbooks: {len(loaded.runbooks)} loaded, {len(loaded.problems)} with problems")
@@ -235,18 +235,25 @@ runbook_app = typer.Typer(
 )
 app.add_typer(runbook_app, name="runbook")
 RunbookDir = Annotated[
-    Path | None, typer.Option("--dir", help="The runbooks directory (default: runbooks_dir in chatops.yaml)")
+    Path | None,
+    typer.Option(
+        "--dir", help="The team's runbooks directory, besides the built-in ones (default: runbooks_dir)"
+    ),
 ]
 
 
-def _runbooks(directory: Path | None) -> tuple[Settings, Any, Any]:
-    """Settings, chatops.yaml and the runbooks loaded against the real handler registry."""
+def _runbooks(directory: Path | None, *, only: bool = False) -> tuple[Settings, Any, Any]:
+    """Settings, chatops.yaml and the runbooks loaded against the real handler registry: the
+    built-in ones and the team's (`--dir`, else runbooks_dir), or with `only` just `--dir`'s."""
+    from bot.runbooks.catalog import load_catalog, team_dir
     from bot.runbooks.terminal import load
     from handlers import load_all
 
     settings = _settings()
     config = _config(settings)
-    return settings, config, load(directory or Path(config.runbooks_dir), load_all())
+    if only and directory is not None:
+        return settings, config, load(directory, load_all())
+    return settings, config, load_catalog(team_dir(config, directory), load_all())
 
 
 def _named(loaded: Any, name: str) -> Any:
@@ -324,10 +331,12 @@ def runbook_run(
 
 @runbook_app.command("validate")
 def runbook_validate(directory: RunbookDir = None) -> None:
-    """Check every runbook file (and chatops.yaml's schedules); each problem names its file and line."""
+    """Check every runbook file (and chatops.yaml's schedules); each problem names its file and line.
+
+    With --dir, only that directory's files (a team's CI), else the built-in and the team's."""
     from bot.runbooks.terminal import schedule_problems, validate
 
-    settings, config, loaded = _runbooks(directory)
+    settings, config, loaded = _runbooks(directory, only=True)
     extra = schedule_problems(config, loaded, str(settings.config_path))
     raise typer.Exit(validate(out, loaded, extra))
 

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot.config import parse_config
+from bot.cron import latest_due, next_fire
 from bot.runbooks.checks import crosses, evaluate, parse_threshold
-from bot.runbooks.cron import latest_due, next_fire
 from bot.runbooks.model import CheckRule, Param, Runbook
 from bot.runbooks.params import ParamError, bind, split_assignments
 from bot.runbooks.template import OMIT, TemplateError, render, render_text, variables
