@@ -43,20 +43,28 @@ def _run(argv: list[str], **kw: object) -> subprocess.CompletedProcess[str]:
     return done  # type: ignore[no-any-return]
 
 
-@pytest.fixture(scope="module")
-def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A fresh venv with the chatops wheel installed; yields its `bin/`."""
-    tmp = tmp_path_factory.mktemp("wheel")
+def _source_copy(tmp: Path) -> Path:
     src = tmp / "src"
     src.mkdir()
     for name in ("bot", "handlers", "runbooks"):
         shutil.copytree(ROOT / name, src / name, ignore=shutil.ignore_patterns("__pycache__", "_runbooks"))
     for name in ("pyproject.toml", "setup.py", "README.md"):
         shutil.copy2(ROOT / name, src / name)
+    return src
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A fresh venv with the chatops wheel installed; its `bin/`."""
+    tmp = tmp_path_factory.mktemp("wheel")
+    src = _source_copy(tmp)
     wheels = tmp / "wheels"
     _run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(wheels), str(src)])
     [wheel] = wheels.glob("chatops-*.whl")
-    venv = tmp / "venv"
+    return _venv_with(tmp / "venv", [str(wheel)])
+
+
+def _venv_with(venv: Path, what: list[str]) -> Path:
     _run([sys.executable, "-m", "venv", "--without-pip", str(venv)])
     clean = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}  # the checkout is not installed
     _run(
@@ -69,7 +77,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
             "install",
             "-q",
             "--no-deps",
-            str(wheel),
+            *what,
         ],
         env=clean,
     )
@@ -100,6 +108,27 @@ def test_the_wheel_carries_the_package_from_site_packages(installed: Path, tmp_p
     )
     assert str(ROOT) not in done.stdout
     assert "site-packages" in done.stdout
+
+
+def test_an_editable_install_finds_the_source_trees_runbooks(tmp_path: Path) -> None:
+    """`pip install -e` (into its own venv): the built-ins are read from the checkout's runbooks/."""
+    src = _source_copy(tmp_path)
+    editable = _venv_with(tmp_path / "venv", ["-e", str(src)])
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    where = _run(
+        [
+            str(editable / "python"),
+            "-c",
+            "from bot.runbooks.catalog import builtin_dir; print(builtin_dir())",
+        ],
+        cwd=empty,
+        env=_env(tmp_path),
+    )
+    assert where.stdout.strip() == str(src / "runbooks")
+    done = _run([str(editable / "chatops"), "runbook", "list"], cwd=empty, env=_env(tmp_path))
+    for name in BUILTIN:
+        assert name in done.stdout, name
 
 
 def test_runbook_list_from_an_empty_directory_lists_every_built_in(installed: Path, tmp_path: Path) -> None:
