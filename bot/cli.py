@@ -9,11 +9,12 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.console import Console
 
-from bot.config import ChatopsConfig, ConfigError, Settings, load_config
 from bot.logging_setup import LogFormat, setup_logging
-from bot.store import Store, StoreError
 
+# Each command imports what it uses: `chatops --help` must not load pydantic-settings,
+# SQLAlchemy or Alembic (cold start, bench/startup.py).
 if TYPE_CHECKING:
+    from bot.config import ChatopsConfig, Settings
     from bot.runtime import Runtime
     from bot.services import Services
 
@@ -25,6 +26,8 @@ err = Console(stderr=True, soft_wrap=True, highlight=False)
 
 
 def _settings() -> Settings:
+    from bot.config import Settings
+
     try:
         return Settings()
     except Exception as exc:
@@ -34,6 +37,8 @@ def _settings() -> Settings:
 
 def _config(settings: Settings) -> ChatopsConfig:
     """chatops.yaml, or exit 2 naming what is wrong with it."""
+    from bot.config import ConfigError, load_config
+
     try:
         return load_config(settings.config_path)
     except ConfigError as exc:
@@ -45,7 +50,9 @@ def _services(
     settings: Settings, *, config: ChatopsConfig | None = None, failed: str = "cannot start"
 ) -> Services:
     """The targets' clients and the migrated state store, or exit 2 naming what is wrong."""
+    from bot.config import ConfigError
     from bot.services import Services
+    from bot.store import StoreError
 
     try:
         services = Services.from_settings(settings, config=config)
@@ -159,6 +166,8 @@ def console_cmd(
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Apply the state store's migrations."""
+    from bot.store import Store, StoreError
+
     settings = _settings()
     store = Store(settings.database_url)
     try:
@@ -204,6 +213,7 @@ def incident_postmortem(
     """Draft an incident's post-mortem from its timeline (the same Markdown /incident postmortem uploads)."""
     from bot.incidents.postmortem import render
     from bot.incidents.records import IncidentError
+    from bot.store import Store
 
     settings = _settings()
     config = _config(settings)
@@ -362,7 +372,7 @@ def runbook_import(
 
     Nothing in the file is executed. Every file written passes `chatops runbook validate`.
     """
-    from bot.config import parse_config
+    from bot.config import ConfigError, parse_config
     from bot.runbooks.importer import ImportFailed, import_file
     from bot.runbooks.importer.params import lenient_env
     from handlers import load_all

@@ -14,9 +14,10 @@ import re
 import sys
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from handlers.redact import redact
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 
 class LogFormat(StrEnum):
@@ -36,7 +37,15 @@ def extras(record: logging.LogRecord) -> dict[str, Any]:
     return {k: v for k, v in record.__dict__.items() if k not in _STANDARD and not k.startswith("_")}
 
 
-def _safe(value: Any) -> Any:
+def _redactor() -> Callable[[str], str]:
+    # Imported when a formatter is built, not with this module: `chatops --help` imports the
+    # module (for LogFormat) and must not pay for the handler package (cold start).
+    from handlers.redact import redact
+
+    return redact
+
+
+def _safe(value: Any, redact: Callable[[str], str]) -> Any:
     if isinstance(value, str):
         return redact(value)
     if isinstance(value, int | float | bool) or value is None:
@@ -47,7 +56,12 @@ def _safe(value: Any) -> Any:
 class JsonFormatter(logging.Formatter):
     """One JSON object a line: ts, level, logger, msg, the extras, and exc when there is one."""
 
+    def __init__(self) -> None:
+        super().__init__()
+        self.redact = _redactor()
+
     def format(self, record: logging.LogRecord) -> str:
+        redact = self.redact
         entry: dict[str, Any] = {
             "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname.lower(),
@@ -55,7 +69,7 @@ class JsonFormatter(logging.Formatter):
             "msg": redact(record.getMessage()),
         }
         for key, value in extras(record).items():
-            entry.setdefault(key, _safe(value))
+            entry.setdefault(key, _safe(value, redact))
         if record.exc_info:
             entry["exc"] = redact(self.formatException(record.exc_info))
         return json.dumps(entry, ensure_ascii=False)
@@ -80,6 +94,7 @@ class TextFormatter(logging.Formatter):
 
     def __init__(self) -> None:
         super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
+        self.redact = _redactor()
 
     def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 - logging's name
         return escape_controls(super().formatMessage(record))
@@ -89,9 +104,9 @@ class TextFormatter(logging.Formatter):
         fields = extras(record)
         if fields:
             head, sep, tail = line.partition("\n")  # keep a traceback below the fields
-            pairs = " ".join(f"{k}={_quote(_safe(v))}" for k, v in sorted(fields.items()))
+            pairs = " ".join(f"{k}={_quote(_safe(v, self.redact))}" for k, v in sorted(fields.items()))
             line = f"{head} {pairs}{sep}{tail}"
-        return redact(line)
+        return self.redact(line)
 
 
 def _quote(value: Any) -> str:
