@@ -111,6 +111,15 @@ def _read_body(environ: dict[str, Any]) -> bytes:
     return bytes(data)
 
 
+def _headers_only(body: Iterable[bytes]) -> list[bytes]:
+    """HEAD: the GET route's status and headers, no body (cheroot would send it, and a body
+    on a HEAD response corrupts the next response on a kept-alive connection)."""
+    close = getattr(body, "close", None)
+    if callable(close):
+        close()
+    return []
+
+
 def _methods(key: str) -> tuple[str, str]:
     """'POST /alerts/x' -> ('POST', '/alerts/x'); a bare path takes every method ('*')."""
     method, sep, path = key.partition(" ")
@@ -198,8 +207,8 @@ class WebApp:
         if not by_method:
             return _reply(start, "404 Not Found", b"not found\n")
         route = by_method.get(method) or by_method.get("*")
-        if route is None and method == "HEAD":
-            route = by_method.get("GET")
+        if route is None and method == "HEAD" and "GET" in by_method:
+            return _headers_only(by_method["GET"](environ, start))
         if route is None:
             allowed = sorted(set(by_method) | ({"HEAD"} if "GET" in by_method else set()))
             return _reply(
