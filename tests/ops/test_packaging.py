@@ -170,13 +170,17 @@ def test_a_teams_runbooks_dir_adds_and_replaces_and_list_marks_them(installed: P
 def test_runbook_list_in_slack_from_the_installed_bot(
     installed: Path, tmp_path: Path, fake_slack: FakeSlack
 ) -> None:
-    """`chatops serve` from the wheel, started in an empty directory, answers /runbook list with all."""
+    """`chatops serve` from the wheel, started in an empty directory, answers /runbook list with all,
+    a team's runbook in place of the built-in of the same name."""
     empty = tmp_path / "empty"
     empty.mkdir()
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    env = _env(tmp_path)
+    team = tmp_path / "ours"
+    team.mkdir()
+    (team / "high-cpu.yaml").write_text(TEAM_BOOK.format(name="high-cpu", title="Our own CPU runbook"))
+    env = _env(tmp_path, f'runbooks_dir: "{team}"\n')
     env.update(
         SLACK_BOT_TOKEN=BOT_TOKEN, SLACK_SIGNING_SECRET=SIGNING_SECRET, SLACK_API_URL=fake_slack.api_url
     )
@@ -204,8 +208,9 @@ def test_runbook_list_in_slack_from_the_installed_bot(
         assert client.command("/runbook", "list").status_code == 200
         [answer] = fake_slack.wait_responses(1)
         shown = json.dumps(answer)
-        assert f"{len(BUILTIN)} runbooks." in shown
+        assert f"{len(BUILTIN)} runbooks." in shown  # the team's high-cpu replaced the built-in
         assert "did not load" not in shown
+        assert "high-cpu                      team      Our own CPU runbook" in shown
     finally:
         proc.terminate()
         out, _ = proc.communicate(timeout=30)
