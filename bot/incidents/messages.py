@@ -17,7 +17,7 @@ from bot.config import ChatopsConfig
 from bot.incidents.records import Incident
 from bot.incidents.roles import ROLES
 from bot.incidents.slackapi import mention
-from bot.slack.blocks import context, escape, header, section
+from bot.render.slack import context, escape, header, section
 from bot.slack.ids import ActionId
 
 SNOOZES = (
@@ -56,10 +56,8 @@ def headline(config: ChatopsConfig, inc: Incident) -> str:
     return f"{inc.severity} ({label(config, inc.severity)}) {escape(inc.title)}"
 
 
-def _button(
-    text: str, action: ActionId, value: str, *, style: str | None = None, **kw: object
-) -> ButtonElement:
-    return ButtonElement(text=text, action_id=action.value, value=value, style=style, **kw)  # type: ignore[arg-type]
+def _button(text: str, action: ActionId, value: str, *, style: str | None = None) -> ButtonElement:
+    return ButtonElement(text=text, action_id=action.value, value=value, style=style)
 
 
 def incident_buttons(inc: Incident) -> ActionsBlock:

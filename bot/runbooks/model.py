@@ -44,7 +44,7 @@ from pydantic import (
 )
 
 from bot.cron import check_cron, check_timezone
-from bot.runbooks.threshold import check_threshold
+from bot.runbooks.thresholds import check_threshold
 from handlers.params import Duration
 
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")

@@ -26,10 +26,10 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from bot.cron import latest_due
 from bot.metrics import SLACK_API_ERRORS
+from bot.render.slack import section
 from bot.runbooks.catalog import catalog_of
 from bot.runbooks.commands import run_runbook
 from bot.runbooks.params import ParamError, bind
-from bot.slack.blocks import section
 from bot.store.tables import scheduled_runs
 
 if TYPE_CHECKING:

@@ -9,8 +9,8 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from bot.cli import app as cli
-from bot.incidents.timeline import events, record_for_channel
 from bot.slack.ids import ActionId, CallbackId
+from bot.store.timeline import events, record_for_channel
 from tests.incidents.conftest import START, Harness, input_select, input_text, texts, view_submission
 
 
@@ -167,9 +167,10 @@ def test_postmortem_from_slack_and_from_the_terminal(harness: Harness, tmp_path:
     harness.command("resolve Rolled back the migration", channel=channel)
 
     harness.command("postmortem", channel=channel)
-    [upload] = harness.slack.calls_to("files.completeUploadExternal")
-    assert upload.args["channel_id"] == channel
-    [content] = harness.slack.uploads.values()
+    # The Markdown, then its timeline chart beside it.
+    uploads = harness.slack.calls_to("files.completeUploadExternal")
+    assert [u.args["channel_id"] for u in uploads] == [channel, channel]
+    [content] = [c for c in harness.slack.uploads.values() if not c.startswith(b"\x89PNG")]
     md = content.decode()
     for section in (
         "## Summary",

@@ -5,8 +5,8 @@ compare words (`== down`) and booleans (`== false`). The operand may be a templa
 (`> {{warn_ms}}`) filled from the run's params. A check that does not hold says which value
 crossed which line, so the progress message explains the verdict.
 
-This module is the syntax and the comparison (the model validates with it); `checks` judges a
-step's rules with it.
+This module is the syntax and the comparison (the model validates with it); `judge` applies a
+step's check rules with it.
 """
 
 from __future__ import annotations

@@ -10,8 +10,9 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from slack_sdk import WebClient
 from sqlalchemy import Engine
 
 from bot.config import ChatopsConfig
@@ -22,10 +23,12 @@ if TYPE_CHECKING:
 
 
 @dataclass
-class Desk:
+class IncidentDeps:
+    """The dependencies of every incident function (passed as `desk`, the incident desk)."""
+
     engine: Engine
     config: ChatopsConfig
-    slack: Any  # slack_sdk.WebClient, None in the console
+    slack: WebClient | None  # None in the console without --slack
     clock: Callable[[], datetime]
     names: Names = field(init=False)
 
@@ -33,12 +36,17 @@ class Desk:
         self.names = Names(self.slack)
 
     @classmethod
-    def of(cls, runtime: Runtime) -> Desk:
+    def of(cls, runtime: Runtime) -> IncidentDeps:
         desk = runtime.extras.get("incidents.desk")
-        if not isinstance(desk, Desk):
+        if not isinstance(desk, IncidentDeps):
             desk = cls(runtime.store.engine, runtime.config, runtime.slack, runtime.clock)
             runtime.extras["incidents.desk"] = desk
         return desk
+
+    @property
+    def web(self) -> WebClient:
+        """The client to call (`call(desk.web.chat_postMessage, …)`); offline, it fails every call."""
+        return self.names.web
 
     def command(self, key: str) -> str:
         """The slash command as configured (`/incident` may be renamed)."""

@@ -1,4 +1,4 @@
-"""A runbook step's checks judged against its result's values (the thresholds: `threshold`)."""
+"""A runbook step's check rules judged against its result's values (with `thresholds`)."""
 
 from __future__ import annotations
 
@@ -6,10 +6,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from bot.runbooks.model import CheckRule
-from bot.runbooks.threshold import crosses, parse_threshold
+from bot.runbooks.thresholds import crosses, parse_threshold
 from handlers.results import Status, Value
-
-__all__ = ["Finding", "crosses", "evaluate", "parse_threshold"]
 
 
 @dataclass(frozen=True)
