@@ -29,6 +29,8 @@ from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 
 from bot import metrics, status_page
+from bot.alerts.web import routes as alert_routes
+from bot.alerts.wiring import stop as alerts_stop
 from bot.httpconn import MAX_BODY, MAX_HEAD, REQUEST_DEADLINE, GatheringConnection
 from bot.replay import ReplayGuard, Verdict
 from bot.runtime import Runtime
@@ -153,6 +155,7 @@ class WebApp:
             "GET /metrics": self.metrics,
             "GET /status": self.status,
         }
+        self.routes.update(alert_routes(self.runtime))
         if slack_path is not None:  # HTTP mode; Socket Mode gets its events over the WebSocket
             self.slack = SlackRequestHandler(app, path=slack_path)
             self.replays = ReplayGuard(self.runtime.settings.slack_signing_secret, self.runtime.store.engine)
@@ -398,8 +401,12 @@ def drain(app: App, server: HttpServer | None = None) -> None:
         log.info("shutting down: waiting for Slack listeners to finish")
         shutdown(wait=True)
     runtime = runtime_of(app)
+    answers = getattr(runtime.extras.get("commands.answers"), "shutdown", None)
+    if callable(answers):  # answers to slash commands still being sent (bot/slack/listeners/commands.py)
+        answers(wait=True)
     if runtime.scheduler is not None:
         runtime.scheduler.stop()
+    alerts_stop(runtime)  # the alert groups being worked on finish
     runtime.pool.shutdown(wait=True)
     runtime.response_pool.clear()  # the listeners are done: no answer is still being sent
     runtime.services.close()

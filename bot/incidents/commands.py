@@ -145,6 +145,7 @@ def declare(c: Call) -> None:
             title=title,
             service=service,
             metadata={"channel": c.request.channel_id},
+            user=c.request.user_id,
         )
         if _open_modal(c, view):
             return

@@ -17,7 +17,8 @@ from bot.commands.target import Target
 from bot.metrics import HANDLER_SECONDS
 from bot.render.slack import escape
 from bot.runbooks.actions import offers
-from bot.runbooks.catalog import Loaded, catalog_of
+from bot.runbooks.catalog import Loaded
+from bot.runbooks.catalog import catalog_of as catalog_of  # re-exported: its home was here
 from bot.runbooks.engine import Authorize, Engine, Run, State, StepRun
 from bot.runbooks.model import ChecklistStep, HandlerStep, ManualStep, Runbook
 from bot.runbooks.params import ParamError, bind, describe, split_assignments
@@ -90,6 +91,7 @@ def run_runbook(
     channel: str,
     respond: Responder | None = None,
     note: str = "",
+    thread_ts: str = "",
 ) -> Run:
     """Run the diagnostics with a live progress message in `channel` (or a reply), audit, record."""
     engine = engine_for(runtime)
@@ -103,7 +105,7 @@ def run_runbook(
     )
     sink: ProgressSink | None = None
     if runtime.slack is not None and channel:
-        slack_sink = SlackProgress(runtime.slack, channel, view)
+        slack_sink = SlackProgress(runtime.slack, channel, view, thread_ts=thread_ts)
         if slack_sink.start(run):
             sink = slack_sink
         elif respond is not None:
