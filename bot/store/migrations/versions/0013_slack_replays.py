@@ -6,7 +6,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0013"
-down_revision = "0006"
+down_revision = "0009"  # re-chained after main's 0009 (the brief said 0006; main took 0011 and 0009 first)
 branch_labels = None
 depends_on = None
 
