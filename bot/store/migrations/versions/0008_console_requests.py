@@ -6,7 +6,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0008"
-down_revision = "0009"  # the brief said "0006"; re-chained after main's 0011 and 0009 when merging main
+down_revision = "0013"  # the brief said "0006"; re-chained after main's head (0013) when merging main
 branch_labels = None
 depends_on = None
 
