@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import logging
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from pathlib import Path
 
 from slack_bolt import App
 from slack_sdk import WebClient
@@ -14,13 +14,16 @@ from bot import metrics
 from bot.commands.builtin import builtins
 from bot.config import Settings
 from bot.executor import Executor
-from bot.guard import Access, Guard
+from bot.guard import Access, ActionStore, Guard
 from bot.incidents import reminders as incident_reminders
 from bot.runbooks import schedule as runbook_schedules
 from bot.runtime import Runtime
 from bot.scheduler import Scheduler
 from bot.services import Services
 from bot.slack import listeners
+from bot.slack.response_url import make_pool
+from bot.store.auditlog import AuditLog
+from bot.store.spool import Spool, default_path
 
 log = logging.getLogger(__name__)
 
@@ -47,11 +50,14 @@ class ChatopsApp(App):
     runtime: Runtime
 
 
-def build_runtime(settings: Settings, services: Services, slack: Any = None) -> Runtime:
+def build_runtime(settings: Settings, services: Services, slack: WebClient | None = None) -> Runtime:
     """Everything but the App: used by `build_app` and by the console."""
     for module in BUILTIN_MODULES:
         importlib.import_module(module)
-    pool = ThreadPoolExecutor(max_workers=services.config.limits.workers, thread_name_prefix="handler")
+    limits = services.config.limits
+    pool = ThreadPoolExecutor(max_workers=limits.workers, thread_name_prefix="handler")
+    # Confirmed fixes never queue behind read-only traffic.
+    action_pool = ThreadPoolExecutor(max_workers=limits.action_workers, thread_name_prefix="action")
 
     def resolve_group(group_id: str) -> set[str]:
         if slack is None:
@@ -59,29 +65,39 @@ def build_runtime(settings: Settings, services: Services, slack: Any = None) -> 
         resp = slack.usergroups_users_list(usergroup=group_id)
         return set(resp.get("users", []))
 
+    spool = Spool(Path(settings.audit_spool) if settings.audit_spool else default_path(settings.database_url))
+    audit = AuditLog(services.store.engine, spool)
     access = Access(services.config, resolve_group)
-    guard = Guard(access, store=services.store, config=services.config, clock=services.clock)
+    actions = ActionStore(services.store, services.config, audit, clock=services.clock)
     executor = Executor(
         config=services.config,
         registry=services.registry,
         clients=services.clients,
-        store=services.store,
-        guard=guard,
+        access=access,
+        audit=audit,
+        hold=actions.hold,
         pool=pool,
+        action_pool=action_pool,
         on_result=metrics.observe_handler,
     )
-    guard.attach(executor)  # confirmed actions run through the executor, which holds the guard
+    guard = Guard(access, actions, services.registry, executor.run_confirmed)
+    scheduler = Scheduler(services.clock)
+    scheduler.add("audit-spool", actions.drain_spool)  # before anything that may read its rows
     runtime = Runtime(
         settings=settings,
         services=services,
         access=access,
+        actions=actions,
         guard=guard,
         executor=executor,
         pool=pool,
+        action_pool=action_pool,
         builtins=builtins(),
+        response_pool=make_pool(),
         slack=slack,
-        scheduler=Scheduler(services.clock),
+        scheduler=scheduler,
     )
+    actions.drain_spool()  # outcomes kept while the store was down, written now it answers
     incident_reminders.register(runtime)  # status reminders + escalation ladder on the tick
     runbook_schedules.register(runtime)  # scheduled runbooks and posts, each slot claimed once
     return runtime

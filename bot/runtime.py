@@ -9,14 +9,14 @@ from datetime import datetime
 from typing import Any
 
 import urllib3
+from slack_sdk import WebClient
 
 from bot.commands.builtin import Builtin
 from bot.config import ChatopsConfig, Settings
 from bot.executor import Executor
-from bot.guard import Access
+from bot.guard import Access, ActionStore, Guard
 from bot.scheduler import Scheduler
 from bot.services import Clients, Services
-from bot.slack.response_url import make_pool
 from bot.store import Store
 from handlers import Registry
 
@@ -25,15 +25,17 @@ from handlers import Registry
 class Runtime:
     settings: Settings
     services: Services
-    access: Access
-    guard: Any  # bot.guard.Guard
+    access: Access  # policy: who may run what
+    actions: ActionStore  # the pending-action store (and the audit spool)
+    guard: Guard  # the confirm flow
     executor: Executor
-    pool: ThreadPoolExecutor
+    pool: ThreadPoolExecutor  # read-only handlers and runbook diagnostics
+    action_pool: ThreadPoolExecutor  # previews and confirmed destructive actions only
     builtins: dict[tuple[str, str], Builtin]
-    slack: Any = None  # slack_sdk.WebClient when running against Slack
+    # Pooled keep-alive connections for answers to response_url (built by bot.app).
+    response_pool: urllib3.PoolManager
+    slack: WebClient | None = None  # None in the console
     scheduler: Scheduler | None = None  # started by `chatops serve`, ticked by tests
-    # Pooled keep-alive connections for answers to response_url (bot/slack/response_url.py).
-    response_pool: urllib3.PoolManager = field(default_factory=make_pool)
     extras: dict[str, Any] = field(default_factory=dict)  # scheduler, metrics, ...
 
     @property

@@ -90,11 +90,15 @@ class Preview:
     """What a destructive handler would change, shown before anyone confirms it.
 
     `summary` is one line (`deployment backend in prod: replicas 3 → 0`); `details` are
-    further lines (the current image, the query a backend is running).
+    further lines (the current image, the query a backend is running). `pin` is what the
+    preview saw and the run must still find (JSON values: a revision, a pid and its start, the
+    keys): it is stored with the pending action and handed back to the handler when the
+    action runs (`handlers.pin.pinned`), which refuses when the target moved on.
     """
 
     summary: str
     details: Sequence[str] = ()
+    pin: Mapping[str, Value | list[str]] = field(default_factory=dict)
 
 
 def status_of(result: Result) -> Status:

@@ -8,6 +8,7 @@ per-test key prefix.
 from __future__ import annotations
 
 import json
+import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ import redis as redis_lib
 from bot.app import build_app, build_runtime
 from bot.config import ChatopsConfig, Settings, parse_config
 from bot.executor import NeedsConfirmation, Outcome_, Request
+from bot.guard import PendingAction
 from bot.runtime import Runtime
 from bot.services import Clients, Services
 from bot.store import Store, utcnow
@@ -95,6 +97,40 @@ def peek(ctx: Context[Any], p: IncrParams) -> Result:
     return Text(title=f"counter {p.key}", text=str(int(ctx.client.get(_key(p)) or 0)))
 
 
+# Slow test handlers wait on a gate (by key) that the test opens; `STARTED` counts who got a worker.
+GATES: dict[str, threading.Event] = {}
+STARTED: dict[str, int] = {}
+_GATE_LOCK = threading.Lock()
+
+
+def gate(name: str) -> threading.Event:
+    with _GATE_LOCK:
+        return GATES.setdefault(f"{KEY_PREFIX}:{name}", threading.Event())
+
+
+def started(name: str) -> int:
+    with _GATE_LOCK:
+        return STARTED.get(f"{KEY_PREFIX}:{name}", 0)
+
+
+def _wait_at_gate(p: IncrParams) -> None:
+    with _GATE_LOCK:
+        STARTED[_key(p)] = STARTED.get(_key(p), 0) + 1
+    gate(p.key).wait(30)
+
+
+def slow(ctx: Context[Any], p: IncrParams) -> Result:
+    """Read a counter once its gate opens (a slow read-only test handler)."""
+    _wait_at_gate(p)
+    return peek(ctx, p)
+
+
+def slow_incr(ctx: Context[Any], p: IncrParams) -> Result:
+    """Add to a counter once its gate opens (a slow destructive test handler)."""
+    _wait_at_gate(p)
+    return incr(ctx, p)
+
+
 def _spec(name: str, fn: Any, *, destructive: bool) -> HandlerSpec:
     command, _, sub = name.partition(".")
     return HandlerSpec(
@@ -114,6 +150,8 @@ def guard_registry() -> Registry:
         _spec("gt.incr", incr, destructive=True),
         _spec("gt.jam", jam, destructive=True),
         _spec("gt.peek", peek, destructive=False),
+        _spec("gt.slow", slow, destructive=False),
+        _spec("gt.slowincr", slow_incr, destructive=True),
     )
 
 
@@ -178,6 +216,13 @@ def make_runtime(
     reg = registry if registry is not None else guard_registry()
     services = Services(config=cfg, store=store, clients=Clients(cfg), registry=reg, clock=clock)
     return build_runtime(Settings.model_validate({"DATABASE_URL": store_url}), services)
+
+
+def stored(runtime: Runtime, action_id: str) -> PendingAction:
+    """The pending action as stored now (it must exist)."""
+    action = runtime.guard.get(action_id)
+    assert action is not None, action_id
+    return action
 
 
 def close_runtime(runtime: Runtime) -> None:

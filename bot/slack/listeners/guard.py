@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.webhook import WebhookClient
 
@@ -84,7 +85,11 @@ def show(
 ) -> None:
     """Render one decision in Slack; never raises (a Slack failure is logged and falls back)."""
     action = res.action
-    if res.kind is Kind.AWAITING_APPROVAL and action is not None:
+    if res.kind is Kind.RUNNING and action is not None and res.later is not None:
+        # Said at once: it is running (the buttons go); the outcome replaces it when it ends.
+        _replace(client, click, outcome_message(res))
+        res.later.add_done_callback(lambda done: _show_late(client, click, done.result()))
+    elif res.kind is Kind.AWAITING_APPROVAL and action is not None:
         _replace(client, click, awaiting_message(action, runtime.guard.approvers))
         _ask_approval(runtime, client, click, action)
     elif res.final and action is not None:
@@ -99,6 +104,25 @@ def show(
             _upload(client, action.channel_id or click.channel_id, msg)
     else:
         _ephemeral(client, click, notice_message(res))
+
+
+def _show_late(client: WebClient, click: Click, res: ActionResult) -> None:
+    """The outcome of an action that outlasted its wait: in place of its preview (and approval)."""
+    action = res.action
+    if action is None:
+        return
+    try:
+        msg = outcome_message(res)
+        if not _update(client, action.channel_id or click.channel_id, action.message_ts, msg):
+            _webhook(
+                click.response_url, {"text": msg.text, "blocks": msg.as_dicts(), "replace_original": True}
+            )
+        if action.approval_ts:
+            _update(client, action.channel_id, action.approval_ts, msg)
+        if msg.file is not None:
+            _upload(client, action.channel_id or click.channel_id, msg)
+    except Exception:  # a worker thread: log, never raise into the pool
+        log.exception("could not post the late outcome of %s", action.handler)
 
 
 def expire_and_update(runtime: Runtime, now: datetime) -> None:
