@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -131,6 +131,20 @@ def slow_incr(ctx: Context[Any], p: IncrParams) -> Result:
     return incr(ctx, p)
 
 
+# Hooks a test sets by counter key: run right after `gt.incrcut` changed the counter (to
+# take the state store down between an action and its audit row, say).
+AFTER: dict[str, Callable[[], None]] = {}
+
+
+def incr_then(ctx: Context[Any], p: IncrParams) -> Result:
+    """Add to a counter, then run the test's hook for it (a destructive test handler)."""
+    result = incr(ctx, p)
+    hook = AFTER.pop(_key(p), None)
+    if hook is not None:
+        hook()
+    return result
+
+
 def _spec(name: str, fn: Any, *, destructive: bool) -> HandlerSpec:
     command, _, sub = name.partition(".")
     return HandlerSpec(
@@ -152,6 +166,7 @@ def guard_registry() -> Registry:
         _spec("gt.peek", peek, destructive=False),
         _spec("gt.slow", slow, destructive=False),
         _spec("gt.slowincr", slow_incr, destructive=True),
+        _spec("gt.incrcut", incr_then, destructive=True),
     )
 
 

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from typing import Any
+
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot.commands.router import dispatch, resolve
 from bot.executor import Request
 from bot.runtime import Runtime
 from bot.slack.responder import SlackResponder
 from bot.slack.response_url import ResponseUrl
+from handlers.redact import redact
+
+log = logging.getLogger(__name__)
 
 
 def register(app: Any, runtime: Runtime) -> None:
@@ -54,22 +60,56 @@ def _listener(runtime: Runtime) -> Any:
             text=command.get("text", "") or "",
             channel_id=command.get("channel_id", ""),
         )
-        route = resolve(runtime, request)
-        instant = route.instant
-        if not instant:
-            ack()  # at once: what follows may call a cluster, a database or Slack
         url = command.get("response_url") or ""
         later = ResponseUrl(url, runtime.response_pool) if url else respond
-        answer = AnswerInAck(ack, later) if instant else later
-        responder = SlackResponder(
-            respond=answer,
-            client=client,
-            channel_id=request.channel_id,
-            user_id=request.user_id,
-            guard=runtime.guard,
-        )
-        dispatch(runtime, request, responder, {"trigger_id": command.get("trigger_id", "")}, route)
-        if isinstance(answer, AnswerInAck):
-            answer.finish()
+        answer: Any = later
+        try:
+            route = resolve(runtime, request)
+            if not route.instant:
+                ack()  # at once: what follows may call a cluster, a database or Slack
+            answer = AnswerInAck(ack, later) if route.instant else later
+            responder = SlackResponder(
+                respond=answer,
+                client=client,
+                channel_id=request.channel_id,
+                user_id=request.user_id,
+                guard=runtime.guard,
+            )
+            dispatch(runtime, request, responder, {"trigger_id": command.get("trigger_id", "")}, route)
+        except Exception as exc:
+            # Never raise into Bolt: an unacked or failed request is a 500, and Slack sends the
+            # command again (it ran twice and the user saw nothing). Say what happened instead,
+            # in the ack itself when there has been none yet.
+            if getattr(ack, "response", None) is None and not isinstance(answer, AnswerInAck):
+                answer = AnswerInAck(ack, later)
+            _failed(request, answer, client, exc)
+        finally:
+            if isinstance(answer, AnswerInAck):
+                answer.finish()
 
     return on_command
+
+
+def _failed(request: Request, answer: Any, client: Any, exc: Exception) -> None:
+    log.error(
+        "%s failed inside the bot: %s",
+        request.command,
+        redact(f"{type(exc).__name__}: {exc}")[:500],
+        extra={"request_id": request.request_id},
+    )
+    if isinstance(exc, SQLAlchemyError):
+        why = "the state store is unreachable (the bot's database did not answer)"
+    else:
+        why = f"the bot hit an internal error ({type(exc).__name__})"
+    text = (
+        f":warning: `{request.command} {request.text}`"[:200]
+        + f" could not be completed: {why}. Try again in a moment; "
+        f"if it persists, tell the bot's operators (request {request.request_id})."
+    )
+    responder = SlackResponder(
+        respond=answer, client=client, channel_id=request.channel_id, user_id=request.user_id
+    )
+    try:
+        responder.say(text, ephemeral=True)
+    except Exception:
+        log.exception("could not tell %s that %s failed", request.user_id, request.command)
