@@ -118,13 +118,19 @@ def encode_params(params: Params) -> str:
 
 
 def encode_preview(preview: Preview) -> str:
-    return json.dumps({"summary": preview.summary, "details": list(preview.details)})
+    # The pin travels with the preview: it is what the confirmed run must still find.
+    return json.dumps(
+        {"summary": preview.summary, "details": list(preview.details), "pin": dict(preview.pin)}
+    )
 
 
 def _decode_preview(raw: str) -> Preview:
     data = json.loads(raw or "{}")
+    pin = data.get("pin")
     return Preview(
-        summary=str(data.get("summary", "")), details=tuple(str(d) for d in data.get("details", []))
+        summary=str(data.get("summary", "")),
+        details=tuple(str(d) for d in data.get("details", [])),
+        pin=pin if isinstance(pin, dict) else {},
     )
 
 
