@@ -21,6 +21,7 @@ from bot.runtime import Runtime
 from bot.scheduler import Scheduler
 from bot.services import Services
 from bot.slack import listeners
+from bot.slack import retry as slack_retry
 from bot.slack.response_url import make_pool
 from bot.store.auditlog import AuditLog
 from bot.store.spool import Spool, default_path
@@ -39,8 +40,9 @@ def make_web_client(settings: Settings) -> WebClient:
         token=settings.slack_bot_token or None,
         base_url=settings.slack_api_url,
         timeout=SLACK_TIMEOUT,
-        # The same retries, counted, plus a last handler that counts the calls that failed.
-        retry_handlers=metrics.slack_retry_handlers(max_retry_count=2),
+        # The same retries, counted, plus a last handler that counts the calls that failed;
+        # 429 waits capped per call, so a long Retry-After never holds a listener.
+        retry_handlers=slack_retry.retry_handlers(max_retry_count=2),
     )
 
 
