@@ -15,11 +15,11 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from contextlib import contextmanager
-from typing import Any, Protocol
+from typing import Protocol, TypeVar
 
 from bot.commands.parse import ParseError, parse_args, validate
 from bot.commands.target import Target, UnknownService, expand, service_fills
@@ -43,7 +43,7 @@ from handlers.errors import HandlerError, TargetMoved
 from handlers.params import Params
 from handlers.pin import with_pin
 from handlers.redact import redact
-from handlers.results import Preview, Result
+from handlers.results import Pin, Preview, Result
 
 __all__ = [
     "Done",
@@ -59,6 +59,7 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # Seconds a front end waits for a read-only handler beyond its own calls' timeouts (it may
 # queue behind others); a destructive one has workers of its own, so it waits less.
@@ -132,8 +133,8 @@ class Executor:
 
     @contextmanager
     def _slot(
-        self, user_id: str, pool: ThreadPoolExecutor, fn: Callable[[], Any]
-    ) -> Iterator[Future[Any] | None]:
+        self, user_id: str, pool: ThreadPoolExecutor, fn: Callable[[], T]
+    ) -> Iterator[Future[T] | None]:
         """Submit `fn` in one of the user's slots (None when all are taken); the slot is freed
         when `fn` really ends, not when the caller stops waiting."""
         if not self._take(user_id):
@@ -209,7 +210,7 @@ class Executor:
         return self._finish(req, spec, params, target, started, result)
 
     def run_confirmed(
-        self, req: Request, spec: HandlerSpec, params: Params, target: Target, pin: Mapping[str, Any]
+        self, req: Request, spec: HandlerSpec, params: Params, target: Target, pin: Pin
     ) -> Done | Failed | Running:
         """Run a confirmed action on the action workers (a `RunConfirmed` for bot.guard.Guard).
 
@@ -262,10 +263,10 @@ class Executor:
 
     # -- calling a handler ----------------------------------------------------------------
 
-    def _context(self, spec: HandlerSpec, params: Params) -> Context[Any]:
+    def _context(self, spec: HandlerSpec, params: Params) -> Context[object]:
         return self.clients.context(spec, getattr(params, spec.target_field or "", None))
 
-    def _call(self, spec: HandlerSpec, ctx: Context[Any], params: Params) -> Result | Failed:
+    def _call(self, spec: HandlerSpec, ctx: Context[object], params: Params) -> Result | Failed:
         """The handler's result, or its failure as a message; never raises."""
         try:
             return spec.fn(ctx, params)

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, TypedDict
 
 import urllib3
 from slack_sdk import WebClient
@@ -19,6 +19,22 @@ from bot.scheduler import Scheduler
 from bot.services import Clients, Services
 from bot.store import Store
 from handlers import Registry
+
+if TYPE_CHECKING:
+    from bot.incidents.desk import Desk
+    from bot.incidents.escalation import Escalations
+    from bot.incidents.reminders import Reminders
+    from bot.runbooks.catalog import Catalog
+    from bot.runbooks.schedule import Schedules
+
+
+class Parts(TypedDict, total=False):
+    """The parts `bot.commands.router` and `bot.runbooks` still reach by key (filled by
+    `bot.app.build_runtime` with the same objects as the typed fields; read those)."""
+
+    help_texts: dict[str, str]
+    runbooks: Catalog
+    schedules: Schedules
 
 
 @dataclass
@@ -34,9 +50,16 @@ class Runtime:
     builtins: dict[tuple[str, str], Builtin]
     # Pooled keep-alive connections for answers to response_url (built by bot.app).
     response_pool: urllib3.PoolManager
+    desk: Desk  # incidents: the store, config and Slack they work with
     slack: WebClient | None = None  # None in the console
     scheduler: Scheduler | None = None  # started by `chatops serve`, ticked by tests
-    extras: dict[str, Any] = field(default_factory=dict)  # scheduler, metrics, ...
+    # Built once per runtime: help depends only on the registries and config.
+    help_texts: dict[str, str] = field(default_factory=dict)
+    catalog: Catalog | None = None  # the runbooks (set by build_runtime)
+    reminders: Reminders | None = None  # scheduler participants (None without a scheduler)
+    escalations: Escalations | None = None
+    schedules: Schedules | None = None
+    extras: Parts = field(default_factory=lambda: Parts())
 
     @property
     def config(self) -> ChatopsConfig:

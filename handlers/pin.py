@@ -12,17 +12,19 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import replace
-from typing import Any
+from typing import TypeVar
 
 from handlers import Context
+from handlers.results import Pin
 
 PIN_OPTION = "chatops.pin"
+C = TypeVar("C")
 
 
-def pinned(ctx: Context[Any]) -> Mapping[str, Any] | None:
+def pinned(ctx: Context[C]) -> Pin | None:
     value = ctx.options.get(PIN_OPTION)
     return value if isinstance(value, Mapping) else None
 
 
-def with_pin(ctx: Context[Any], pin: Mapping[str, Any]) -> Context[Any]:
+def with_pin(ctx: Context[C], pin: Pin) -> Context[C]:
     return replace(ctx, options={**ctx.options, PIN_OPTION: dict(pin)})

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 Value = float | int | str | bool | None
+# What a destructive preview saw and its confirmed run must still find (see Preview.pin).
+Pin = Mapping[str, Value | list[str]]
 
 
 class Status(StrEnum):
@@ -98,7 +100,7 @@ class Preview:
 
     summary: str
     details: Sequence[str] = ()
-    pin: Mapping[str, Value | list[str]] = field(default_factory=dict)
+    pin: Pin = field(default_factory=dict)
 
 
 def status_of(result: Result) -> Status:

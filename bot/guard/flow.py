@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from concurrent.futures import Future
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Protocol
 
 from pydantic import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
@@ -25,8 +25,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from bot.commands.target import Target
 from bot.guard import pending
 from bot.guard.access import Access, Decision
-from bot.guard.outcome import ActionResult, Kind, hhmm, mention, minutes
+from bot.guard.outcome import ActionResult, Kind, hhmm, mention
 from bot.guard.pending import OPEN, MessageRef, PendingAction, Status
+from bot.guard.settle import Settle
 from bot.guard.store import ACTION_ID, RESULT_LIMIT, ActionStore
 from bot.incidents.timeline import record_for_channel
 from bot.render_text import to_text
@@ -35,6 +36,7 @@ from bot.store.audit import Event, Outcome
 from handlers import HandlerSpec, Registry
 from handlers.params import Params
 from handlers.redact import redact
+from handlers.results import Pin
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +53,7 @@ class RunConfirmed(Protocol):
     """Runs a confirmed action once (the executor does): its outcome, or `Running` if slow."""
 
     def __call__(
-        self, req: Request, spec: HandlerSpec, params: Params, target: Target, pin: Mapping[str, Any]
+        self, req: Request, spec: HandlerSpec, params: Params, target: Target, pin: Pin
     ) -> Done | Failed | Running: ...
 
 
@@ -66,6 +68,7 @@ class Guard:
         self.actions = actions
         self.registry = registry
         self.run = run
+        self.settle = Settle(actions)
         self._running: set[str] = set()  # actions running in this process right now
         self._lock = threading.Lock()
 
@@ -124,16 +127,16 @@ class Guard:
 
     def _confirm(self, action_id: str, user_id: str, where: MessageRef | None) -> ActionResult:
         now = self.actions.now()
-        found = self._find(action_id, user_id, "confirm", where, approval=False)
+        found = self.settle.find(action_id, user_id, "confirm", where, approval=False)
         if isinstance(found, ActionResult):
             return found
         action = found
         if action.status is not Status.PENDING:
-            return self._not_open(action, user_id, now, "confirm")
+            return self.settle.not_open(action, user_id, now, "confirm")
         if action.expires_at <= now:
-            return self._expire(action, user_id, now)
+            return self.settle.expire(action, user_id, now)
         if user_id != action.requester:
-            return self._refuse(
+            return self.settle.refuse(
                 action,
                 user_id,
                 f"Only {mention(action.requester)}, who asked for it, can confirm "
@@ -155,7 +158,7 @@ class Guard:
             **({"expires_at": until} if action.needs_approval else {}),
         )
         if not won:
-            return self._lost(action.id, user_id, now, "confirm")
+            return self.settle.lost(action.id, user_id, now, "confirm")
         if action.needs_approval:
             self.actions.audit(
                 action, user_id, Event.CONFIRM, Outcome.PENDING, "confirmed; waiting for an approver"
@@ -174,16 +177,16 @@ class Guard:
 
     def _cancel(self, action_id: str, user_id: str, where: MessageRef | None) -> ActionResult:
         now = self.actions.now()
-        found = self._find(action_id, user_id, "cancel", where, approval=False)
+        found = self.settle.find(action_id, user_id, "cancel", where, approval=False)
         if isinstance(found, ActionResult):
             return found
         action = found
         if not action.status.open:
-            return self._not_open(action, user_id, now, "cancel")
+            return self.settle.not_open(action, user_id, now, "cancel")
         if action.expires_at <= now:
-            return self._expire(action, user_id, now)
+            return self.settle.expire(action, user_id, now)
         if user_id != action.requester and not self.access.is_approver(user_id):
-            return self._refuse(
+            return self.settle.refuse(
                 action,
                 user_id,
                 f"Only {mention(action.requester)}, who asked for it, or an approver (access.approvers) "
@@ -199,7 +202,7 @@ class Guard:
             decided_at=now,
         )
         if not won:
-            return self._lost(action.id, user_id, now, "cancel")
+            return self.settle.lost(action.id, user_id, now, "cancel")
         self.actions.audit(action, user_id, Event.CANCEL, Outcome.OK, "cancelled; nothing was run")
         self.actions.gauge()
         return ActionResult(
@@ -230,7 +233,7 @@ class Guard:
             decided_at=now,
         )
         if not won:
-            return self._lost(action.id, user_id, now, "approve")
+            return self.settle.lost(action.id, user_id, now, "approve")
         self.actions.audit(
             action, user_id, Event.APPROVE, Outcome.OK, f"approved; requested by {action.requester}"
         )
@@ -258,7 +261,7 @@ class Guard:
             finished_at=now,
         )
         if not won:
-            return self._lost(action.id, user_id, now, "reject")
+            return self.settle.lost(action.id, user_id, now, "reject")
         self.actions.audit(action, user_id, Event.REJECT, Outcome.OK, "rejected; nothing was run")
         self.actions.gauge()
         return ActionResult(
@@ -273,12 +276,12 @@ class Guard:
         self, action_id: str, user_id: str, where: MessageRef | None, verb: str, now: datetime
     ) -> PendingAction | ActionResult:
         """The checks approve and reject share: awaiting, in time, an approver, not the requester."""
-        found = self._find(action_id, user_id, verb, where, approval=True)
+        found = self.settle.find(action_id, user_id, verb, where, approval=True)
         if isinstance(found, ActionResult):
             return found
         action = found
         if action.status is Status.PENDING and action.expires_at > now:
-            return self._refuse(
+            return self.settle.refuse(
                 action,
                 user_id,
                 f"{mention(action.requester)} has not confirmed `{action.handler}` on {action.where} yet; "
@@ -286,12 +289,12 @@ class Guard:
                 verb=verb,
             )
         if action.status is not Status.AWAITING_APPROVAL:
-            return self._not_open(action, user_id, now, verb)
+            return self.settle.not_open(action, user_id, now, verb)
         if action.expires_at <= now:
-            return self._expire(action, user_id, now)
+            return self.settle.expire(action, user_id, now)
         if user_id == action.requester:
             who = ", ".join(mention(a) for a in self.approvers)
-            return self._refuse(
+            return self.settle.refuse(
                 action,
                 user_id,
                 f"You asked for `{action.handler}` on {action.where}, so you cannot {verb} it yourself: "
@@ -300,7 +303,7 @@ class Guard:
             )
         decision = self.access.check_approver(user_id, action.handler, action.target)
         if not decision.allowed:
-            return self._refuse(action, user_id, decision.reason, verb=verb)
+            return self.settle.refuse(action, user_id, decision.reason, verb=verb)
         return action
 
     # -- running ------------------------------------------------------------------------
@@ -311,14 +314,14 @@ class Guard:
         """The handler and re-validated params, and the requester still allowed to run it."""
         spec = self.registry.get(action.handler)
         if spec is None:
-            return self._fail_before_run(
+            return self.settle.fail_before_run(
                 action, actor, now, f"`{action.handler}` is no longer available in this bot; nothing was run."
             )
         try:
             params = spec.params.model_validate(dict(action.params))
         except ValidationError as exc:
             problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-            return self._fail_before_run(
+            return self.settle.fail_before_run(
                 action,
                 actor,
                 now,
@@ -326,7 +329,7 @@ class Guard:
             )
         decision = self.check(requester, spec, Target.of(params))
         if not decision.allowed:
-            return self._refuse(
+            return self.settle.refuse(
                 action, actor, f"{mention(requester)} may no longer run this: {decision.reason}"
             )
         return spec, params
@@ -443,108 +446,6 @@ class Guard:
             },
         )
 
-    # -- outcomes that change nothing (or only close the action) --------------------------
-
-    def _find(
-        self, action_id: str, user_id: str, verb: str, where: MessageRef | None, *, approval: bool
-    ) -> PendingAction | ActionResult:
-        action = self.actions.get(action_id)
-        if action is None:
-            self.actions.audit_unknown(user_id, verb, where.channel_id if where else "")
-            return ActionResult(
-                Kind.UNKNOWN,
-                "This action is unknown here: it was never requested from this bot, or it was removed. "
-                "Nothing was run.",
-                actor=user_id,
-            )
-        if where is not None:
-            if approval:
-                if where.ts:
-                    self.actions.attach_approval(action.id, where.ts)
-            else:
-                self.actions.attach_message(action.id, where)
-        return action
-
-    def _not_open(self, action: PendingAction, user_id: str, now: datetime, verb: str) -> ActionResult:
-        """Explain why a click on an action that is no longer waiting does nothing."""
-        if action.status.open and action.expires_at <= now:
-            return self._expire(action, user_id, now)
-        at = action.finished_at or action.decided_at or action.confirmed_at
-        when = f" at {hhmm(at)}" if at else ""
-        status = action.status
-        if status is Status.EXPIRED:
-            return self._expire(action, user_id, now)
-        if status is Status.CONFIRMED:
-            msg = (
-                f"Already confirmed by {mention(action.confirmed_by or action.requester)}: it is running now."
-            )
-        elif status is Status.EXECUTED:
-            msg = f"Already done: `{action.handler}` on {action.where} ran{when}."
-        elif status is Status.FAILED:
-            msg = f"Already run: `{action.handler}` on {action.where} failed{when}: {action.result or ''}"
-        elif status is Status.CANCELLED:
-            msg = (
-                f"This action was cancelled by {mention(action.decided_by or action.requester)}{when}; "
-                "nothing was run. Ask again for a fresh preview."
-            )
-        elif status is Status.REJECTED:
-            msg = f"This action was rejected by {mention(action.decided_by or '')}{when}; nothing was run."
-        else:  # awaiting approval, and the click was a confirm or cancel race
-            msg = "Already confirmed: it is waiting for an approver."
-        self.actions.audit(action, user_id, Event.REFUSE, Outcome.REFUSED, f"{verb}: already {status.label}")
-        return ActionResult(Kind.ALREADY, msg.strip(), action, actor=user_id)
-
-    def _expire(self, action: PendingAction, user_id: str, now: datetime) -> ActionResult:
-        engine = self.actions.engine
-        if pending.transition(engine, action.id, OPEN, Status.EXPIRED, expired_at=now, finished_at=now):
-            self.actions.audit(
-                action, user_id, Event.EXPIRE, Outcome.REFUSED, "expired before it was confirmed"
-            )
-            self.actions.gauge()
-        else:
-            self.actions.audit(action, user_id, Event.REFUSE, Outcome.REFUSED, "expired")
-        return self._expired_result(pending.get(engine, action.id) or action, user_id)
-
-    def _expired_result(self, action: PendingAction, actor: str) -> ActionResult:
-        lasted = minutes(action.expires_at - (action.confirmed_at or action.created_at))
-        step = "approved" if action.confirmed_at and action.needs_approval else "confirmed"
-        return ActionResult(
-            Kind.EXPIRED,
-            f"This action expired at {hhmm(action.expires_at)}: `{action.handler}` on {action.where} was "
-            f"not {step} within {lasted}. Nothing was run; ask again for a fresh preview.",
-            action,
-            actor=actor,
-        )
-
-    def _lost(self, action_id: str, user_id: str, now: datetime, verb: str) -> ActionResult:
-        """Our compare-and-set lost: say what the winner did."""
-        action = self.actions.get(action_id)
-        if action is None:
-            return ActionResult(Kind.UNKNOWN, "This action is unknown here. Nothing was run.", actor=user_id)
-        return self._not_open(action, user_id, now, verb)
-
-    def _refuse(self, action: PendingAction, user_id: str, message: str, *, verb: str = "") -> ActionResult:
-        self.actions.audit(
-            action, user_id, Event.REFUSE, Outcome.REFUSED, f"{verb}: {message}" if verb else message
-        )
-        return ActionResult(Kind.REFUSED, message, action, actor=user_id)
-
-    def _fail_before_run(self, action: PendingAction, user_id: str, now: datetime, why: str) -> ActionResult:
-        pending.transition(
-            self.actions.engine,
-            action.id,
-            OPEN,
-            Status.FAILED,
-            result=why,
-            finished_at=now,
-            decided_by=user_id,
-        )
-        self.actions.audit(action, user_id, Event.EXECUTE, Outcome.ERROR, why)
-        self.actions.gauge()
-        return ActionResult(
-            Kind.FAILED, f"`{action.handler}` on {action.where}: {why}", action, error=why, actor=user_id
-        )
-
     # -- housekeeping ---------------------------------------------------------------------
 
     def expire_due(self, now: datetime | None = None) -> list[ActionResult]:
@@ -565,7 +466,7 @@ class Guard:
                     self.actions.audit(
                         action, action.requester, Event.EXPIRE, Outcome.REFUSED, "expired; nothing was run"
                     )
-                    expired.append(self._expired_result(action, action.requester))
+                    expired.append(self.settle.expired_result(action, action.requester))
         limit = self.actions.config.limits.handler_timeout * 3 + timedelta(seconds=5) + STUCK_GRACE
         with self._lock:
             running = set(self._running)

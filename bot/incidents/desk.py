@@ -34,11 +34,8 @@ class Desk:
 
     @classmethod
     def of(cls, runtime: Runtime) -> Desk:
-        desk = runtime.extras.get("incidents.desk")
-        if not isinstance(desk, Desk):
-            desk = cls(runtime.store.engine, runtime.config, runtime.slack, runtime.clock)
-            runtime.extras["incidents.desk"] = desk
-        return desk
+        """The runtime's desk (built once, by `bot.app.build_runtime`)."""
+        return runtime.desk
 
     def command(self, key: str) -> str:
         """The slash command as configured (`/incident` may be renamed)."""

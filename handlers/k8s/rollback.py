@@ -9,7 +9,6 @@ ReplicaSet's annotations over, exactly as `kubectl rollout undo` does.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,7 +31,7 @@ from handlers.k8s.workloads import (
 from handlers.k8s.workloads import Revision as RevisionInfo
 from handlers.params import arg
 from handlers.pin import pinned
-from handlers.results import KeyValues, Preview
+from handlers.results import KeyValues, Pin, Preview
 
 # kubectl keeps these deployment annotations and does not copy them from the ReplicaSet.
 ANNOTATIONS_TO_SKIP = frozenset(
@@ -193,7 +192,7 @@ def _pointer(key: str) -> str:
     return key.replace("~", "~0").replace("/", "~1")
 
 
-def _pinned_plan(ctx: Context[ApiClient], params: UndoParams, pin: Mapping[str, Any]) -> _Plan:
+def _pinned_plan(ctx: Context[ApiClient], params: UndoParams, pin: Pin) -> _Plan:
     """The plan, refused with what changed when the deployment is not where the preview saw it."""
     ns, name = params.namespace, params.deployment
     was, to = pin.get("from_revision"), pin.get("to_revision")

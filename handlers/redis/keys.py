@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
 from typing import Annotated, Any
 
 import redis
@@ -29,7 +28,7 @@ from handlers.redis.common import (
     scan,
     text,
 )
-from handlers.results import Check, KeyValues, Preview, Status, Table, Text, Value
+from handlers.results import Check, KeyValues, Pin, Preview, Status, Table, Text, Value
 
 
 class Keys(Params):
@@ -285,9 +284,10 @@ def _delete_pinned(ctx: Context[Any], params: Delete, keys: list[str]) -> Text:
     )
 
 
-def _check_growth(ctx: Context[Any], params: Delete, pin: Mapping[str, Any]) -> None:
+def _check_growth(ctx: Context[Any], params: Delete, pin: Pin) -> None:
     """Refuse when far more keys match now than the confirmed preview counted."""
-    was = int(pin.get("count") or 0)
+    counted = pin.get("count")
+    was = counted if isinstance(counted, int) else 0
     deadline = time.monotonic() + ctx.timeout * 0.8
     with calls(ctx) as client:
         found, _calls, complete = scan(
