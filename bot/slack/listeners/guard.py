@@ -73,9 +73,17 @@ def _listener(runtime: Runtime, action_id: ActionId, decide: Decide) -> Any:
         ack()
         click = Click.of(body, action)
         res = decide(click.value, click.user_id, where=click.where)
-        show(
-            runtime, client, click, res, on_approval_message=action_id in (ActionId.APPROVE, ActionId.REJECT)
-        )
+        try:
+            show(
+                runtime,
+                client,
+                click,
+                res,
+                on_approval_message=action_id in (ActionId.APPROVE, ActionId.REJECT),
+            )
+        except Exception as exc:  # Slack or the store failed while showing it: say what happened
+            log.exception("could not show the outcome of a %s click", action_id.value)
+            _ephemeral(client, click, notice_message(_unshown(res, exc)))
 
     return on_click
 
@@ -104,6 +112,16 @@ def show(
             _upload(client, action.channel_id or click.channel_id, msg)
     else:
         _ephemeral(client, click, notice_message(res))
+
+
+def _unshown(res: ActionResult, exc: Exception) -> ActionResult:
+    """The decision, told to the clicker alone when its message could not be updated."""
+    return ActionResult(
+        Kind.ERROR,
+        f"{res.message} (The message could not be updated: {type(exc).__name__}.)",
+        res.action,
+        actor=res.actor,
+    )
 
 
 def _show_late(client: WebClient, click: Click, res: ActionResult) -> None:
