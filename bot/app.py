@@ -11,7 +11,7 @@ from slack_bolt import App
 from slack_sdk import WebClient
 
 from bot import metrics
-from bot.commands.builtin import builtins
+from bot.commands.builtin import command_table
 from bot.config import Settings
 from bot.executor import Executor
 from bot.guard import Access, ActionStore, Guard
@@ -96,7 +96,7 @@ def build_runtime(settings: Settings, services: Services, slack: WebClient | Non
         executor=executor,
         pool=pool,
         action_pool=action_pool,
-        builtins=builtins(),
+        command_table=command_table(services.registry),
         response_pool=make_pool(),
         desk=Desk(services.store.engine, services.config, slack, services.clock),
         slack=slack,

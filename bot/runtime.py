@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING, TypedDict
 import urllib3
 from slack_sdk import WebClient
 
-from bot.commands.builtin import Builtin
 from bot.config import ChatopsConfig, Settings
 from bot.executor import Executor
 from bot.guard import Access, ActionStore, Guard
@@ -19,6 +18,7 @@ from bot.scheduler import Scheduler
 from bot.services import Clients, Services
 from bot.store import Store
 from handlers import Registry
+from handlers.command_table import CommandTable, Entry
 
 if TYPE_CHECKING:
     from bot.incidents.desk import Desk
@@ -47,7 +47,8 @@ class Runtime:
     executor: Executor
     pool: ThreadPoolExecutor  # read-only handlers and runbook diagnostics
     action_pool: ThreadPoolExecutor  # previews and confirmed destructive actions only
-    builtins: dict[tuple[str, str], Builtin]
+    # Every (command, subcommand): handlers and built-ins (bot.commands.builtin.command_table).
+    command_table: CommandTable[Entry]
     # Pooled keep-alive connections for answers to response_url (built by bot.app).
     response_pool: urllib3.PoolManager
     desk: Desk  # incidents: the store, config and Slack they work with
@@ -83,7 +84,7 @@ class Runtime:
 
     def commands(self) -> list[str]:
         """Every command key (k8s, db, incident...) the bot answers."""
-        return sorted(set(self.registry.commands()) | {c for c, _ in self.builtins})
+        return self.command_table.commands()
 
     def command_key(self, slash: str) -> str | None:
         """`/kube` → `k8s` when renamed in config; `/k8s` → `k8s`."""

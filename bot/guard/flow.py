@@ -30,7 +30,7 @@ from bot.guard.pending import OPEN, MessageRef, PendingAction, Status
 from bot.guard.settle import Settle
 from bot.guard.store import ACTION_ID, RESULT_LIMIT, ActionStore
 from bot.incidents.timeline import record_for_channel
-from bot.render_text import to_text
+from bot.render.text import to_text
 from bot.request import Done, Failed, Request, Running, new_request_id
 from bot.store.audit import Event, Outcome
 from handlers import HandlerSpec, Registry

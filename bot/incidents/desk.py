@@ -10,8 +10,9 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from slack_sdk import WebClient
 from sqlalchemy import Engine
 
 from bot.config import ChatopsConfig
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
 class Desk:
     engine: Engine
     config: ChatopsConfig
-    slack: Any  # slack_sdk.WebClient, None in the console
+    slack: WebClient | None  # None in the console without --slack
     clock: Callable[[], datetime]
     names: Names = field(init=False)
 
@@ -36,6 +37,11 @@ class Desk:
     def of(cls, runtime: Runtime) -> Desk:
         """The runtime's desk (built once, by `bot.app.build_runtime`)."""
         return runtime.desk
+
+    @property
+    def web(self) -> WebClient:
+        """The client to call (`call(desk.web.chat_postMessage, …)`); offline, it fails every call."""
+        return self.names.web
 
     def command(self, key: str) -> str:
         """The slash command as configured (`/incident` may be renamed)."""

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
+from slack_bolt import Ack, App, Respond
+from slack_sdk import WebClient
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.commands.router import dispatch, resolve
@@ -18,19 +22,20 @@ from handlers.redact import redact
 log = logging.getLogger(__name__)
 
 
-def register(app: Any, runtime: Runtime) -> None:
+def register(app: App, runtime: Runtime) -> None:
+    listener = partial(on_command, runtime)
     for key in runtime.commands():
-        app.command(runtime.config.command_name(key))(_listener(runtime))
+        app.command(runtime.config.command_name(key))(listener)
     # Any other slash command routed here (renamed in Slack but not in chatops.yaml, say)
     # still gets an answer naming the commands the bot has, never silence.
-    app.command(re.compile(r"^/.*"))(_listener(runtime))
+    app.command(re.compile(r"^/.*"))(listener)
 
 
 class AnswerInAck:
     """A `respond` whose first message goes back in the ack itself (Slack shows it at once,
     with no second request); any later message goes through response_url as usual."""
 
-    def __init__(self, ack: Any, respond: Any) -> None:
+    def __init__(self, ack: Ack, respond: Callable[..., object]) -> None:
         self.ack = ack
         self.respond = respond
         self.acked = False
@@ -52,45 +57,47 @@ class AnswerInAck:
             self.ack()
 
 
-def _listener(runtime: Runtime) -> Any:
-    def on_command(ack: Any, command: dict[str, Any], respond: Any, client: Any) -> None:
-        request = Request(
-            user_id=command.get("user_id", ""),
-            command=command.get("command", ""),
-            text=command.get("text", "") or "",
-            channel_id=command.get("channel_id", ""),
+def on_command(
+    runtime: Runtime, ack: Ack, command: dict[str, Any], respond: Respond, client: WebClient
+) -> None:
+    """A slash command: ack at once (with the answer when it needs no outside call), then route.
+
+    Never raises into Bolt: an unacked or failed request is a 500, and Slack sends the command
+    again (it ran twice and the user saw nothing). A failure is told instead, in the ack itself
+    when there has been none yet.
+    """
+    request = Request(
+        user_id=command.get("user_id", ""),
+        command=command.get("command", ""),
+        text=command.get("text", "") or "",
+        channel_id=command.get("channel_id", ""),
+    )
+    url = command.get("response_url") or ""
+    later: Callable[..., object] = ResponseUrl(url, runtime.response_pool) if url else respond
+    answer: Callable[..., object] = later
+    try:
+        route = resolve(runtime, request)
+        if not route.instant:
+            ack()  # at once: what follows may call a cluster, a database or Slack
+        answer = AnswerInAck(ack, later) if route.instant else later
+        responder = SlackResponder(
+            respond=answer,
+            client=client,
+            channel_id=request.channel_id,
+            user_id=request.user_id,
+            guard=runtime.guard,
         )
-        url = command.get("response_url") or ""
-        later = ResponseUrl(url, runtime.response_pool) if url else respond
-        answer: Any = later
-        try:
-            route = resolve(runtime, request)
-            if not route.instant:
-                ack()  # at once: what follows may call a cluster, a database or Slack
-            answer = AnswerInAck(ack, later) if route.instant else later
-            responder = SlackResponder(
-                respond=answer,
-                client=client,
-                channel_id=request.channel_id,
-                user_id=request.user_id,
-                guard=runtime.guard,
-            )
-            dispatch(runtime, request, responder, {"trigger_id": command.get("trigger_id", "")}, route)
-        except Exception as exc:
-            # Never raise into Bolt: an unacked or failed request is a 500, and Slack sends the
-            # command again (it ran twice and the user saw nothing). Say what happened instead,
-            # in the ack itself when there has been none yet.
-            if getattr(ack, "response", None) is None and not isinstance(answer, AnswerInAck):
-                answer = AnswerInAck(ack, later)
-            _failed(request, answer, client, exc)
-        finally:
-            if isinstance(answer, AnswerInAck):
-                answer.finish()
-
-    return on_command
+        dispatch(runtime, request, responder, {"trigger_id": command.get("trigger_id", "")}, route)
+    except Exception as exc:
+        if ack.response is None and not isinstance(answer, AnswerInAck):
+            answer = AnswerInAck(ack, later)
+        _failed(request, answer, client, exc)
+    finally:
+        if isinstance(answer, AnswerInAck):
+            answer.finish()
 
 
-def _failed(request: Request, answer: Any, client: Any, exc: Exception) -> None:
+def _failed(request: Request, answer: Callable[..., object], client: WebClient, exc: Exception) -> None:
     log.error(
         "%s failed inside the bot: %s",
         request.command,
