@@ -127,10 +127,6 @@ class Executor:
             else:
                 self._inflight.pop(user_id, None)
 
-    def inflight(self, user_id: str) -> int:
-        with self._lock:
-            return self._inflight.get(user_id, 0)
-
     @contextmanager
     def _slot(
         self, user_id: str, pool: ThreadPoolExecutor, fn: Callable[[], T]
