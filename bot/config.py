@@ -177,6 +177,7 @@ class LimitsConfig(_Model):
     # cannot fill; one person's read-only work in flight is capped (bot/executor.py).
     action_workers: int = Field(4, ge=1, le=64)
     user_inflight: int = Field(4, ge=1, le=256)
+    fan_out: int = Field(20, ge=1, le=1000)  # items one list argument may carry (`--url` ×N)
 
 
 class ScheduleConfig(_Model):

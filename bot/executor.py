@@ -180,6 +180,10 @@ class Executor:
         if not decision.allowed:
             self._audit(req, spec, params, Event.REFUSE, Outcome.REFUSED, decision.reason, target)
             return Refused(decision.reason)
+        wide = self._too_wide(spec, params, req.command)
+        if wide:
+            self._audit(req, spec, params, Event.REFUSE, Outcome.REFUSED, wide, target)
+            return Refused(wide)
         if spec.destructive:
             return self._request_destructive(req, spec, params, target, decision.needs_approval)
         return self.run(req, spec, params, target)
@@ -256,6 +260,21 @@ class Executor:
         finally:
             self._release(req.user_id)
         return self.hold(req, spec, params, target, preview, needs_approval)
+
+    def _too_wide(self, spec: HandlerSpec, params: Params, command: str) -> str:
+        """One request fans out at most `limits.fan_out` ways per list argument (`--url` ×N)."""
+        cap = self.config.limits.fan_out
+        for name, info in type(params).model_fields.items():
+            value = getattr(params, name)
+            if isinstance(value, list | tuple | set | frozenset) and len(value) > cap:
+                extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
+                flags = extra.get("flags")
+                flag = str(flags[0]) if isinstance(flags, list) and flags else "--" + name.replace("_", "-")
+                return (
+                    f"{command} {spec.sub}: {flag} names {len(value)} items; one command takes at most "
+                    f"{cap} (limits.fan_out). Nothing was run; split it up."
+                )
+        return ""
 
     # -- calling a handler ----------------------------------------------------------------
 

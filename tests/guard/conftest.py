@@ -145,6 +145,17 @@ def incr_then(ctx: Context[Any], p: IncrParams) -> Result:
     return result
 
 
+class ManyParams(Params):
+    keys: list[str] = arg([], flags=("--key",), help="counter keys")
+    instance: str | None = arg(None, flags=("--instance",), help="redis instance")
+
+
+def peek_many(ctx: Context[Any], p: ManyParams) -> Result:
+    """Read several counters (a read-only test handler that fans out)."""
+    values = [int(ctx.client.get(f"{KEY_PREFIX}:{k}") or 0) for k in p.keys]
+    return Text(title="counters", text=" ".join(map(str, values)))
+
+
 def _spec(name: str, fn: Any, *, destructive: bool) -> HandlerSpec:
     command, _, sub = name.partition(".")
     return HandlerSpec(
@@ -167,6 +178,16 @@ def guard_registry() -> Registry:
         _spec("gt.slow", slow, destructive=False),
         _spec("gt.slowincr", slow_incr, destructive=True),
         _spec("gt.incrcut", incr_then, destructive=True),
+        HandlerSpec(
+            name="gt.many",
+            fn=peek_many,
+            params=ManyParams,
+            client=Client.REDIS,
+            destructive=False,
+            preview=None,
+            command="gt",
+            sub="many",
+        ),
     )
 
 

@@ -105,3 +105,15 @@ def test_a_fix_slower_than_its_timeout_says_still_running_then_posts_and_audits_
     tbot.slack.wait_for(lambda: stored(tbot.runtime, action_id).status is Status.EXECUTED)
     execute = [e for e in latest(engine, handler_glob="gt.*") if e.event == "execute"]
     assert [e.outcome for e in execute] == ["ok"]
+
+
+def test_one_command_fans_out_at_most_limits_fan_out_ways(tbot: RunningBot, counters: Counters) -> None:
+    """A read-only command's list argument is bounded too (issue 12 #3: `--url` count)."""
+    many = " ".join(f"--key {counters.key(str(i))}" for i in range(21))
+    tbot.client.command("/gt", f"many {many}", user="U0GUEST")
+    [refused] = tbot.slack.wait_responses(1)
+    assert "--key names 21 items; one command takes at most 20 (limits.fan_out)" in message_text(refused)
+    few = " ".join(f"--key {counters.key(str(i))}" for i in range(20))
+    tbot.client.command("/gt", f"many {few}", user="U0GUEST")
+    [_, answered] = tbot.slack.wait_responses(2)
+    assert message_text(answered).count("0") >= 20
