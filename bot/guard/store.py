@@ -104,33 +104,10 @@ class ActionStore:
             msg = f"{spec.name}: cannot hold this request for confirmation ({exc}). Nothing was run."
             self.audit_request(req, spec, params, target, Event.PREVIEW, Outcome.ERROR, msg)
             return Failed(msg, spec)
-        now = self.now()
         action_id = secrets.token_urlsafe(24)  # the only thing a button carries
         limit = self.config.access.destructive_per_minute
         try:
-            incident_id = incident_for_channel(self.engine, req.channel_id)
-            with self.engine.begin() as conn:
-                pending.lock_requester(conn, req.user_id)
-                recent = pending.count_recent(conn, req.user_id, now - RATE_WINDOW)
-                if recent < limit:
-                    pending.add(
-                        conn,
-                        id=action_id,
-                        requester=req.user_id,
-                        handler=spec.name,
-                        params=stored,
-                        target=target.describe(),
-                        preview=pending.encode_preview(preview),
-                        channel_id=req.channel_id,
-                        created_at=now,
-                        expires_at=now + self.expiry,
-                        status=Status.PENDING.value,
-                        needs_approval=needs_approval,
-                        incident_id=incident_id,
-                        request_id=req.request_id[:32],
-                        command=req.command[:64],
-                        text=req.text,
-                    )
+            recent = self._add(action_id, req, spec, stored, target, preview, needs_approval, limit)
         except SQLAlchemyError as exc:
             log.error("guard: cannot store a pending action: %s", redact(str(exc)))
             msg = (
@@ -158,6 +135,44 @@ class ActionStore:
             needs_approval=needs_approval,
             expires_in=self.expiry.total_seconds(),
         )
+
+    def _add(
+        self,
+        action_id: str,
+        req: Request,
+        spec: HandlerSpec,
+        stored: str,
+        target: Target,
+        preview: Preview,
+        needs_approval: bool,
+        limit: int,
+    ) -> int:
+        """Insert the action unless its requester is over the rate limit; their recent count."""
+        now = self.now()
+        incident_id = incident_for_channel(self.engine, req.channel_id)
+        with self.engine.begin() as conn:
+            pending.lock_requester(conn, req.user_id)
+            recent = pending.count_recent(conn, req.user_id, now - RATE_WINDOW)
+            if recent < limit:
+                pending.add(
+                    conn,
+                    id=action_id,
+                    requester=req.user_id,
+                    handler=spec.name,
+                    params=stored,
+                    target=target.describe(),
+                    preview=pending.encode_preview(preview),
+                    channel_id=req.channel_id,
+                    created_at=now,
+                    expires_at=now + self.expiry,
+                    status=Status.PENDING.value,
+                    needs_approval=needs_approval,
+                    incident_id=incident_id,
+                    request_id=req.request_id[:32],
+                    command=req.command[:64],
+                    text=req.text,
+                )
+        return recent
 
     # -- reading and annotating -----------------------------------------------------------
 
