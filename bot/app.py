@@ -16,7 +16,7 @@ from bot.config import Settings
 from bot.executor import Executor
 from bot.guard import Access, ActionStore, Guard
 from bot.incidents import reminders as incident_reminders
-from bot.incidents.desk import Desk
+from bot.incidents.deps import IncidentDeps
 from bot.runbooks import schedule as runbook_schedules
 from bot.runbooks.commands import catalog_of
 from bot.runtime import Runtime
@@ -98,17 +98,17 @@ def build_runtime(settings: Settings, services: Services, slack: WebClient | Non
         action_pool=action_pool,
         command_table=command_table(services.registry),
         response_pool=make_pool(),
-        desk=Desk(services.store.engine, services.config, slack, services.clock),
         slack=slack,
         scheduler=scheduler,
     )
     # Parts still reached by key in bot.commands.router and bot.runbooks: the same objects.
     runtime.extras["help_texts"] = runtime.help_texts
-    runtime.catalog = catalog_of(runtime)
+    runtime.provide(IncidentDeps(services.store.engine, services.config, slack, services.clock))
+    runtime.provide(catalog_of(runtime))
     actions.drain_spool()  # outcomes kept while the store was down, written now it answers
     incident_reminders.register(runtime)  # status reminders + escalation ladder on the tick
     # Scheduled runbooks and posts, each slot claimed once.
-    runtime.schedules = runbook_schedules.register(runtime)
+    runtime.provide(runbook_schedules.register(runtime))
     return runtime
 
 

@@ -24,7 +24,6 @@ from typing import Protocol, TypeVar
 from bot.commands.parse import ParseError, parse_args, validate
 from bot.commands.target import Target, UnknownService, expand, service_fills
 from bot.config import ChatopsConfig
-from bot.guard.access import Access
 from bot.request import (
     Done,
     Failed,
@@ -52,6 +51,7 @@ __all__ = [
     "Hold",
     "NeedsConfirmation",
     "Outcome_",
+    "Policy",
     "Refused",
     "Request",
     "Running",
@@ -65,6 +65,23 @@ T = TypeVar("T")
 # queue behind others); a destructive one has workers of its own, so it waits less.
 READ_GRACE = 5.0
 ACTION_GRACE = 1.0
+
+
+class Verdict(Protocol):
+    """Whether a person may run a handler on a target (bot.guard.Decision)."""
+
+    @property
+    def allowed(self) -> bool: ...
+    @property
+    def reason(self) -> str: ...
+    @property
+    def needs_approval(self) -> bool: ...
+
+
+class Policy(Protocol):
+    """Who may run what (bot.guard.Access): the executor asks, the guard's layer answers."""
+
+    def check(self, user_id: str, spec: HandlerSpec, target: Target) -> Verdict: ...
 
 
 class Hold(Protocol):
@@ -88,7 +105,7 @@ class Executor:
         config: ChatopsConfig,
         registry: Registry,
         clients: Clients,
-        access: Access,
+        access: Policy,
         audit: AuditLog,
         hold: Hold,
         pool: ThreadPoolExecutor,

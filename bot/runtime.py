@@ -6,7 +6,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, TypedDict
+from typing import TypedDict, TypeVar
 
 import urllib3
 from slack_sdk import WebClient
@@ -20,21 +20,16 @@ from bot.store import Store
 from handlers import Registry
 from handlers.command_table import CommandTable, Entry
 
-if TYPE_CHECKING:
-    from bot.incidents.desk import Desk
-    from bot.incidents.escalation import Escalations
-    from bot.incidents.reminders import Reminders
-    from bot.runbooks.catalog import Catalog
-    from bot.runbooks.schedule import Schedules
+T = TypeVar("T")
 
 
 class Parts(TypedDict, total=False):
-    """The parts `bot.commands.router` and `bot.runbooks` still reach by key (filled by
-    `bot.app.build_runtime` with the same objects as the typed fields; read those)."""
+    """What `bot.commands.router` and `bot.runbooks` still reach by key: filled by
+    `bot.app.build_runtime` with the same objects `Runtime.part` hands out by type."""
 
     help_texts: dict[str, str]
-    runbooks: Catalog
-    schedules: Schedules
+    runbooks: object  # bot.runbooks.catalog.Catalog (checked with isinstance where read)
+    schedules: object  # bot.runbooks.schedule.Schedules
 
 
 @dataclass
@@ -51,16 +46,25 @@ class Runtime:
     command_table: CommandTable[Entry]
     # Pooled keep-alive connections for answers to response_url (built by bot.app).
     response_pool: urllib3.PoolManager
-    desk: Desk  # incidents: the store, config and Slack they work with
     slack: WebClient | None = None  # None in the console
     scheduler: Scheduler | None = None  # started by `chatops serve`, ticked by tests
     # Built once per runtime: help depends only on the registries and config.
     help_texts: dict[str, str] = field(default_factory=dict)
-    catalog: Catalog | None = None  # the runbooks (set by build_runtime)
-    reminders: Reminders | None = None  # scheduler participants (None without a scheduler)
-    escalations: Escalations | None = None
-    schedules: Schedules | None = None
     extras: Parts = field(default_factory=lambda: Parts())
+    # The features' own parts (incident deps, the runbook catalog, the scheduler participants),
+    # built by bot.app.build_runtime and found by their type: this layer sits below them.
+    _parts: dict[type, object] = field(default_factory=dict)
+
+    def provide(self, part: object) -> None:
+        """Add one part, found later by its type (one part per type)."""
+        self._parts[type(part)] = part
+
+    def part(self, kind: type[T]) -> T:
+        """The part of this type that `bot.app.build_runtime` provided."""
+        found = self._parts.get(kind)
+        if not isinstance(found, kind):
+            raise LookupError(f"this runtime has no {kind.__name__}: bot.app.build_runtime provides it")
+        return found
 
     @property
     def config(self) -> ChatopsConfig:

@@ -29,10 +29,10 @@ from bot.guard.outcome import ActionResult, Kind, hhmm, mention
 from bot.guard.pending import OPEN, MessageRef, PendingAction, Status
 from bot.guard.settle import Settle
 from bot.guard.store import ACTION_ID, RESULT_LIMIT, ActionStore
-from bot.incidents.timeline import record_for_channel
 from bot.render.text import to_text
 from bot.request import Done, Failed, Request, Running, new_request_id
 from bot.store.audit import Event, Outcome
+from bot.store.timeline import record_for_channel
 from handlers import HandlerSpec, Registry
 from handlers.params import Params
 from handlers.redact import redact

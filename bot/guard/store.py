@@ -22,12 +22,12 @@ from bot.commands.target import Target
 from bot.config import ChatopsConfig
 from bot.guard import pending
 from bot.guard.pending import OPEN, MessageRef, PendingAction, Status
-from bot.incidents.timeline import incident_for_channel
 from bot.request import Failed, NeedsConfirmation, Refused, Request, new_request_id
 from bot.store import Store, utcnow
 from bot.store.audit import Event, Outcome
 from bot.store.auditlog import AUDIT, AuditLog
 from bot.store.spool import Entry, Spool
+from bot.store.timeline import incident_for_channel
 from handlers import HandlerSpec
 from handlers.params import Params
 from handlers.redact import redact

@@ -87,7 +87,7 @@ def on_command(
             user_id=request.user_id,
             guard=runtime.guard,
         )
-        dispatch(runtime, request, responder, {"trigger_id": command.get("trigger_id", "")}, route)
+        dispatch(runtime, request, responder, str(command.get("trigger_id") or ""), route)
     except Exception as exc:
         if ack.response is None and not isinstance(answer, AnswerInAck):
             answer = AnswerInAck(ack, later)

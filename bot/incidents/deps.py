@@ -1,6 +1,6 @@
 """What incident code works with: the store, the config, Slack and the clock.
 
-Built from the runtime (once, kept in `runtime.extras`) or directly by a benchmark, so the
+Built once by `bot.app.build_runtime` (`runtime.part(IncidentDeps)`) or directly by a benchmark, so the
 scheduler participants never need the whole bot.
 """
 
@@ -23,7 +23,9 @@ if TYPE_CHECKING:
 
 
 @dataclass
-class Desk:
+class IncidentDeps:
+    """The dependencies of every incident function (passed as `desk`, the incident desk)."""
+
     engine: Engine
     config: ChatopsConfig
     slack: WebClient | None  # None in the console without --slack
@@ -34,9 +36,9 @@ class Desk:
         self.names = Names(self.slack)
 
     @classmethod
-    def of(cls, runtime: Runtime) -> Desk:
-        """The runtime's desk (built once, by `bot.app.build_runtime`)."""
-        return runtime.desk
+    def of(cls, runtime: Runtime) -> IncidentDeps:
+        """The runtime's incident dependencies (built once, by `bot.app.build_runtime`)."""
+        return runtime.part(IncidentDeps)
 
     @property
     def web(self) -> WebClient:
