@@ -4,8 +4,8 @@ parse → expand (service, default target) → validate → access → run on a 
 timeout → audit. The outcome is a value the front end renders; nothing here talks to Slack.
 
 Two worker pools: read-only handlers share `pool`, where each person has at most
-`limits.user_inflight` handlers in flight (counted until a handler really ends, also after its
-answer timed out); previews and confirmed destructive actions run on `action_pool`, which
+`limits.user_inflight` handlers (and previews) in flight, counted until a handler really ends,
+also after its answer timed out; confirmed destructive actions run on `action_pool`, which
 read-only traffic never reaches. A confirmed action that outlasts its wait is `Running`, never
 failed: it is audited when it ends (bot/guard/flow.py posts that outcome).
 """
@@ -251,20 +251,20 @@ class Executor:
         except FutureTimeout:
             return Running(spec, params, target, future, time.monotonic() - started)
 
-    def preview(self, spec: HandlerSpec, params: Params) -> Preview:
-        assert spec.preview is not None
-        ctx = self._context(spec, params)
-        future = self.action_pool.submit(spec.preview, ctx, params)
-        return future.result(timeout=ctx.timeout * 3 + ACTION_GRACE)
-
     def _request_destructive(
         self, req: Request, spec: HandlerSpec, params: Params, target: Target, needs_approval: bool
     ) -> Outcome_:
+        """Preview, then hold the request for confirmation. A preview only reads: it runs on the
+        read-only workers in one of the requester's slots, never on the actions' own."""
+        assert spec.preview is not None
         started = time.monotonic()
-        if not self._take(req.user_id):
-            return self._busy(req, spec, params, target)
+        preview_fn = spec.preview
         try:
-            preview = self.preview(spec, params)
+            ctx = self._context(spec, params)
+            with self._slot(req.user_id, self.pool, lambda: preview_fn(ctx, params)) as future:
+                if future is None:
+                    return self._busy(req, spec, params, target)
+                preview: Preview = future.result(timeout=ctx.timeout * 3 + READ_GRACE)
         except FutureTimeout:
             return self._failed(
                 req, spec, params, target, f"{spec.name}: the preview did not finish in time", started
@@ -274,8 +274,6 @@ class Executor:
         except Exception as exc:
             msg = f"{spec.name} preview failed on {target.describe()}: {type(exc).__name__}: {exc}"
             return self._failed(req, spec, params, target, redact(msg), started)
-        finally:
-            self._release(req.user_id)
         return self.hold(req, spec, params, target, preview, needs_approval)
 
     def _too_wide(self, spec: HandlerSpec, params: Params, command: str) -> str:

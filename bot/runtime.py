@@ -41,7 +41,7 @@ class Runtime:
     guard: Guard  # the confirm flow
     executor: Executor
     pool: ThreadPoolExecutor  # read-only handlers and runbook diagnostics
-    action_pool: ThreadPoolExecutor  # previews and confirmed destructive actions only
+    action_pool: ThreadPoolExecutor  # confirmed destructive actions only
     # Every (command, subcommand): handlers and built-ins (bot.commands.builtin.command_table).
     command_table: CommandTable[Entry]
     # Pooled keep-alive connections for answers to response_url (built by bot.app).
