@@ -240,7 +240,10 @@ def preview_delete(ctx: Context[Any], params: Delete) -> Preview:
     db = db_number(client)
     where = f"{label(ctx)} db {db}"
     if not found and complete:
-        return Preview(summary=f"No keys match {params.pattern!r} on {where}: nothing would be deleted")
+        return Preview(
+            summary=f"No keys match {params.pattern!r} on {where}: nothing would be deleted",
+            pin={"pattern": params.pattern, "count": 0, "complete": True, "keys": []},
+        )
     n = f"{count(len(found))}" if complete else f"at least {count(len(found))}"
     details = [f"e.g. {show_bytes(k)}" for k in found[:PREVIEW_SAMPLE]]
     scanned = dbsize if complete else min(dbsize, scan_calls * SCAN_COUNT)

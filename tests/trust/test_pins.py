@@ -216,3 +216,15 @@ def test_delete_of_every_key_warns_however_the_pattern_is_spelled(
     assert "matches EVERY key in db 14" in block_text(blocks_of(preview))
     click(pbot, ActionId.CANCEL, action_id, key="no")  # never run on a shared db
     assert "Cancelled" in block_text(answer(pbot, "no")["blocks"])
+
+
+def test_a_delete_previewed_as_nothing_deletes_nothing(
+    pbot: RunningBot, rkeys: tuple[redis_lib.Redis, str]
+) -> None:
+    client, prefix = rkeys
+    action_id, preview = ask(pbot, "/redis", f"delete {prefix}* cache")
+    assert "nothing would be deleted" in block_text(blocks_of(preview))
+    client.mset({f"{prefix}late:{i}": "x" for i in range(4)})  # appear after the preview
+    text = confirm(pbot, action_id, "none")
+    assert "Deleted 0 keys" in text
+    assert len(list(client.scan_iter(prefix + "*"))) == 4
