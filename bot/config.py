@@ -16,6 +16,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bot.prometheus import PrometheusConfig, check_metrics
 from handlers.params import Duration
 
 
@@ -93,6 +94,13 @@ class ServiceConfig(_Model):
     redis: str | None = None
     contacts: list[str] = Field(default_factory=list)  # contact group names or Slack ids
     runbooks: list[str] = Field(default_factory=list)
+    # Named PromQL (`error_rate`, `latency_p95`); see bot.prometheus.
+    metrics: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("metrics")
+    @classmethod
+    def _metrics(cls, v: dict[str, str]) -> dict[str, str]:
+        return check_metrics(v)
 
 
 class IncidentsConfig(_Model):
@@ -224,6 +232,7 @@ class ChatopsConfig(_Model):
     limits: LimitsConfig = LimitsConfig()
     schedules: list[ScheduleConfig] = Field(default_factory=list)
     runbooks_dir: str = "runbooks"
+    prometheus: dict[str, PrometheusConfig] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _references(self) -> ChatopsConfig:
@@ -247,7 +256,7 @@ class ChatopsConfig(_Model):
         sev = self.severities.get(severity)
         return sev.update_every if sev and sev.update_every else self.incidents.update_every
 
-    def default_target(self, kind: Literal["clusters", "databases", "redis"]) -> str | None:
+    def default_target(self, kind: Literal["clusters", "databases", "redis", "prometheus"]) -> str | None:
         """The only configured target of a kind, else the one marked default or named 'default'."""
         table: dict[str, Any] = getattr(self, kind)
         if len(table) == 1:

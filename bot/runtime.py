@@ -6,7 +6,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TypedDict, TypeVar
+from typing import Any, TypeVar
 
 import urllib3
 from slack_sdk import WebClient
@@ -21,15 +21,6 @@ from handlers import Registry
 from handlers.command_table import CommandTable, Entry
 
 T = TypeVar("T")
-
-
-class Parts(TypedDict, total=False):
-    """What `bot.commands.router` and `bot.runbooks` still reach by key: filled by
-    `bot.app.build_runtime` with the same objects `Runtime.part` hands out by type."""
-
-    help_texts: dict[str, str]
-    runbooks: object  # bot.runbooks.catalog.Catalog (checked with isinstance where read)
-    schedules: object  # bot.runbooks.schedule.Schedules
 
 
 @dataclass
@@ -50,7 +41,10 @@ class Runtime:
     scheduler: Scheduler | None = None  # started by `chatops serve`, ticked by tests
     # Built once per runtime: help depends only on the registries and config.
     help_texts: dict[str, str] = field(default_factory=dict)
-    extras: Parts = field(default_factory=lambda: Parts())
+    # Legacy: parts other modules still keep by string key (router's help texts, the runbook
+    # catalog and schedules, the command answers pool, App Home's refresher). New parts go
+    # through `provide` / `part`, typed by their class; these move there one by one.
+    extras: dict[str, Any] = field(default_factory=dict)
     # The features' own parts (incident deps, the runbook catalog, the scheduler participants),
     # built by bot.app.build_runtime and found by their type: this layer sits below them.
     _parts: dict[type, object] = field(default_factory=dict)

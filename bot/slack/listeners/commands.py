@@ -1,10 +1,22 @@
-"""Slash commands: ack at once, then route in the worker thread Bolt gives the listener."""
+"""Slash commands: ack at once, then answer on a pool of their own.
+
+Bolt runs each listener on its listener executor and sends the ack once the listener has
+called `ack()`. An answer that goes out later (response_url, a cluster, a database) must not
+hold that thread: when every executor thread is busy sending answers, the next command's
+ack waits in the executor's queue. So after the ack the rest of the work moves to the
+answers pool (`ANSWERS`), and the executor thread is free for the next ack at once.
+
+Nothing here raises into Bolt: an unacked or failed request is a 500, and Slack sends the
+command again (it ran twice and the user saw nothing). A failure is told instead, in the
+ack itself when there has been none yet.
+"""
 
 from __future__ import annotations
 
 import logging
 import re
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import Any
 
@@ -12,7 +24,7 @@ from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.commands.router import dispatch, resolve
+from bot.commands.router import Route, dispatch, resolve
 from bot.executor import Request
 from bot.runtime import Runtime
 from bot.slack.responder import SlackResponder
@@ -21,8 +33,12 @@ from handlers.redact import redact
 
 log = logging.getLogger(__name__)
 
+ANSWERS = "commands.answers"  # runtime.extras key; bot.web.drain waits for it at shutdown
+ANSWER_WORKERS = 32  # answers mostly wait on Slack or a target, not on the CPU
+
 
 def register(app: App, runtime: Runtime) -> None:
+    runtime.extras[ANSWERS] = ThreadPoolExecutor(max_workers=ANSWER_WORKERS, thread_name_prefix="answer")
     listener = partial(on_command, runtime)
     for key in runtime.commands():
         app.command(runtime.config.command_name(key))(listener)
@@ -60,12 +76,7 @@ class AnswerInAck:
 def on_command(
     runtime: Runtime, ack: Ack, command: dict[str, Any], respond: Respond, client: WebClient
 ) -> None:
-    """A slash command: ack at once (with the answer when it needs no outside call), then route.
-
-    Never raises into Bolt: an unacked or failed request is a 500, and Slack sends the command
-    again (it ran twice and the user saw nothing). A failure is told instead, in the ack itself
-    when there has been none yet.
-    """
+    """A slash command: ack at once (with the answer when it needs no outside call), then route."""
     request = Request(
         user_id=command.get("user_id", ""),
         command=command.get("command", ""),
@@ -87,7 +98,13 @@ def on_command(
             user_id=request.user_id,
             guard=runtime.guard,
         )
-        dispatch(runtime, request, responder, str(command.get("trigger_id") or ""), route)
+        trigger = str(command.get("trigger_id") or "")
+        if isinstance(answer, AnswerInAck):
+            dispatch(runtime, request, responder, trigger, route)
+            return
+        # The answer goes out on the answers pool: this thread is Bolt's, needed for the next ack.
+        answers: ThreadPoolExecutor = runtime.extras[ANSWERS]
+        answers.submit(_answer, runtime, request, responder, trigger, route, answer, client)
     except Exception as exc:
         if ack.response is None and not isinstance(answer, AnswerInAck):
             answer = AnswerInAck(ack, later)
@@ -95,6 +112,22 @@ def on_command(
     finally:
         if isinstance(answer, AnswerInAck):
             answer.finish()
+
+
+def _answer(
+    runtime: Runtime,
+    request: Request,
+    responder: SlackResponder,
+    trigger: str,
+    route: Route,
+    answer: Callable[..., object],
+    client: WebClient,
+) -> None:
+    """On the answers pool: dispatch, and say what happened should anything fail."""
+    try:
+        dispatch(runtime, request, responder, trigger, route)
+    except Exception as exc:
+        _failed(request, answer, client, exc)
 
 
 def _failed(request: Request, answer: Callable[..., object], client: WebClient, exc: Exception) -> None:
