@@ -11,6 +11,7 @@ from slack_bolt import App
 from slack_sdk import WebClient
 
 from bot import metrics
+from bot.alerts import wiring as alert_wiring
 from bot.commands.builtin import command_table
 from bot.config import Settings
 from bot.executor import Executor
@@ -31,7 +32,12 @@ from bot.store.spool import Spool, default_path
 log = logging.getLogger(__name__)
 
 # Modules whose import registers built-in subcommands (@builtin) and scheduler participants.
-BUILTIN_MODULES = ("bot.commands.chatops", "bot.incidents.commands", "bot.runbooks.commands")
+BUILTIN_MODULES = (
+    "bot.commands.chatops",
+    "bot.incidents.commands",
+    "bot.runbooks.commands",
+    "bot.alerts.commands",
+)
 
 SLACK_TIMEOUT = 10  # seconds, each Web API call
 
@@ -109,6 +115,7 @@ def build_runtime(settings: Settings, services: Services, slack: WebClient | Non
     incident_reminders.register(runtime)  # status reminders + escalation ladder on the tick
     # Scheduled runbooks and posts, each slot claimed once.
     runtime.provide(runbook_schedules.register(runtime))
+    alert_wiring.register(runtime)  # alert pipeline (webhooks → Slack, incidents, runbooks) and watches
     return runtime
 
 

@@ -16,6 +16,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bot.alerts.config import AlertsConfig, WatchConfig, check_watches
 from bot.prometheus import PrometheusConfig, check_metrics
 from handlers.params import Duration
 
@@ -233,6 +234,8 @@ class ChatopsConfig(_Model):
     schedules: list[ScheduleConfig] = Field(default_factory=list)
     runbooks_dir: str = "runbooks"
     prometheus: dict[str, PrometheusConfig] = Field(default_factory=dict)
+    alerts: AlertsConfig | None = None
+    watches: list[WatchConfig] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _references(self) -> ChatopsConfig:
@@ -250,6 +253,7 @@ class ChatopsConfig(_Model):
             if not re.fullmatch(r"P[0-9]", sev):
                 raise ValueError(f"severities.{sev}: severity names are P0..P9")
             del cfg
+        check_watches(self.watches, set(self.services))
         return self
 
     def update_every(self, severity: str) -> timedelta:

@@ -12,6 +12,7 @@ failed: it is audited when it ends (bot/guard/flow.py posts that outcome).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -209,7 +210,7 @@ class Executor:
         """Run a read-only handler in one of the requester's slots, within its timeout; audit it."""
         started = time.monotonic()
         try:
-            ctx = self._context(spec, params)
+            ctx = self._context(req, spec, params)
         except Exception as exc:
             return self._finish(req, spec, params, target, started, self._error(spec, target, exc))
         with self._slot(req.user_id, self.pool, lambda: self._call(spec, ctx, params)) as future:
@@ -236,7 +237,7 @@ class Executor:
         """
         started = time.monotonic()
         try:
-            ctx = self._context(spec, params)
+            ctx = self._context(req, spec, params)
         except Exception as exc:
             return self._finish(req, spec, params, target, started, self._error(spec, target, exc))
         if pin:
@@ -260,7 +261,7 @@ class Executor:
         started = time.monotonic()
         preview_fn = spec.preview
         try:
-            ctx = self._context(spec, params)
+            ctx = self._context(req, spec, params)
             with self._slot(req.user_id, self.pool, lambda: preview_fn(ctx, params)) as future:
                 if future is None:
                     return self._busy(req, spec, params, target)
@@ -293,8 +294,10 @@ class Executor:
 
     # -- calling a handler ----------------------------------------------------------------
 
-    def _context(self, spec: HandlerSpec, params: Params) -> Context[object]:
-        return self.clients.context(spec, getattr(params, spec.target_field or "", None))
+    def _context(self, req: Request, spec: HandlerSpec, params: Params) -> Context[object]:
+        ctx = self.clients.context(spec, getattr(params, spec.target_field or "", None))
+        # Who asked, for what the target records (a silence's author).
+        return dataclasses.replace(ctx, requester=req.user_id)
 
     def _call(self, spec: HandlerSpec, ctx: Context[object], params: Params) -> Result | Failed:
         """The handler's result, or its failure as a message; never raises."""

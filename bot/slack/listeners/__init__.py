@@ -6,7 +6,7 @@ from slack_bolt import App
 
 from bot.runtime import Runtime
 from bot.slack import once
-from bot.slack.listeners import commands, guard, home, incidents, modals, runbooks, shortcuts
+from bot.slack.listeners import alerts, commands, guard, home, incidents, modals, runbooks, shortcuts
 
 
 def register(app: App, runtime: Runtime) -> None:
@@ -21,3 +21,4 @@ def register(app: App, runtime: Runtime) -> None:
     runbooks.register(app, runtime)
     home.register(app, runtime)
     shortcuts.register(app, runtime)
+    alerts.register(app, runtime)
