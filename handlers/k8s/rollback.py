@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
-
-from kubernetes.client import ApiClient, AppsV1Api, V1Deployment
+from typing import TYPE_CHECKING, Any
 
 from handlers import Client, Context, handler
 from handlers.errors import HandlerError, InvalidRequest, TargetMoved
@@ -32,6 +30,10 @@ from handlers.k8s.workloads import Revision as RevisionInfo
 from handlers.params import arg
 from handlers.pin import pinned
 from handlers.results import KeyValues, Pin, Preview
+
+# The kubernetes client loads in ~0.5 s: only when a Kubernetes handler runs (cold start).
+if TYPE_CHECKING:
+    from kubernetes.client import ApiClient, V1Deployment
 
 # kubectl keeps these deployment annotations and does not copy them from the ReplicaSet.
 ANNOTATIONS_TO_SKIP = frozenset(
@@ -218,6 +220,8 @@ def _pinned_plan(ctx: Context[ApiClient], params: UndoParams, pin: Pin) -> _Plan
 
 def _raw_template(ctx: Context[ApiClient], namespace: str, rs_name: str) -> dict[str, Any]:
     """The ReplicaSet's pod template exactly as the server stores it (no model round trip)."""
+    from kubernetes.client import AppsV1Api
+
     resp: Any = call(
         ctx,
         Call("get", "replicasets", "apps", namespace, rs_name),
