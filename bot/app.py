@@ -107,8 +107,7 @@ def build_runtime(settings: Settings, services: Services, slack: WebClient | Non
         slack=slack,
         scheduler=scheduler,
     )
-    # Parts still reached by key in bot.commands.router and bot.runbooks: the same objects.
-    runtime.extras["help_texts"] = runtime.help_texts
+    # The features' parts, found by their type (runtime.part / runtime.find).
     runtime.provide(IncidentDeps(services.store.engine, services.config, slack, services.clock))
     runtime.provide(catalog_of(runtime))
     actions.drain_spool()  # outcomes kept while the store was down, written now it answers

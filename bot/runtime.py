@@ -6,7 +6,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import urllib3
 from slack_sdk import WebClient
@@ -21,6 +21,8 @@ from handlers import Registry
 from handlers.command_table import CommandTable, Entry
 
 T = TypeVar("T")
+
+ANSWER_WORKERS = 32  # answers mostly wait on Slack or a target, not on the CPU
 
 
 @dataclass
@@ -41,10 +43,11 @@ class Runtime:
     scheduler: Scheduler | None = None  # started by `chatops serve`, ticked by tests
     # Built once per runtime: help depends only on the registries and config.
     help_texts: dict[str, str] = field(default_factory=dict)
-    # Legacy: parts other modules still keep by string key (router's help texts, the runbook
-    # catalog and schedules, the command answers pool, App Home's refresher). New parts go
-    # through `provide` / `part`, typed by their class; these move there one by one.
-    extras: dict[str, Any] = field(default_factory=dict)
+    # Answers to slash commands that are not given in the ack (bot.slack.listeners.commands):
+    # Bolt's listener threads stay free for the next ack; bot.web.drain waits for it.
+    answer_pool: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(max_workers=ANSWER_WORKERS, thread_name_prefix="answer")
+    )
     # The features' own parts (incident deps, the runbook catalog, the scheduler participants),
     # built by bot.app.build_runtime and found by their type: this layer sits below them.
     _parts: dict[type, object] = field(default_factory=dict)
@@ -59,6 +62,11 @@ class Runtime:
         if not isinstance(found, kind):
             raise LookupError(f"this runtime has no {kind.__name__}: bot.app.build_runtime provides it")
         return found
+
+    def find(self, kind: type[T]) -> T | None:
+        """The part of this type, or None where this runtime has none (the console, a test)."""
+        found = self._parts.get(kind)
+        return found if isinstance(found, kind) else None
 
     @property
     def config(self) -> ChatopsConfig:

@@ -401,9 +401,7 @@ def drain(app: App, server: HttpServer | None = None) -> None:
         log.info("shutting down: waiting for Slack listeners to finish")
         shutdown(wait=True)
     runtime = runtime_of(app)
-    answers = getattr(runtime.extras.get("commands.answers"), "shutdown", None)
-    if callable(answers):  # answers to slash commands still being sent (bot/slack/listeners/commands.py)
-        answers(wait=True)
+    runtime.answer_pool.shutdown(wait=True)  # answers to slash commands still being sent
     if runtime.scheduler is not None:
         runtime.scheduler.stop()
     alerts_stop(runtime)  # the alert groups being worked on finish

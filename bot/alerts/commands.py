@@ -10,6 +10,7 @@ from sqlalchemy import or_
 
 from bot.alerts import render
 from bot.alerts import store as astore
+from bot.alerts.pipeline import Pipeline
 from bot.alerts.tables import alert_groups
 from bot.commands.builtin import Call, builtin
 from bot.executor import Failed, Outcome_, Request
@@ -77,7 +78,7 @@ def acknowledge(runtime: Runtime, group_id: int, user: str) -> str:
     )
     if not won:
         return f"Alert group `{group_id}` was already acknowledged by <@{g.acked_by}>."
-    pipeline = runtime.extras.get("alerts.pipeline")
+    pipeline = runtime.find(Pipeline)
     if pipeline is not None:
         pipeline.submit([group_id])
     title = render.escape(render.title_of(g, []))

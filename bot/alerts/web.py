@@ -13,6 +13,7 @@ import json
 import logging
 import threading
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from prometheus_client import Counter
@@ -21,6 +22,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot.alerts import payload
 from bot.alerts import store as astore
+from bot.alerts.pipeline import Pipeline
 from handlers.redact import redact
 
 if TYPE_CHECKING:
@@ -69,18 +71,25 @@ def _body(environ: dict[str, Any]) -> bytes | None:
     return None if len(data) > MAX_BODY else data
 
 
+@dataclass(frozen=True)
+class IntakeEngine:
+    """The webhooks' own engine, kept on the runtime (closed by bot.alerts.wiring.stop)."""
+
+    engine: Engine
+
+
 def intake_engine(runtime: Runtime) -> Engine:
     """The engine webhooks store through. On PostgreSQL its own pool without pre-ping: a storm's
     answers are waited on by Alertmanager, and a dead pooled connection after a database restart
     fails one request with 503 (which Alertmanager retries) and is replaced, instead of costing
     every request a round trip."""
-    engine = runtime.extras.get("alerts.engine")
-    if isinstance(engine, Engine):
-        return engine
+    intake = runtime.find(IntakeEngine)
+    if intake is not None:
+        return intake.engine
     with _ENGINE_LOCK:  # two first requests at once build one engine
-        engine = runtime.extras.get("alerts.engine")
-        if isinstance(engine, Engine):
-            return engine
+        intake = runtime.find(IntakeEngine)
+        if intake is not None:
+            return intake.engine
         return _new_engine(runtime)
 
 
@@ -92,7 +101,7 @@ def _new_engine(runtime: Runtime) -> Engine:
         engine = create_engine(
             store.url, pool_pre_ping=False, pool_size=16, max_overflow=8, connect_args={"connect_timeout": 5}
         )
-    runtime.extras["alerts.engine"] = engine
+    runtime.provide(IntakeEngine(engine))
     return engine
 
 
@@ -150,7 +159,7 @@ def endpoint(runtime: Runtime, source: str) -> Route:
             )
         ALERTS.labels(source, "accepted").inc(stored.accepted)
         ALERTS.labels(source, "duplicate").inc(stored.duplicates)
-        pipeline = runtime.extras.get("alerts.pipeline")
+        pipeline = runtime.find(Pipeline)
         if stored.accepted and pipeline is not None:
             pipeline.submit([stored.group_id])
         return _reply(start, "200 OK", {"accepted": stored.accepted, "duplicates": stored.duplicates})

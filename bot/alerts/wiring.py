@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from bot.alerts.pipeline import Pipeline
 from bot.alerts.watches import Watches
+from bot.alerts.web import IntakeEngine
 
 if TYPE_CHECKING:
     from bot.runtime import Runtime
@@ -13,9 +14,9 @@ if TYPE_CHECKING:
 
 def register(runtime: Runtime) -> Pipeline:
     pipeline = Pipeline(runtime)
-    runtime.extras["alerts.pipeline"] = pipeline
+    runtime.provide(pipeline)
     watches = Watches(runtime, pipeline)
-    runtime.extras["alerts.watches"] = watches
+    runtime.provide(watches)
     if runtime.scheduler is not None:
         runtime.scheduler.add("alerts.sweep", pipeline.sweep)
         runtime.scheduler.add("alerts.watches", watches)
@@ -27,9 +28,9 @@ def register(runtime: Runtime) -> Pipeline:
 def stop(runtime: Runtime) -> None:
     """At shutdown, after the HTTP server stopped: let the group work in flight finish, close the
     webhooks' own database pool. What is left is in the store; any replica's sweep finishes it."""
-    pipeline = runtime.extras.get("alerts.pipeline")
-    if isinstance(pipeline, Pipeline):
+    pipeline = runtime.find(Pipeline)
+    if pipeline is not None:
         pipeline.stop()
-    engine = runtime.extras.pop("alerts.engine", None)
-    if engine is not None and engine is not runtime.store.engine:
-        engine.dispose()
+    intake = runtime.find(IntakeEngine)
+    if intake is not None and intake.engine is not runtime.store.engine:
+        intake.engine.dispose()

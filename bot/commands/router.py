@@ -37,7 +37,7 @@ def _usage(entry: Entry, slash: str) -> str:
 def cached_help(runtime: Runtime, key: str, build: Callable[[], str]) -> str:
     """Help texts depend only on the registries and config, fixed for a runtime's life:
     build each once (every usage line introspects a params model)."""
-    cache: dict[str, str] = runtime.extras.setdefault("help_texts", {})
+    cache = runtime.help_texts
     text = cache.get(key)
     if text is None:
         text = cache[key] = build()

@@ -83,11 +83,11 @@ def load_catalog(team: Path | None, registry: Registry, *, builtin: Path | None 
 
 def catalog_of(runtime: Runtime) -> Catalog:
     """The runtime's runbooks (built-in and `runbooks_dir` in chatops.yaml), loaded on first use."""
-    found = runtime.extras.get("runbooks")
-    if isinstance(found, Catalog):
+    found = runtime.find(Catalog)
+    if found is not None:
         return found
     catalog = Catalog(team_dir(runtime.config), runtime.registry)
-    runtime.extras["runbooks"] = catalog
+    runtime.provide(catalog)
     return catalog
 
 

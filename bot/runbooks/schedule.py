@@ -230,7 +230,7 @@ class Schedules:
 def register(runtime: Runtime) -> Schedules:
     """Add the participant to the runtime's scheduler (called by `bot.app.build_runtime`)."""
     schedules = Schedules(runtime)
-    runtime.extras["schedules"] = schedules
+    runtime.provide(schedules)
     if runtime.scheduler is not None:
         runtime.scheduler.add("runbook-schedules", schedules)
     return schedules

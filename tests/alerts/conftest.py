@@ -21,7 +21,7 @@ def count_occurrences(engine: Engine) -> int:
 
 
 def pipeline_of(bot: RunningBot) -> Pipeline:
-    p = bot.runtime.extras["alerts.pipeline"]
+    p = bot.runtime.part(Pipeline)
     assert isinstance(p, Pipeline)
     return p
 

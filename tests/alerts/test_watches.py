@@ -49,11 +49,11 @@ def health() -> Iterator[SlowHealth]:
 def _tick(bots: list[RunningBot], clock: Clock, at: datetime) -> None:
     clock.now = at
     for bot in bots:
-        watches = bot.runtime.extras["alerts.watches"]
+        watches = bot.runtime.part(Watches)
         assert isinstance(watches, Watches)
         watches(at)
     for bot in bots:
-        bot.runtime.extras["alerts.watches"].wait()
+        bot.runtime.part(Watches).wait()
         assert pipeline_of(bot).wait_idle()
 
 

@@ -13,7 +13,6 @@ from urllib.parse import urlencode
 import pytest
 
 from bot.slack.home_refresh import HomeRefresher
-from bot.slack.listeners.home import EXTRA
 from tests.conftest import REDIS_URL, stop_bot
 from tests.fakes.slack import FakeSlack
 from tests.incidents.conftest import CONFIG, Clock, Harness, start_incident_bot
@@ -198,7 +197,7 @@ def surfaces(fake_slack: FakeSlack, tmp_path: Path) -> Iterator[Harness]:
     config = SURFACES_CONFIG + f'runbooks_dir: "{runbooks}"\n'
     clock = Clock()
     running = start_incident_bot(fake_slack, tmp_path, clock, config=config)
-    refresher = running.runtime.extras[EXTRA]
+    refresher = running.runtime.part(HomeRefresher)
     assert isinstance(refresher, HomeRefresher)
     # The production interval is 3 s; the tests keep the behaviour and wait less.
     refresher.min_interval, refresher.settle = 0.4, 0.05

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
-from bot.slack.listeners.commands import ANSWER_WORKERS
+from bot.runtime import ANSWER_WORKERS
 from tests.incidents.conftest import Harness
 
 # More than Bolt's listener executor has threads (bot/app.py: 32).

@@ -10,6 +10,7 @@ from typing import Any
 import redis as redis_lib
 
 from bot.guard import pending
+from bot.slack.home_refresh import HomeRefresher
 from bot.slack.ids import ActionId, CallbackId
 from tests.conftest import REDIS_URL
 from tests.incidents.conftest import Harness
@@ -34,7 +35,7 @@ def open_home(h: Harness, user: str, *, shown: str = "") -> None:
 
 
 def settled(h: Harness) -> None:
-    h.slack.wait_for(lambda: h.bot.runtime.extras["home.refresher"]._scheduled == set())
+    h.slack.wait_for(lambda: h.bot.runtime.part(HomeRefresher)._scheduled == set())
 
 
 def publishes(h: Harness, user: str) -> list[dict[str, Any]]:
@@ -116,7 +117,7 @@ def test_home_follows_declare_ack_and_resolve_without_a_timer(surfaces: Harness)
     # And nothing runs on a timer: with nothing changing, nothing is published.
     settled(h)
     quiet = len(publishes(h, "U0ALICE"))
-    time.sleep(3 * h.bot.runtime.extras["home.refresher"].min_interval)
+    time.sleep(3 * h.bot.runtime.part(HomeRefresher).min_interval)
     assert len(publishes(h, "U0ALICE")) == quiet
 
 

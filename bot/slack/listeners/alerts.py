@@ -80,7 +80,7 @@ def _click(
         if not ok:
             responder.error(text)
         return
-    pipeline = runtime.extras.get("alerts.pipeline")
+    pipeline = runtime.find(Pipeline)
     assert isinstance(pipeline, Pipeline)
     alerts = astore.occurrences(runtime.store.engine, gid)
     firing = [a for a in alerts if a.firing]

@@ -16,7 +16,6 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import Any
 
@@ -33,12 +32,8 @@ from handlers.redact import redact
 
 log = logging.getLogger(__name__)
 
-ANSWERS = "commands.answers"  # runtime.extras key; bot.web.drain waits for it at shutdown
-ANSWER_WORKERS = 32  # answers mostly wait on Slack or a target, not on the CPU
-
 
 def register(app: App, runtime: Runtime) -> None:
-    runtime.extras[ANSWERS] = ThreadPoolExecutor(max_workers=ANSWER_WORKERS, thread_name_prefix="answer")
     listener = partial(on_command, runtime)
     for key in runtime.commands():
         app.command(runtime.config.command_name(key))(listener)
@@ -103,8 +98,7 @@ def on_command(
             dispatch(runtime, request, responder, trigger, route)
             return
         # The answer goes out on the answers pool: this thread is Bolt's, needed for the next ack.
-        answers: ThreadPoolExecutor = runtime.extras[ANSWERS]
-        answers.submit(_answer, runtime, request, responder, trigger, route, answer, client)
+        runtime.answer_pool.submit(_answer, runtime, request, responder, trigger, route, answer, client)
     except Exception as exc:
         if ack.response is None and not isinstance(answer, AnswerInAck):
             answer = AnswerInAck(ack, later)

@@ -29,7 +29,6 @@ from bot.slack.listeners import guard as guard_listeners
 
 log = logging.getLogger(__name__)
 
-EXTRA = "home.refresher"
 WATCHED = frozenset({"incidents", "pending_actions"})  # every user's home shows these
 
 
@@ -81,7 +80,7 @@ def register(app: Any, runtime: Runtime, *, oncall: OncallProvider | None = None
     """App Home's listeners; `oncall` says who is on call (default: contacts.oncall)."""
     homes = Homes(runtime, oncall or home.contacts_oncall(runtime.config))
     refresher = homes.refresher
-    runtime.extras[EXTRA] = refresher
+    runtime.provide(refresher)
     _watch(runtime, refresher)
 
     def on_home_opened(event: dict[str, Any]) -> None:
