@@ -16,6 +16,7 @@ from bot.config import Settings
 from bot.executor import Executor
 from bot.guard import Access, Guard
 from bot.incidents import reminders as incident_reminders
+from bot.oncall import wiring as oncall_wiring
 from bot.runbooks import schedule as runbook_schedules
 from bot.runtime import Runtime
 from bot.scheduler import Scheduler
@@ -25,7 +26,12 @@ from bot.slack import listeners
 log = logging.getLogger(__name__)
 
 # Modules whose import registers built-in subcommands (@builtin) and scheduler participants.
-BUILTIN_MODULES = ("bot.commands.chatops", "bot.incidents.commands", "bot.runbooks.commands")
+BUILTIN_MODULES = (
+    "bot.commands.chatops",
+    "bot.incidents.commands",
+    "bot.runbooks.commands",
+    "bot.oncall.commands",
+)
 
 SLACK_TIMEOUT = 10  # seconds, each Web API call
 
@@ -84,6 +90,7 @@ def build_runtime(settings: Settings, services: Services, slack: Any = None) -> 
     )
     incident_reminders.register(runtime)  # status reminders + escalation ladder on the tick
     runbook_schedules.register(runtime)  # scheduled runbooks and posts, each slot claimed once
+    oncall_wiring.register(runtime)  # on-call hand-off posts; PagerDuty paging when configured
     return runtime
 
 

@@ -16,6 +16,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bot.oncall.config import OncallConfig, PagingConfig, check_rotation_refs
 from handlers.params import Duration
 
 
@@ -114,13 +115,15 @@ class IncidentsConfig(_Model):
 
 class EscalationStep(_Model):
     after: Duration
-    notify: str  # a contacts key, or a Slack user/group id
+    notify: str  # a contacts key, a Slack user/group id, or rotation:NAME (whoever is on call)
+    page: bool = False  # also page through PagerDuty (bot.oncall.paging)
 
 
 class SeverityConfig(_Model):
     label: str
     update_every: Duration | None = None
     escalate: list[EscalationStep] = Field(default_factory=list)
+    page: bool = False  # declaring an incident of this severity pages through PagerDuty
 
 
 def _ladder(*steps: tuple[int, str]) -> list[EscalationStep]:
@@ -216,6 +219,8 @@ class ChatopsConfig(_Model):
     limits: LimitsConfig = LimitsConfig()
     schedules: list[ScheduleConfig] = Field(default_factory=list)
     runbooks_dir: str = "runbooks"
+    oncall: OncallConfig = OncallConfig()
+    paging: PagingConfig = PagingConfig()
 
     @model_validator(mode="after")
     def _references(self) -> ChatopsConfig:
@@ -233,6 +238,7 @@ class ChatopsConfig(_Model):
             if not re.fullmatch(r"P[0-9]", sev):
                 raise ValueError(f"severities.{sev}: severity names are P0..P9")
             del cfg
+        check_rotation_refs(self)  # rotation:NAME contacts name a rotation (bot.oncall.config)
         return self
 
     def update_every(self, severity: str) -> timedelta:

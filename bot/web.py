@@ -26,6 +26,7 @@ from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 
 from bot import metrics, status_page
+from bot.oncall.webhook import Webhook
 from bot.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -85,6 +86,7 @@ class WebApp:
             "/readyz": self.readyz,
             "/metrics": self.metrics,
             "/status": self.status,
+            "/paging/pagerduty": Webhook(self.runtime),  # PagerDuty v3 webhooks (bot.oncall.webhook)
         }
 
     def __call__(self, environ: dict[str, Any], start: StartResponse) -> Iterable[bytes]:

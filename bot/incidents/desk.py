@@ -6,6 +6,7 @@ scheduler participants never need the whole bot.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -15,10 +16,17 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Engine
 
 from bot.config import ChatopsConfig
+from bot.incidents.records import Incident
 from bot.incidents.slackapi import Names
 
 if TYPE_CHECKING:
     from bot.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+# Told of each change (event, incident, who, data): "declared", "acknowledged", "resolved",
+# "escalated". Paging listens here (bot.oncall.paging); a hook must return at once.
+IncidentHook = Callable[[str, Incident, str, dict[str, Any]], None]
 
 
 @dataclass
@@ -28,9 +36,18 @@ class Desk:
     slack: Any  # slack_sdk.WebClient, None in the console
     clock: Callable[[], datetime]
     names: Names = field(init=False)
+    hooks: list[IncidentHook] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.names = Names(self.slack)
+
+    def emit(self, event: str, inc: Incident, user: str, **data: Any) -> None:
+        """Tell the hooks; one failing never fails the change that was already stored."""
+        for hook in self.hooks:
+            try:
+                hook(event, inc, user, data)
+            except Exception:
+                log.exception("incident #%s: %s hook failed", inc.id, event)
 
     @classmethod
     def of(cls, runtime: Runtime) -> Desk:

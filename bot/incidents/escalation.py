@@ -101,3 +101,7 @@ class Escalations(DuePoster):
                 at=now,
                 data={"step": number, "notify": who, "ids": list(ids)},
             )
+        steps = ladder(self.desk.config, claim.incident.severity)
+        paged = [n for n, _, _ in plan.steps if n - 1 < len(steps) and steps[n - 1].page]
+        if paged:  # an escalation step with `page: true` pages (bot.oncall.paging)
+            self.desk.emit("escalated", claim.incident, "chatops", step=paged[0])

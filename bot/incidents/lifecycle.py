@@ -163,6 +163,7 @@ def declare(
     )
     records.refresh_open_gauge(desk.engine)
     inc, failures = slack_setup.run(desk, inc, SETUP_STEPS)
+    desk.emit("declared", inc, user)
     return Outcome(inc, failures=failures)
 
 
@@ -324,6 +325,7 @@ def acknowledge(desk: Desk, incident_id: int, *, user: str) -> Outcome:
         escalation_claimed_at=None,
     )
     add_event(desk.engine, inc.id, kind="ack", author=user, text="Acknowledged; escalation stopped", at=now)
+    desk.emit("acknowledged", inc, user)
     warnings: list[str] = []
     _tell(
         desk,
@@ -373,6 +375,7 @@ def resolve(desk: Desk, incident_id: int, *, user: str, summary: str) -> Outcome
         escalation_claimed_at=None,
     )
     add_event(desk.engine, inc.id, kind="resolved", author=user, text=summary or "Resolved", at=now)
+    desk.emit("resolved", inc, user)
     records.refresh_open_gauge(desk.engine)
     took = messages.duration(now - inc.declared_at)
     note = f": {summary}" if summary else "."

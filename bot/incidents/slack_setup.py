@@ -20,6 +20,8 @@ from bot.incidents.desk import Desk
 from bot.incidents.records import SETUP_STEPS, STEP_LABELS, Incident
 from bot.incidents.roles import topic
 from bot.incidents.slackapi import SlackStepError, call
+from bot.oncall.config import ROTATION_PREFIX, rotation_name
+from bot.oncall.roster import expand, resolve_contact
 
 log = logging.getLogger(__name__)
 
@@ -111,14 +113,29 @@ def _channel(desk: Desk, inc: Incident) -> Incident:
 
 
 def contact_entities(desk: Desk, entries: Iterable[str]) -> list[str]:
-    """User and group ids for contacts entries: a contacts key expands, an id stays."""
+    """User and group ids for contacts entries: a contacts key expands, an id stays, and
+    `rotation:NAME` is whoever is on call for it now (bot.oncall.roster)."""
     out: list[str] = []
     for entry in entries:
-        if entry in desk.config.contacts:
-            out += desk.config.contacts[entry]
+        if entry.startswith(ROTATION_PREFIX):
+            out += resolve_contact(desk.config, desk.engine, entry, desk.clock())
+        elif entry in desk.config.contacts:
+            out += expand(desk.config, desk.engine, desk.config.contacts[entry], desk.clock())
         elif entry[:1] in ("U", "W", "S"):
             out.append(entry)
     return list(dict.fromkeys(out))
+
+
+def rotation_user(desk: Desk, entry: str) -> str:
+    """`rotation:NAME` as a role holder: whoever is on call for it now."""
+    name = rotation_name(entry) or ""
+    if name not in desk.config.oncall.rotations:
+        known = ", ".join(desk.config.oncall.rotations) or "none configured"
+        raise records.IncidentError(f"Unknown rotation `{name}` (rotations: {known}).")
+    users = resolve_contact(desk.config, desk.engine, entry, desk.clock())
+    if not users:
+        raise records.IncidentError(f"Nobody is on call for {name} now.")
+    return users[0]
 
 
 def responders(desk: Desk, inc: Incident) -> list[str]:
