@@ -65,8 +65,8 @@ def make_client(cfg: PagerDutyConfig) -> pagerduty.EventsApiV2Client:
     client.max_http_attempts = max(cfg.retries, 1)
     client.max_network_attempts = cfg.retries
     # Its first wait is sleep_timer * 2, doubling after that.
-    client.sleep_timer = cfg.backoff / 2  # type: ignore[assignment]  # typed int, used as float
-    client.timeout = cfg.timeout.total_seconds()
+    client.sleep_timer = cfg.backoff / 2
+    client.timeout = cfg.timeout.total_seconds()  # type: ignore[assignment]  # typed int, used as float
     return client
 
 
