@@ -9,8 +9,9 @@ So a crash half-way or a missing scope never loses the incident, and nothing is 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from slack_sdk.models.blocks import Block
@@ -21,7 +22,7 @@ from bot.incidents.records import SETUP_STEPS, STEP_LABELS, Incident
 from bot.incidents.roles import topic
 from bot.incidents.slackapi import SlackStepError, call
 from bot.oncall.config import ROTATION_PREFIX, rotation_name
-from bot.oncall.roster import expand, resolve_contact
+from bot.oncall.roster import resolve_contact
 
 log = logging.getLogger(__name__)
 
@@ -112,18 +113,36 @@ def _channel(desk: Desk, inc: Incident) -> Incident:
     )
 
 
-def contact_entities(desk: Desk, entries: Iterable[str]) -> list[str]:
+def contact_entities(
+    desk: Desk, entries: Iterable[str], on_call: Mapping[str, list[str]] | None = None
+) -> list[str]:
     """User and group ids for contacts entries: a contacts key expands, an id stays, and
-    `rotation:NAME` is whoever is on call for it now (bot.oncall.roster)."""
+    `rotation:NAME` is whoever is on call for it now (bot.oncall.roster; or `on_call`, a
+    snapshot taken before a claim transaction, which must not read the store again)."""
+
+    def rotation(entry: str) -> list[str]:
+        if on_call is not None:
+            return list(on_call.get(entry, []))
+        return resolve_contact(desk.config, desk.engine, entry, desk.clock())
+
     out: list[str] = []
     for entry in entries:
         if entry.startswith(ROTATION_PREFIX):
-            out += resolve_contact(desk.config, desk.engine, entry, desk.clock())
+            out += rotation(entry)
         elif entry in desk.config.contacts:
-            out += expand(desk.config, desk.engine, desk.config.contacts[entry], desk.clock())
+            for item in desk.config.contacts[entry]:
+                out += rotation(item) if item.startswith(ROTATION_PREFIX) else [item]
         elif entry[:1] in ("U", "W", "S"):
             out.append(entry)
     return list(dict.fromkeys(out))
+
+
+def on_call_snapshot(desk: Desk, at: datetime) -> dict[str, list[str]]:
+    """`rotation:NAME` → who is on it at `at`, for every rotation (read before a claim)."""
+    return {
+        ROTATION_PREFIX + name: resolve_contact(desk.config, desk.engine, ROTATION_PREFIX + name, at)
+        for name in desk.config.oncall.rotations
+    }
 
 
 def rotation_user(desk: Desk, entry: str) -> str:

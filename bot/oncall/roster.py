@@ -21,13 +21,12 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import Engine, and_, insert, select
 from sqlalchemy.exc import IntegrityError
 
-from bot.oncall.config import ROTATION_PREFIX, RotationConfig, rotation_name
+from bot.oncall.config import RotationConfig, rotation_name
 from bot.oncall.schedule import Override, Rotation, Segment, Shift, overlay, stint
 from bot.oncall.tables import oncall_overrides, oncall_rosters
 from bot.store import as_utc
@@ -192,14 +191,6 @@ def resolve_contact(config: object, engine: Engine, entry: str, at: datetime) ->
         return []
     found = on_call(engine, config, name, at)
     return [found.user] if found else []
-
-
-def expand(config: object, engine: Engine, entries: Sequence[str], at: datetime) -> list[str]:
-    """Entries with every `rotation:NAME` replaced by whoever is on it at `at`."""
-    out: list[str] = []
-    for e in entries:
-        out += resolve_contact(config, engine, e, at) if e.startswith(ROTATION_PREFIX) else [e]
-    return list(dict.fromkeys(out))
 
 
 def overlapping(engine: Engine, rotation_: str, start: datetime, end: datetime) -> Override | None:
