@@ -105,9 +105,23 @@ def fake_pd(tmp_path: Path) -> Iterator[FakePagerDuty]:
         yield pd
 
 
-def make_harness(fake_slack: FakeSlack, fake_pd: FakePagerDuty, tmp_path: Path, **kw: Any) -> OncallHarness:
+def make_harness(
+    fake_slack: FakeSlack,
+    fake_pd: FakePagerDuty,
+    tmp_path: Path,
+    *,
+    routing_key: str | None = None,
+    database_url: str | None = None,
+) -> OncallHarness:
     clock = Clock()
-    running = start_incident_bot(fake_slack, tmp_path, clock, config=config_text(fake_pd, **kw))  # type: ignore[arg-type]
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    running = start_incident_bot(
+        fake_slack,
+        tmp_path,
+        clock,  # type: ignore[arg-type]
+        config=config_text(fake_pd, routing_key=routing_key),
+        database_url=database_url,
+    )
     h = OncallHarness(running, fake_slack, clock)  # type: ignore[arg-type]
     h.pd = fake_pd
     return h
