@@ -81,10 +81,25 @@ def check(engine: Engine, new: NewOverride, *, now: datetime, max_days: int) -> 
 
 
 def add(engine: Engine, new: NewOverride, *, now: datetime) -> Override:
+    """Store it, re-checking for an overlap in the same transaction (two people adding at once)."""
+    t = oncall_overrides
     with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            # Serialise adds per rotation; SQLite's BEGIN IMMEDIATE already serialises writers.
+            conn.execute(select(func.pg_advisory_xact_lock(func.hashtext("oncall:" + new.rotation))))
+        clash = conn.execute(
+            select(t.c.id).where(
+                t.c.rotation == new.rotation,
+                t.c.removed_at.is_(None),
+                t.c.starts_at < new.end,
+                t.c.ends_at > new.start,
+            )
+        ).first()
+        if clash is not None:
+            raise OverrideError(f"It overlaps override #{clash[0]}, added just now; see `overrides`.")
         new_id = conn.execute(
-            insert(oncall_overrides)
-            .returning(oncall_overrides.c.id)
+            insert(t)
+            .returning(t.c.id)
             .values(
                 rotation=new.rotation,
                 user_id=new.user,

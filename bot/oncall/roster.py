@@ -14,7 +14,7 @@ segment (`oncall_rosters`), and the arithmetic uses the segment in force at each
 A change of `every`, `handoff`, `timezone` or `start` is a new schedule: its history starts
 afresh (keyed by `timing`). Overrides lie on top (see `schedule.overlay`).
 
-`on_call_now(config, engine, at)` is the entry point for other surfaces (App Home, contacts).
+`on_call_now(config, store, at)` is the entry point for other surfaces (App Home, contacts).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from sqlalchemy.exc import IntegrityError
 from bot.oncall.config import RotationConfig, rotation_name
 from bot.oncall.schedule import Override, Rotation, Segment, Shift, overlay, stint
 from bot.oncall.tables import oncall_overrides, oncall_rosters
-from bot.store import as_utc
+from bot.store import Store, as_utc
 
 log = logging.getLogger(__name__)
 
@@ -170,12 +170,15 @@ def on_call(engine: Engine, config: object, name: str, at: datetime) -> Shift | 
     return stint(shifts(engine, config, name, start, end, now=at), at)
 
 
-def on_call_now(config: object, engine: Engine, at: datetime) -> list[Shift]:
+def on_call_now(config: object, store: Store | Engine, at: datetime) -> list[Shift]:
     """Everyone on call at `at`, one Shift per rotation that has someone (config order).
 
-    `at` is the caller's present: a member-list change in chatops.yaml is recorded from it.
-    For App Home and other surfaces: `on_call_now(runtime.config, runtime.store.engine, runtime.clock())`.
+    For App Home and other surfaces: `on_call_now(runtime.config, runtime.store, runtime.clock())`.
+    Each Shift says who (`user`), since and until when without a break (`start`, `end`, UTC),
+    and whether an override put them there (`override_id`, `scheduled`). `at` is the caller's
+    present: a member-list change in chatops.yaml is recorded from it.
     """
+    engine = store.engine if isinstance(store, Store) else store
     out = []
     for name in config.oncall.rotations:  # type: ignore[attr-defined]
         found = on_call(engine, config, name, at)

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from bot.guard.pending import add as add_pending
+from bot.oncall.roster import on_call_now
 from bot.store.audit import latest
 from tests.conftest import drop_pg_database, make_pg_database, stop_bot
 from tests.fakes.pagerduty import FakePagerDuty
@@ -50,7 +51,14 @@ def test_an_override_across_a_handoff_is_shown_everywhere_the_rotation_is_resolv
     assert "Fri 13 Nov 13:00 → Sat 14 Nov 13:00 Europe/Berlin" in texts(now)
     assert "next: <@U0BEN> from Sat 14 Nov 13:00" in texts(now)
 
-    # Contacts resolve the same way: rotation:primary as a role, and in the escalation ladder.
+    # What App Home and other surfaces call.
+    rt = oncall.bot.runtime
+    shifts = on_call_now(rt.config, rt.store, rt.clock())
+    assert [(s.rotation, s.user, s.override_id, s.scheduled) for s in shifts] == [
+        ("primary", "U0CAT", 1, "U0BEN"),
+        ("secondary", "U0EVE", None, None),
+    ]
+    # Contacts resolve the same way: rotation:primary as a role.
     inc = oncall.declare("P2 queue backing up", user="U0ALICE")
     oncall.command(f"assign {inc.id} commander rotation:primary", user="U0ALICE")
     assert oncall.incident(inc.id).roles["commander"] == "U0CAT"
