@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 
 from kubernetes import config as k8s_config  # noqa: E402
 
-from bot.slack.blocks import MAX_BLOCKS, TEXT_LIMIT, render  # noqa: E402
+from bot.render.slack import MAX_BLOCKS, TEXT_LIMIT, result_blocks  # noqa: E402
 from handlers import Context, load_all  # noqa: E402
 from handlers.k8s.pods import pods_table  # noqa: E402
 from handlers.k8s.workloads import list_pods  # noqa: E402
@@ -95,7 +95,7 @@ def main() -> None:
         ctx = Context(client=client, timeout=30, options={}, target="prod")
         fetch_ms, pods = timed(lambda: list_pods(ctx, "prod", None), args.repeat)
         table_ms, table = timed(lambda: pods_table(pods, title="Pods in prod on cluster prod"), args.repeat)
-        render_ms, rendered = timed(lambda: render(table), args.repeat)
+        render_ms, rendered = timed(lambda: result_blocks(table), args.repeat)
         client.close()
     blocks = rendered.as_dicts()
     problems = check_limits(blocks)

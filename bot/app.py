@@ -11,7 +11,7 @@ from slack_bolt import App
 from slack_sdk import WebClient
 
 from bot import metrics
-from bot.commands.builtin import builtins
+from bot.commands.builtin import command_table
 from bot.config import Settings
 from bot.executor import Executor
 from bot.guard import Access, Guard
@@ -84,7 +84,7 @@ def build_runtime(settings: Settings, services: Services, slack: Any = None) -> 
         guard=guard,
         executor=executor,
         pool=pool,
-        builtins=builtins(),
+        command_table=command_table(services.registry),
         slack=slack,
         scheduler=Scheduler(services.clock),
     )

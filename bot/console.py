@@ -26,8 +26,8 @@ from slack_sdk.models.blocks import Block
 from sqlalchemy import select
 
 from bot.commands.router import dispatch
-from bot.console_render import mrkdwn, render
 from bot.executor import NeedsConfirmation, Request
+from bot.render.console import mrkdwn, result_renderable
 from bot.runtime import Runtime
 from bot.store.tables import incidents
 from handlers.redact import redact
@@ -83,7 +83,7 @@ class ConsoleResponder:
         self.console.print(mrkdwn(text))
 
     def result(self, result: Result, *, heading: str = "") -> None:
-        self.console.print(render(result, heading=heading))
+        self.console.print(result_renderable(result, heading=heading))
 
     def error(self, text: str) -> None:
         self.session.failures += 1

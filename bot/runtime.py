@@ -10,7 +10,6 @@ from typing import Any
 
 import urllib3
 
-from bot.commands.builtin import Builtin
 from bot.config import ChatopsConfig, Settings
 from bot.executor import Executor
 from bot.guard import Access
@@ -19,6 +18,7 @@ from bot.services import Clients, Services
 from bot.slack.response_url import make_pool
 from bot.store import Store
 from handlers import Registry
+from handlers.command_table import CommandTable, Entry
 
 
 @dataclass
@@ -29,7 +29,8 @@ class Runtime:
     guard: Any  # bot.guard.Guard
     executor: Executor
     pool: ThreadPoolExecutor
-    builtins: dict[tuple[str, str], Builtin]
+    # Every (command, subcommand): handlers and built-ins (bot.commands.builtin.command_table).
+    command_table: CommandTable[Entry]
     slack: Any = None  # slack_sdk.WebClient when running against Slack
     scheduler: Scheduler | None = None  # started by `chatops serve`, ticked by tests
     # Pooled keep-alive connections for answers to response_url (bot/slack/response_url.py).
@@ -58,7 +59,7 @@ class Runtime:
 
     def commands(self) -> list[str]:
         """Every command key (k8s, db, incident...) the bot answers."""
-        return sorted(set(self.registry.commands()) | {c for c, _ in self.builtins})
+        return self.command_table.commands()
 
     def command_key(self, slash: str) -> str | None:
         """`/kube` → `k8s` when renamed in config; `/k8s` → `k8s`."""

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Generic, TypeVar
 
+from handlers.command_table import CommandTable
 from handlers.params import Params
 from handlers.results import Preview, Result
 
@@ -90,7 +91,10 @@ class HandlerSpec:
 
 @dataclass(frozen=True)
 class Registry:
-    """An immutable set of handlers; tests build their own with `with_handlers`."""
+    """An immutable set of handlers by name; tests build their own with `with_handlers`.
+
+    Routing `/command sub ARGS` to a handler (or a built-in) is `handlers.command_table`'s job.
+    """
 
     handlers: Mapping[str, HandlerSpec] = field(default_factory=dict)
 
@@ -106,22 +110,13 @@ class Registry:
     def commands(self) -> list[str]:
         return sorted({s.command for s in self.handlers.values()})
 
-    def for_command(self, command: str) -> list[HandlerSpec]:
-        return [s for s in self if s.command == command]
+    def table(self) -> CommandTable[HandlerSpec]:
+        """The handlers alone as a command table (the bot's adds its built-ins)."""
+        return CommandTable.of(self, self.defaults())
 
-    def match(self, command: str, words: list[str]) -> tuple[HandlerSpec, list[str]] | None:
-        """The handler whose (possibly multi-word) subcommand starts `words`, longest first."""
-        best: tuple[HandlerSpec, list[str]] | None = None
-        for spec in self.for_command(command):
-            sub = spec.sub.split()
-            if [w.lower() for w in words[: len(sub)]] == sub and (
-                best is None or len(sub) > len(best[0].sub.split())
-            ):
-                best = (spec, words[len(sub) :])
-        return best
-
-    def default_sub(self, command: str) -> str | None:
-        return next((s.sub for s in self.for_command(command) if s.default), None)
+    def defaults(self) -> dict[str, str]:
+        """command → the subcommand its bare form runs, for the handlers marked `default`."""
+        return {s.command: s.sub for s in self if s.default}
 
     def with_handlers(self, *specs: HandlerSpec) -> Registry:
         merged = dict(self.handlers)

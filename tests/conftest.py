@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -20,6 +21,7 @@ from bot.store import Store
 from bot.web import HttpServer, WebApp
 from handlers import Registry, load_all
 from tests.fakes.slack import FakeSlack
+from tests.promstack import Alertmanager, Exporter, Prometheus, start_alertmanager_in, start_prometheus_in
 from tests.support import BOT_TOKEN, SIGNING_SECRET, BotClient
 
 PG_ADMIN = os.environ.get("CHATOPS_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
@@ -153,3 +155,45 @@ def bot(fake_slack: FakeSlack, tmp_path: Path) -> Iterator[RunningBot]:
     running = start_bot(fake_slack, tmp_path)
     yield running
     stop_bot(running)
+
+
+@pytest.fixture
+def exporter() -> Iterator[Exporter]:
+    """A /metrics endpoint whose counters, gauges and histograms the test sets."""
+    exp = Exporter()
+    yield exp
+    exp.close()
+
+
+@pytest.fixture
+def start_prometheus(tmp_path: Path) -> Iterator[Callable[..., Prometheus]]:
+    """Start a real Prometheus: `start_prometheus([exporter.target], rules=..., alertmanager=url)`."""
+    started: list[Prometheus] = []
+
+    def start(
+        targets: list[str], *, rules: str | dict[str, Any] | None = None, alertmanager: str | None = None
+    ) -> Prometheus:
+        workdir = tmp_path / f"prometheus-{len(started)}"
+        prom = start_prometheus_in(workdir, targets, rules=rules, alertmanager=alertmanager)
+        started.append(prom)
+        return prom
+
+    yield start
+    for prom in started:
+        prom.stop()
+
+
+@pytest.fixture
+def start_alertmanager(tmp_path: Path) -> Iterator[Callable[..., Alertmanager]]:
+    """Start a real Alertmanager: `start_alertmanager(webhook_url, bearer_token=...)`."""
+    started: list[Alertmanager] = []
+
+    def start(webhook_url: str, *, bearer_token: str | None = None, group_wait: str = "1s") -> Alertmanager:
+        workdir = tmp_path / f"alertmanager-{len(started)}"
+        am = start_alertmanager_in(workdir, webhook_url, bearer_token=bearer_token, group_wait=group_wait)
+        started.append(am)
+        return am
+
+    yield start
+    for am in started:
+        am.stop()

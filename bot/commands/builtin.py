@@ -1,7 +1,7 @@
 """Built-in subcommands (`/chatops help`, `/incident declare`, `/runbook run`...).
 
 Registered with `@builtin("incident", "declare")`; the docstring's first line is the help.
-Like handlers, the registry is frozen data that `build_app` reads; nothing runs at import.
+`build_runtime` puts them and the handlers in one `CommandTable`; nothing runs at import.
 """
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from bot.commands.responder import Responder
+from handlers import Registry
+from handlers.command_table import CommandTable, Entry
 
 if TYPE_CHECKING:
     from bot.executor import Request
@@ -42,6 +44,8 @@ class Builtin:
     # Answers at once from local state (no Slack or target calls): Slack gets the answer in
     # the ack itself instead of a second request to response_url.
     instant: bool = False
+    # The subcommand a bare `/command ARGS` runs (as `HandlerSpec.default`).
+    default: bool = False
 
     @property
     def help(self) -> str:
@@ -53,17 +57,17 @@ class Builtin:
 
 
 _BUILTINS: dict[tuple[str, str], Builtin] = {}
-# Commands whose bare form (no subcommand) runs this subcommand: `/health backend` → check.
-DEFAULT_SUB: dict[str, str] = {}
 
 
 def builtin(
-    command: str, sub: str, *, usage: str = "", instant: bool = False
+    command: str, sub: str, *, usage: str = "", instant: bool = False, default: bool = False
 ) -> Callable[[BuiltinFn], BuiltinFn]:
+    """Register a built-in subcommand; `default` makes a bare `/command ARGS` run it."""
+
     def register(fn: BuiltinFn) -> BuiltinFn:
         if not (fn.__doc__ or "").strip():
             raise ValueError(f"built-in {command} {sub} needs a docstring: it is the help text")
-        _BUILTINS[(command, sub)] = Builtin(command, sub, fn, usage, instant)
+        _BUILTINS[(command, sub)] = Builtin(command, sub, fn, usage, instant, default)
         return fn
 
     return register
@@ -71,3 +75,10 @@ def builtin(
 
 def builtins() -> dict[tuple[str, str], Builtin]:
     return dict(_BUILTINS)
+
+
+def command_table(registry: Registry) -> CommandTable[Entry]:
+    """One table of every subcommand: the registry's handlers and the registered built-ins."""
+    entries: list[Entry] = [*registry, *_BUILTINS.values()]
+    defaults = registry.defaults() | {b.command: b.sub for b in _BUILTINS.values() if b.default}
+    return CommandTable[Entry].of(entries, defaults)

@@ -1,9 +1,8 @@
 """Count and log every command once: `chatops_requests_total{command, outcome}` and one log line.
 
 `dispatch` wraps the front end's responder in an `Observed` one for the length of the
-command. It passes every call through unchanged (attributes it does not define, such as a
-front end's `ask_confirmation`, come from the wrapped responder) and remembers how the
-command came out; `show` tells it exactly for handler outcomes.
+command. It passes every `Responder` call through unchanged and remembers how the command
+came out; `show` tells it exactly for handler outcomes.
 """
 
 from __future__ import annotations
@@ -12,7 +11,7 @@ import logging
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from slack_sdk.models.blocks import Block
 
@@ -22,7 +21,7 @@ from handlers.redact import redact
 from handlers.results import Result
 
 if TYPE_CHECKING:
-    from bot.executor import Outcome_, Request
+    from bot.executor import NeedsConfirmation, Outcome_, Request
 
 log = logging.getLogger("bot.requests")
 
@@ -35,9 +34,6 @@ class Observed:
         self.outcome = metrics.OK
         self._decided = False  # set by `note`; then responder calls no longer change it
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.inner, name)
-
     def say(self, text: str, *, blocks: list[Block] | None = None, ephemeral: bool = False) -> None:
         self.inner.say(text, blocks=blocks, ephemeral=ephemeral)
 
@@ -48,6 +44,9 @@ class Observed:
         if not self._decided:
             self.outcome = metrics.ERROR
         self.inner.error(text)
+
+    def ask_confirmation(self, outcome: NeedsConfirmation) -> None:
+        self.inner.ask_confirmation(outcome)
 
     def mark(self, outcome: str) -> None:
         self.outcome = outcome

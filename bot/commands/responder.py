@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from slack_sdk.models.blocks import Block
 
 from handlers.results import Result
+
+if TYPE_CHECKING:
+    from bot.executor import NeedsConfirmation
 
 
 class Responder(Protocol):
@@ -18,3 +21,12 @@ class Responder(Protocol):
 
     def error(self, text: str) -> None:
         """Tell the requester what went wrong (ephemeral)."""
+
+    def ask_confirmation(self, outcome: NeedsConfirmation) -> None:
+        """Show a destructive request's preview and let the requester confirm or cancel it."""
+
+
+def preview_text(outcome: NeedsConfirmation) -> str:
+    """A preview as plain mrkdwn, for answers that cannot carry Confirm / Cancel buttons."""
+    lines = "\n".join(f"• {d}" for d in outcome.preview.details)
+    return f"*Would change:* {outcome.preview.summary}\n{lines}\nNothing has been run.".strip()

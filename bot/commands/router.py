@@ -1,4 +1,5 @@
-"""Route `/command sub args` to a built-in or a handler; help and 'did you mean' for the rest."""
+"""Route `/command sub args` through the command table to a built-in or a handler; help and
+'did you mean' for the rest."""
 
 from __future__ import annotations
 
@@ -8,27 +9,30 @@ from dataclasses import dataclass
 from enum import Enum, auto
 from typing import Any
 
-from bot.commands.builtin import DEFAULT_SUB, Builtin, Call
+from bot.commands.builtin import Builtin, Call
 from bot.commands.observe import mark_help, note, observe
 from bot.commands.parse import ParseError, split_words, usage
 from bot.commands.responder import Responder
 from bot.executor import Done, Failed, NeedsConfirmation, Outcome_, Refused, Request
 from bot.runtime import Runtime
 from handlers import HandlerSpec
+from handlers.command_table import Entry
 
 HELP_WORDS = ("help", "-h", "--help")
 
 
 def subcommands(runtime: Runtime, command: str) -> list[tuple[str, str, str]]:
-    """(sub, one-line help, usage) for every subcommand of a command, from both registries."""
+    """(sub, one-line help, usage) for every subcommand of a command, handler or built-in."""
     slash = runtime.config.command_name(command)
-    out = [(s.sub, s.summary, usage(s, slash)) for s in runtime.registry.for_command(command)]
-    out += [
-        (b.sub, b.summary, f"{slash} {b.sub} {b.usage}".strip())
-        for (c, _), b in sorted(runtime.builtins.items())
-        if c == command
-    ]
-    return sorted(out)
+    return sorted((e.sub, e.summary, _usage(e, slash)) for e in runtime.command_table.for_command(command))
+
+
+def _usage(entry: Entry, slash: str) -> str:
+    if isinstance(entry, HandlerSpec):
+        return usage(entry, slash)
+    if isinstance(entry, Builtin):
+        return f"{slash} {entry.sub} {entry.usage}".strip()
+    raise TypeError(f"the command table holds a {type(entry).__name__}: neither a handler nor a built-in")
 
 
 def cached_help(runtime: Runtime, key: str, build: Callable[[], str]) -> str:
@@ -52,20 +56,6 @@ def command_help(runtime: Runtime, command: str) -> str:
     return cached_help(runtime, command, build)
 
 
-def match_builtin(runtime: Runtime, command: str, words: list[str]) -> tuple[Builtin, list[str]] | None:
-    best: tuple[Builtin, list[str]] | None = None
-    lowered = [w.lower() for w in words]
-    for (c, sub), b in runtime.builtins.items():
-        parts = sub.split()
-        if (
-            c == command
-            and lowered[: len(parts)] == parts
-            and (best is None or len(parts) > len(best[0].sub.split()))
-        ):
-            best = (b, words[len(parts) :])
-    return best
-
-
 def _suggest(runtime: Runtime, command: str, words: list[str]) -> str:
     subs = [s for s, _, _ in subcommands(runtime, command)]
     typed = " ".join(words[:2]).lower()
@@ -77,12 +67,9 @@ def _suggest(runtime: Runtime, command: str, words: list[str]) -> str:
     return f"Unknown subcommand `{words[0]}` for {slash}.{hint}\n{command_help(runtime, command)}"
 
 
-def default_sub(runtime: Runtime, command: str) -> str | None:
-    """The subcommand a bare `/command ARGS` runs: declared by a handler, or by a built-in."""
-    return runtime.registry.default_sub(command) or DEFAULT_SUB.get(command)
+class RouteKind(Enum):
+    """Where `resolve` sends a command: help, a built-in, a handler, or an error."""
 
-
-class Kind(Enum):
     UNKNOWN_COMMAND = auto()
     COMMAND_HELP = auto()
     BUILTIN_HELP = auto()
@@ -97,7 +84,7 @@ class Kind(Enum):
 class Route:
     """Where one command goes, decided once (the Slack listener needs it before its ack)."""
 
-    kind: Kind
+    kind: RouteKind
     command: str | None = None
     words: tuple[str, ...] = ()
     rest: tuple[str, ...] = ()
@@ -112,9 +99,9 @@ class Route:
         Slack front ends put such an answer in the ack itself; everything else acks first and
         answers later, so a slow handler can never push the ack past Slack's 3 seconds.
         """
-        if self.kind is Kind.HANDLER:
+        if self.kind is RouteKind.HANDLER:
             return False
-        if self.kind is Kind.BUILTIN:
+        if self.kind is RouteKind.BUILTIN:
             return self.builtin is not None and self.builtin.instant
         return True
 
@@ -122,7 +109,8 @@ class Route:
 def resolve(runtime: Runtime, request: Request) -> Route:
     command = runtime.command_key(request.command)
     if command is None:
-        return Route(Kind.UNKNOWN_COMMAND)
+        return Route(RouteKind.UNKNOWN_COMMAND)
+    table = runtime.command_table
     quote_error = ""
     try:
         words = split_words(request.text)
@@ -131,32 +119,30 @@ def resolve(runtime: Runtime, request: Request) -> Route:
         # `/incident update`; a handler's arguments still need balanced quotes.
         quote_error = str(exc)
         words = request.text.split()
-    if words and words[0].lower() == "help" and (command, "help") in runtime.builtins:
+    default = table.default_sub(command)
+    first = words[0].lower() if words else ""
+    if first == "help" and (command, "help") in table:
         pass  # the command's own help (/chatops help lists everything)
-    elif (not words and default_sub(runtime, command) is None) or (words and words[0].lower() in HELP_WORDS):
-        return Route(Kind.COMMAND_HELP, command)
-    found_builtin = match_builtin(runtime, command, words)
-    found_handler = runtime.registry.match(command, words) if words else None
-    if found_builtin and (
-        not found_handler or len(found_builtin[0].sub.split()) >= len(found_handler[0].sub.split())
-    ):
-        b, rest = found_builtin
-        kind = Kind.BUILTIN_HELP if rest[:1] and rest[0].lower() in HELP_WORDS else Kind.BUILTIN
-        return Route(kind, command, tuple(words), tuple(rest), builtin=b)
-    fallback = default_sub(runtime, command)
-    if found_handler is None and found_builtin is None and fallback is not None:
-        found_handler = runtime.registry.match(command, [*fallback.split(), *words])
-        if found_handler is None:
-            b_default = match_builtin(runtime, command, [*fallback.split(), *words])
-            if b_default:
-                return Route(Kind.BUILTIN, command, tuple(words), tuple(b_default[1]), builtin=b_default[0])
-    if found_handler is None:
-        return Route(Kind.UNKNOWN_SUB, command, tuple(words))
-    spec, rest = found_handler
+    elif (not words and default is None) or first in HELP_WORDS:
+        return Route(RouteKind.COMMAND_HELP, command)
+    found = table.match(command, words)
+    by_default = found is None and default is not None
+    if by_default and default is not None:
+        found = table.match(command, [*default.split(), *words])
+    if found is None:
+        return Route(RouteKind.UNKNOWN_SUB, command, tuple(words))
+    entry, rest = found
+    asks_help = bool(rest) and rest[0].lower() in HELP_WORDS
+    if isinstance(entry, Builtin):
+        # A built-in reached through the default subcommand takes `help` as its own argument.
+        kind = RouteKind.BUILTIN_HELP if asks_help and not by_default else RouteKind.BUILTIN
+        return Route(kind, command, tuple(words), tuple(rest), builtin=entry)
+    if not isinstance(entry, HandlerSpec):
+        raise TypeError(f"the command table holds a {type(entry).__name__}: neither a handler nor a built-in")
     if quote_error:
-        return Route(Kind.QUOTE_ERROR, command, tuple(words), spec=spec, error=quote_error)
-    kind = Kind.HANDLER_HELP if rest[:1] and rest[0].lower() in HELP_WORDS else Kind.HANDLER
-    return Route(kind, command, tuple(words), tuple(rest), spec=spec)
+        return Route(RouteKind.QUOTE_ERROR, command, tuple(words), spec=entry, error=quote_error)
+    kind = RouteKind.HANDLER_HELP if asks_help else RouteKind.HANDLER
+    return Route(kind, command, tuple(words), tuple(rest), spec=entry)
 
 
 def dispatch(
@@ -181,22 +167,22 @@ def _answer(
     route: Route,
 ) -> None:
     command = route.command
-    if route.kind is Kind.UNKNOWN_COMMAND or command is None:
+    if route.kind is RouteKind.UNKNOWN_COMMAND or command is None:
         known = ", ".join(runtime.config.command_name(c) for c in runtime.commands())
         respond.error(f"Unknown command {request.command}. This bot answers: {known}")
-    elif route.kind is Kind.COMMAND_HELP:
+    elif route.kind is RouteKind.COMMAND_HELP:
         mark_help(respond)
         respond.say(command_help(runtime, command), ephemeral=True)
-    elif route.kind is Kind.BUILTIN_HELP and route.builtin is not None:
+    elif route.kind is RouteKind.BUILTIN_HELP and route.builtin is not None:
         b = route.builtin
         respond.say(f"`{runtime.config.command_name(command)} {b.sub} {b.usage}`\n{b.help}", ephemeral=True)
-    elif route.kind is Kind.BUILTIN and route.builtin is not None:
+    elif route.kind is RouteKind.BUILTIN and route.builtin is not None:
         route.builtin.fn(Call(runtime, request, list(route.rest), respond, dict(extra or {})))
-    elif route.kind is Kind.UNKNOWN_SUB:
+    elif route.kind is RouteKind.UNKNOWN_SUB:
         respond.error(_suggest(runtime, command, list(route.words) or [""]))
-    elif route.kind is Kind.QUOTE_ERROR:
+    elif route.kind is RouteKind.QUOTE_ERROR:
         respond.error(route.error)
-    elif route.kind is Kind.HANDLER_HELP and route.spec is not None:
+    elif route.kind is RouteKind.HANDLER_HELP and route.spec is not None:
         respond.say(f"`{usage(route.spec, request.command)}`\n{route.spec.help}", ephemeral=True)
     elif route.spec is not None:
         show(runtime.executor.handle(request, route.spec, list(route.rest)), respond)
@@ -212,12 +198,4 @@ def show(outcome: Outcome_, respond: Responder) -> None:
         respond.error(outcome.message)
     else:
         assert isinstance(outcome, NeedsConfirmation)
-        ask = getattr(respond, "ask_confirmation", None)
-        if callable(ask):
-            ask(outcome)
-        else:
-            lines = "\n".join(f"• {d}" for d in outcome.preview.details)
-            respond.say(
-                f"*Would change:* {outcome.preview.summary}\n{lines}\nNothing has been run.".strip(),
-                ephemeral=True,
-            )
+        respond.ask_confirmation(outcome)

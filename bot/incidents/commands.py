@@ -94,7 +94,7 @@ def _open_modal(c: Call, view: View) -> bool:
     if desk.slack is None or not trigger:
         return False
     try:
-        call(desk.slack, "views.open", trigger_id=trigger, view=view.to_dict())
+        call(desk.web.views_open, trigger_id=trigger, view=view.to_dict())
     except SlackStepError as exc:
         raise IncidentError(f"Could not open the form: {exc}") from None
     return True
@@ -415,8 +415,7 @@ def postmortem_(c: Call) -> None:
     channel = inc.channel_id or c.request.channel_id
     try:
         call(
-            desk.slack,
-            "files_upload_v2",
+            desk.web.files_upload_v2,
             channel=channel,
             content=text,
             filename=postmortem.filename(inc.id),

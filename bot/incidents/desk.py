@@ -11,8 +11,9 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from slack_sdk import WebClient
 from sqlalchemy import Engine
 
 from bot.config import ChatopsConfig
@@ -33,7 +34,7 @@ IncidentHook = Callable[[str, Incident, str, dict[str, Any]], None]
 class Desk:
     engine: Engine
     config: ChatopsConfig
-    slack: Any  # slack_sdk.WebClient, None in the console
+    slack: WebClient | None  # None in the console without --slack
     clock: Callable[[], datetime]
     names: Names = field(init=False)
     hooks: list[IncidentHook] = field(default_factory=list)
@@ -56,6 +57,11 @@ class Desk:
             desk = cls(runtime.store.engine, runtime.config, runtime.slack, runtime.clock)
             runtime.extras["incidents.desk"] = desk
         return desk
+
+    @property
+    def web(self) -> WebClient:
+        """The client to call (`call(desk.web.chat_postMessage, …)`); offline, it fails every call."""
+        return self.names.web
 
     def command(self, key: str) -> str:
         """The slash command as configured (`/incident` may be renamed)."""

@@ -71,15 +71,13 @@ def _in_thread(
     """Post in the announcement's thread, when the incident was announced."""
     if not (inc.announcement_ts and inc.announcement_channel):
         return
-    extra = {"blocks": [b.to_dict() for b in blocks]} if blocks else {}
     with _warned(warnings, failed):
         call(
-            desk.slack,
-            "chat.postMessage",
+            desk.web.chat_postMessage,
             channel=inc.announcement_channel,
             thread_ts=inc.announcement_ts,
             text=text,
-            **extra,
+            blocks=[b.to_dict() for b in blocks] if blocks else None,
         )
 
 
@@ -98,7 +96,11 @@ def refresh(desk: Desk, inc: Incident) -> list[str]:
         return warnings
     if "topic" not in inc.pending_steps:
         with _warned(warnings, "could not update the channel topic"):
-            call(desk.slack, "conversations.setTopic", channel=inc.channel_id, topic=topic(inc, desk.names))
+            call(
+                desk.web.conversations_setTopic,
+                channel=inc.channel_id,
+                topic=topic(inc, desk.names),
+            )
     if inc.summary_ts:
         text, blocks = messages.summary(desk.config, inc)
         with _warned(warnings, "could not update the pinned summary"):
@@ -425,8 +427,7 @@ def _message_text(desk: Desk, channel: str, ts: str) -> str:
     """The text of one message (reaction events carry only its timestamp)."""
     try:
         found = call(
-            desk.slack,
-            "conversations.history",
+            desk.web.conversations_history,
             channel=channel,
             latest=ts,
             oldest=ts,

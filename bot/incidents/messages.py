@@ -17,7 +17,7 @@ from bot.config import ChatopsConfig
 from bot.incidents.records import Incident
 from bot.incidents.roles import ROLES
 from bot.incidents.slackapi import mention
-from bot.slack.blocks import context, escape, header, section
+from bot.render.slack import context, escape, header, section
 from bot.slack.ids import ActionId
 
 SNOOZES = (

@@ -56,12 +56,12 @@ def post(
     channel = inc.channel_id or fallback
     payload = [b.to_dict() for b in blocks] if blocks else None
     try:
-        return call(desk.slack, "chat.postMessage", channel=channel, text=text, blocks=payload, **kw)
+        return call(desk.web.chat_postMessage, channel=channel, text=text, blocks=payload, **kw)
     except SlackStepError as exc:
         if channel == fallback:
             raise
         if exc.error == "not_in_channel":
-            call(desk.slack, "conversations.join", channel=channel)
+            call(desk.web.conversations_join, channel=channel)
         elif exc.error in _CHANNEL_GONE:
             log.warning(
                 "incident #%s: channel %s is gone (%s); posting in %s", inc.id, channel, exc.error, fallback
@@ -69,14 +69,14 @@ def post(
             channel = fallback
         else:
             raise
-    return call(desk.slack, "chat.postMessage", channel=channel, text=text, blocks=payload, **kw)
+    return call(desk.web.chat_postMessage, channel=channel, text=text, blocks=payload, **kw)
 
 
 def update(desk: Desk, channel: str | None, ts: str | None, text: str, blocks: list[Block]) -> dict[str, Any]:
     """Rewrite a message the bot posted (the pinned summary, the announcement) in place."""
-    return call(
-        desk.slack, "chat.update", channel=channel, ts=ts, text=text, blocks=[b.to_dict() for b in blocks]
-    )
+    if not channel or not ts:
+        raise SlackStepError("chat.update", "the message to rewrite was never posted")
+    return call(desk.web.chat_update, channel=channel, ts=ts, text=text, blocks=[b.to_dict() for b in blocks])
 
 
 def _need_channel(inc: Incident) -> str:
@@ -98,7 +98,7 @@ def _channel(desk: Desk, inc: Incident) -> Incident:
     )
     for name in naming.candidates(base):
         try:
-            created = call(desk.slack, "conversations.create", name=name, is_private=False)
+            created = call(desk.web.conversations_create, name=name, is_private=False)
         except SlackStepError as exc:
             if exc.error == "name_taken":
                 continue
@@ -171,7 +171,7 @@ def invite(desk: Desk, channel: str, entities: list[str]) -> None:
     for i in range(0, len(users), INVITE_CHUNK):
         chunk = users[i : i + INVITE_CHUNK]
         try:
-            call(desk.slack, "conversations.invite", channel=channel, users=",".join(chunk), force=True)
+            call(desk.web.conversations_invite, channel=channel, users=",".join(chunk), force=True)
         except SlackStepError as exc:
             if exc.error not in _IGNORED_INVITE_ERRORS:
                 raise
@@ -185,7 +185,7 @@ def _invite(desk: Desk, inc: Incident) -> Incident:
 
 
 def _topic(desk: Desk, inc: Incident) -> Incident:
-    call(desk.slack, "conversations.setTopic", channel=_need_channel(inc), topic=topic(inc, desk.names))
+    call(desk.web.conversations_setTopic, channel=_need_channel(inc), topic=topic(inc, desk.names))
     return inc
 
 
@@ -206,15 +206,14 @@ def runbook_links(desk: Desk, inc: Incident) -> list[tuple[str, str]]:
 def _bookmarks(desk: Desk, inc: Incident) -> Incident:
     channel = _need_channel(inc)
     for title, link in runbook_links(desk, inc):
-        call(desk.slack, "bookmarks.add", channel_id=channel, title=title, type="link", link=link)
+        call(desk.web.bookmarks_add, channel_id=channel, title=title, type="link", link=link)
     return inc
 
 
 def _summary(desk: Desk, inc: Incident) -> Incident:
     text, blocks = messages.summary(desk.config, inc)
     posted = call(
-        desk.slack,
-        "chat.postMessage",
+        desk.web.chat_postMessage,
         channel=_need_channel(inc),
         text=text,
         blocks=[b.to_dict() for b in blocks],
@@ -227,7 +226,7 @@ def _pin(desk: Desk, inc: Incident) -> Incident:
     if not inc.summary_ts:
         raise _Waits("waits for the summary message, which has not been posted yet")
     try:
-        call(desk.slack, "pins.add", channel=channel, timestamp=inc.summary_ts)
+        call(desk.web.pins_add, channel=channel, timestamp=inc.summary_ts)
     except SlackStepError as exc:
         if exc.error != "already_pinned":
             raise
@@ -238,8 +237,7 @@ def _checklist(desk: Desk, inc: Incident) -> Incident:
     every = messages.duration(desk.config.update_every(inc.severity))
     text = checklists.render(inc.severity, messages.label(desk.config, inc.severity), every, desk.command)
     call(
-        desk.slack,
-        "chat.postMessage",
+        desk.web.chat_postMessage,
         channel=_need_channel(inc),
         text=f"{inc.severity} response checklist",
         blocks=[b.to_dict() for b in messages.checklist_blocks(text)],
@@ -250,8 +248,7 @@ def _checklist(desk: Desk, inc: Incident) -> Incident:
 def _announce(desk: Desk, inc: Incident) -> Incident:
     text, blocks = messages.announcement(desk.config, inc)
     posted = call(
-        desk.slack,
-        "chat.postMessage",
+        desk.web.chat_postMessage,
         channel=desk.announce_target(),
         text=text,
         blocks=[b.to_dict() for b in blocks],
@@ -318,13 +315,15 @@ def _still(step: str, todo: set[str], current: str, failures: list[StepFailure])
 def _link_late_channel(desk: Desk, inc: Incident) -> None:
     """The channel came after the announcement (a retry): fix the link in the announcement."""
     text, blocks = messages.announcement(desk.config, inc)
+    channel, ts = inc.announcement_channel, inc.announcement_ts
     try:
-        update(desk, inc.announcement_channel, inc.announcement_ts, text, blocks)
+        if not channel or not ts:
+            raise SlackStepError("chat.update", "the announcement was never posted")
+        update(desk, channel, ts, text, blocks)
         call(
-            desk.slack,
-            "chat.postMessage",
-            channel=inc.announcement_channel,
-            thread_ts=inc.announcement_ts,
+            desk.web.chat_postMessage,
+            channel=channel,
+            thread_ts=ts,
             text=f"War room for incident #{inc.id}: <#{inc.channel_id}>",
         )
     except SlackStepError as exc:

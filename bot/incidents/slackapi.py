@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Any
+from collections.abc import Callable
+from typing import Any, ParamSpec
 
+from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
+from slack_sdk.web import SlackResponse
 
 from bot.metrics import SLACK_API_ERRORS
 from handlers.redact import redact
@@ -28,13 +31,35 @@ class SlackStepError(Exception):
         super().__init__(f"Slack {method}: {error}{hint}")
 
 
-def call(slack: Any, method: str, **kwargs: Any) -> dict[str, Any]:
-    """Call `method` ("chat.postMessage") on the WebClient; raise SlackStepError on any failure."""
-    if slack is None:
-        raise SlackStepError(method, "not connected to Slack (console mode)")
-    fn = getattr(slack, method.replace(".", "_"))
+P = ParamSpec("P")
+
+
+class OfflineSlack(WebClient):
+    """The client incident code gets in the console without Slack: every call fails, named."""
+
+    def api_call(
+        self,
+        api_method: str,
+        *,
+        http_verb: str = "POST",
+        files: dict[str, Any] | None = None,
+        data: dict[str, Any] | None = None,
+        params: dict[str, Any] | None = None,
+        json: dict[str, Any] | None = None,
+        headers: dict[str, Any] | None = None,
+        auth: dict[str, Any] | None = None,
+    ) -> SlackResponse:
+        raise SlackStepError(api_method, "not connected to Slack (console mode)")
+
+
+def call(fn: Callable[P, SlackResponse], *args: P.args, **kwargs: P.kwargs) -> dict[str, Any]:
+    """`call(slack.chat_postMessage, channel=…)`: a typed WebClient method's answer data; any
+    failure raises SlackStepError naming the API method and Slack's reason."""
+    method = fn.__name__.replace("_", ".")  # chat_postMessage → chat.postMessage
     try:
-        resp = fn(**kwargs)
+        resp = fn(*args, **kwargs)
+    except SlackStepError:
+        raise
     except SlackApiError as exc:
         data = exc.response.data if exc.response is not None else {}
         error = str(data.get("error", "unknown_error")) if isinstance(data, dict) else "unknown_error"
@@ -44,8 +69,7 @@ def call(slack: Any, method: str, **kwargs: Any) -> dict[str, Any]:
     except Exception as exc:  # connection refused, timeout, bad response: name it, never a trace
         SLACK_API_ERRORS.labels(method, type(exc).__name__).inc()
         raise SlackStepError(method, f"Slack unreachable: {redact(str(exc)) or type(exc).__name__}") from None
-    data = getattr(resp, "data", resp)
-    return dict(data) if isinstance(data, dict) else {}
+    return dict(resp.data) if isinstance(resp.data, dict) else {}
 
 
 def mention(entity: str) -> str:
@@ -60,8 +84,8 @@ def mention(entity: str) -> str:
 class Names:
     """Display names for topics and files (users.info), cached; the id when Slack will not say."""
 
-    def __init__(self, slack: Any) -> None:
-        self.slack = slack
+    def __init__(self, slack: WebClient | None) -> None:
+        self.web = slack if slack is not None else OfflineSlack()
         self._cache: dict[str, str] = {}
         self._lock = threading.Lock()
 
@@ -71,7 +95,7 @@ class Names:
                 return self._cache[user_id]
         name = user_id
         try:
-            user = call(self.slack, "users.info", user=user_id).get("user") or {}
+            user = call(self.web.users_info, user=user_id).get("user") or {}
             profile = user.get("profile") or {}
             name = profile.get("display_name") or user.get("name") or profile.get("real_name") or user_id
         except SlackStepError as exc:
@@ -88,7 +112,7 @@ class Names:
         for entity in entities:
             if entity.startswith("S"):
                 try:
-                    users += call(self.slack, "usergroups.users.list", usergroup=entity).get("users", [])
+                    users += call(self.web.usergroups_users_list, usergroup=entity).get("users", [])
                 except SlackStepError as exc:
                     problems.append(f"user group {entity}: {exc}")
             elif entity.startswith(("U", "W")):

@@ -19,7 +19,7 @@ from slack_sdk.models.views import View
 from bot.config import ChatopsConfig
 from bot.incidents.messages import headline
 from bot.incidents.records import RESOLVED, STATUSES, Incident
-from bot.slack.blocks import context
+from bot.render.slack import context
 from bot.slack.ids import CallbackId
 
 MAX_OPTIONS = 100  # Slack's limit for a static select

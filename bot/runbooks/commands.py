@@ -17,13 +17,13 @@ from bot.commands.responder import Responder
 from bot.commands.target import Target
 from bot.incidents.timeline import record_for_channel
 from bot.metrics import HANDLER_SECONDS
+from bot.render.slack import escape
 from bot.runbooks.actions import offers
 from bot.runbooks.catalog import Catalog, Loaded
 from bot.runbooks.engine import Authorize, Engine, Run, State, StepRun
 from bot.runbooks.model import ChecklistStep, HandlerStep, ManualStep, Runbook
 from bot.runbooks.params import ParamError, bind, describe, split_assignments
 from bot.runbooks.progress import ProgressSink, ReplyProgress, SlackProgress, View
-from bot.slack.blocks import escape
 from bot.store.audit import Event, Outcome, record
 from handlers import HandlerSpec
 from handlers.results import Table

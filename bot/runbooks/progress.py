@@ -30,13 +30,13 @@ from slack_sdk.models.blocks import (
 from bot.commands.responder import Responder
 from bot.config import ChatopsConfig
 from bot.metrics import SLACK_API_ERRORS
-from bot.render_text import to_text
+from bot.render.slack import MAX_BLOCKS, TEXT_LIMIT, context, escape, header, result_blocks, section
+from bot.render.text import to_text
 from bot.runbooks.actions import Offer
 from bot.runbooks.engine import Run, State, StepRun
 from bot.runbooks.model import ChecklistStep, HandlerStep, ManualStep
 from bot.runbooks.params import describe
 from bot.runbooks.template import render_text
-from bot.slack.blocks import MAX_BLOCKS, TEXT_LIMIT, context, escape, header, render, section
 from bot.slack.ids import ActionId
 from handlers.redact import redact
 
@@ -244,7 +244,7 @@ def step_output(run: Run, sr: StepRun) -> tuple[str, list[dict[str, Any]], str |
     first = section(head + ("\n" + "\n".join(notes) if notes else ""))
     if sr.result is None:
         return f"{title}: {sr.state.value}", [first.to_dict()], None
-    rendered = render(sr.result, max_blocks=MAX_BLOCKS - 1)
+    rendered = result_blocks(sr.result, max_blocks=MAX_BLOCKS - 1)
     return f"{title}: {sr.state.value}", [first.to_dict(), *rendered.as_dicts()], rendered.file
 
 

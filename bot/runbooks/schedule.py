@@ -25,9 +25,9 @@ from sqlalchemy import update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from bot.metrics import SLACK_API_ERRORS
+from bot.render.slack import section
 from bot.runbooks.cron import latest_due
 from bot.runbooks.params import ParamError, bind
-from bot.slack.blocks import section
 from bot.store.tables import scheduled_runs
 
 if TYPE_CHECKING:

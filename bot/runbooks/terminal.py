@@ -19,7 +19,7 @@ from rich.text import Text
 
 from bot.commands.target import Target
 from bot.config import ChatopsConfig
-from bot.render_text import to_text
+from bot.render.text import to_text
 from bot.runbooks.actions import offers
 from bot.runbooks.catalog import Loaded
 from bot.runbooks.cron import trigger

@@ -20,7 +20,7 @@ from slack_sdk.models.blocks import (
 )
 
 from bot.guard import ActionResult, Kind, PendingAction, mention
-from bot.slack.blocks import MAX_BLOCKS, TEXT_LIMIT, context, escape, render, section
+from bot.render.slack import MAX_BLOCKS, TEXT_LIMIT, context, escape, result_blocks, section
 from bot.slack.ids import ActionId
 from handlers.results import Preview
 
@@ -218,7 +218,7 @@ def outcome_message(res: ActionResult) -> Message:
     msg = Message(text=_clip(res.text, 300), blocks=blocks)
     if res.kind is Kind.EXECUTED and res.result is not None:
         # Room for the heading, the divider and the footer around the handler's result.
-        rendered = render(res.result, max_blocks=MAX_BLOCKS - 3)
+        rendered = result_blocks(res.result, max_blocks=MAX_BLOCKS - 3)
         blocks.append(DividerBlock())
         blocks += rendered.blocks
         if rendered.file is not None:

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
+from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.models.blocks import Block
 
 from bot.executor import NeedsConfirmation
-from bot.guard import MessageRef
-from bot.slack.blocks import render, section
+from bot.guard import Guard, MessageRef
+from bot.render.slack import result_blocks, section
 from bot.slack.confirm import Offer, preview_message
 from bot.store import utcnow
 from handlers.redact import redact
@@ -22,13 +24,19 @@ log = logging.getLogger(__name__)
 
 class SlackResponder:
     def __init__(
-        self, *, respond: Any, client: Any, channel_id: str, user_id: str, guard: Any = None
+        self,
+        *,
+        respond: Callable[..., object],  # Bolt's Respond, a ResponseUrl, or the ack itself
+        client: WebClient,
+        channel_id: str,
+        user_id: str,
+        guard: Guard | None = None,
     ) -> None:
         self._respond = respond
         self.client = client
         self.channel_id = channel_id
         self.user_id = user_id
-        # bot.guard.Guard: lets a preview remember where it was posted (optional).
+        # Lets a preview remember where it was posted (optional).
         self.guard = guard
 
     def _send(self, **kwargs: Any) -> None:
@@ -61,7 +69,7 @@ class SlackResponder:
         self.say(shown, ephemeral=True)
 
     def result(self, result: Result, *, heading: str = "") -> None:
-        rendered = render(result)
+        rendered = result_blocks(result)
         self._send(
             text=rendered.text or heading,
             blocks=rendered.as_dicts(),

@@ -188,9 +188,10 @@ def close_runtime(runtime: Runtime) -> None:
 def ask(runtime: Runtime, user: str, text: str, *, channel: str = "C00000001") -> Outcome_:
     """What `/gt <text>` does up to the preview: parse, check access, store the pending action."""
     words = text.split()
-    found = runtime.registry.match("gt", words)
+    found = runtime.command_table.match("gt", words)
     assert found is not None, text
     spec, rest = found
+    assert isinstance(spec, HandlerSpec), spec
     return runtime.executor.handle(Request(user, "/gt", text, channel), spec, rest)
 
 

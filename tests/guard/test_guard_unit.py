@@ -12,7 +12,7 @@ from bot.commands.target import Target
 from bot.config import parse_config
 from bot.guard import Access, ActionResult, Kind, MessageRef, PendingAction, Status
 from bot.guard.pending import encode_params
-from bot.slack.blocks import MAX_BLOCKS, TEXT_LIMIT
+from bot.render.slack import MAX_BLOCKS, TEXT_LIMIT
 from bot.slack.confirm import (
     Offer,
     approval_message,

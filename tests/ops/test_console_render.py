@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.console import Console
 
 from bot.console import parse_line
-from bot.console_render import mrkdwn, render
+from bot.render.console import mrkdwn, result_renderable
 from handlers.results import Check, Group, KeyValues, Logs, Status, Table, Text
 
 
@@ -33,7 +33,7 @@ def test_results_render_as_tables_and_coloured_checks() -> None:
     table = Table(
         title="Pods in prod", columns=["NAME", "STATUS"], rows=[["api-[1]", "Running"]], summary="1 pod"
     )
-    out = shown(render(table))
+    out = shown(result_renderable(table))
     assert "Pods in prod" in out
     assert "api-[1]" in out  # not taken for rich markup
     assert "NAME" in out
@@ -46,7 +46,7 @@ def test_results_render_as_tables_and_coloured_checks() -> None:
             Text(text="done"),
         ],
     )
-    out = shown(render(group))
+    out = shown(result_renderable(group))
     for piece in ("✖ CRIT  disk full", "Version", "16.2", "line [x]", "last 1 line", "done"):
         assert piece in out
 

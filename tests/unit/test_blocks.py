@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.slack.blocks import MAX_BLOCKS, TEXT_LIMIT, render
+from bot.render.slack import MAX_BLOCKS, TEXT_LIMIT, result_blocks
 from handlers.results import Check, Group, KeyValues, Logs, Status, Table, Text
 
 
@@ -17,7 +17,9 @@ def _texts(blocks: list[dict]) -> list[str]:  # type: ignore[type-arg]
 
 
 def test_small_table_fits_without_a_file() -> None:
-    r = render(Table(title="Pods", columns=["NAME", "STATUS"], rows=[["a", "Running"]], summary="1 pod"))
+    r = result_blocks(
+        Table(title="Pods", columns=["NAME", "STATUS"], rows=[["a", "Running"]], summary="1 pod")
+    )
     assert r.file is None
     joined = "\n".join(_texts(r.as_dicts()))
     assert "NAME  STATUS" in joined
@@ -27,7 +29,7 @@ def test_small_table_fits_without_a_file() -> None:
 
 def test_huge_table_stays_within_limits_and_says_what_was_left_out() -> None:
     rows = [[f"pod-{i:05d}-" + "x" * 40, "CrashLoopBackOff"] for i in range(5000)]
-    r = render(Table(title="Pods", columns=["NAME", "STATUS"], rows=rows))
+    r = result_blocks(Table(title="Pods", columns=["NAME", "STATUS"], rows=rows))
     blocks = r.as_dicts()
     assert len(blocks) <= MAX_BLOCKS
     assert all(len(t) <= TEXT_LIMIT for t in _texts(blocks))
@@ -38,7 +40,7 @@ def test_huge_table_stays_within_limits_and_says_what_was_left_out() -> None:
 
 
 def test_long_logs_keep_the_newest_lines() -> None:
-    r = render(Logs(title="logs", lines=[f"line {i}" for i in range(100_000)]))
+    r = result_blocks(Logs(title="logs", lines=[f"line {i}" for i in range(100_000)]))
     texts = _texts(r.as_dicts())
     assert "line 99999" in texts[-2]
     assert r.file is not None
@@ -46,12 +48,12 @@ def test_long_logs_keep_the_newest_lines() -> None:
 
 
 def test_mrkdwn_is_escaped() -> None:
-    r = render(Text(text="a <b> & c"))
+    r = result_blocks(Text(text="a <b> & c"))
     assert "a &lt;b&gt; &amp; c" in _texts(r.as_dicts())[0]
 
 
 def test_group_with_checks_and_key_values() -> None:
-    r = render(
+    r = result_blocks(
         Group(
             title="db",
             parts=[
@@ -66,5 +68,5 @@ def test_group_with_checks_and_key_values() -> None:
 
 
 def test_one_giant_line_is_cut_to_the_block_limit() -> None:
-    r = render(Text(text="y" * 50_000))
+    r = result_blocks(Text(text="y" * 50_000))
     assert all(len(t) <= TEXT_LIMIT for t in _texts(r.as_dicts()))

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from slack_bolt import App
 
 from bot.runtime import Runtime
 from bot.slack.listeners import commands, guard, incidents, runbooks
 
 
-def register(app: Any, runtime: Runtime) -> None:
+def register(app: App, runtime: Runtime) -> None:
     commands.register(app, runtime)
     guard.register(app, runtime)
     incidents.register(app, runtime)

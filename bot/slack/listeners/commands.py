@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from functools import partial
 from typing import Any
+
+from slack_bolt import Ack, App, Respond
+from slack_sdk import WebClient
 
 from bot.commands.router import dispatch, resolve
 from bot.executor import Request
@@ -12,19 +17,20 @@ from bot.slack.responder import SlackResponder
 from bot.slack.response_url import ResponseUrl
 
 
-def register(app: Any, runtime: Runtime) -> None:
+def register(app: App, runtime: Runtime) -> None:
+    listener = partial(on_command, runtime)
     for key in runtime.commands():
-        app.command(runtime.config.command_name(key))(_listener(runtime))
+        app.command(runtime.config.command_name(key))(listener)
     # Any other slash command routed here (renamed in Slack but not in chatops.yaml, say)
     # still gets an answer naming the commands the bot has, never silence.
-    app.command(re.compile(r"^/.*"))(_listener(runtime))
+    app.command(re.compile(r"^/.*"))(listener)
 
 
 class AnswerInAck:
     """A `respond` whose first message goes back in the ack itself (Slack shows it at once,
     with no second request); any later message goes through response_url as usual."""
 
-    def __init__(self, ack: Any, respond: Any) -> None:
+    def __init__(self, ack: Ack, respond: Callable[..., object]) -> None:
         self.ack = ack
         self.respond = respond
         self.acked = False
@@ -46,30 +52,30 @@ class AnswerInAck:
             self.ack()
 
 
-def _listener(runtime: Runtime) -> Any:
-    def on_command(ack: Any, command: dict[str, Any], respond: Any, client: Any) -> None:
-        request = Request(
-            user_id=command.get("user_id", ""),
-            command=command.get("command", ""),
-            text=command.get("text", "") or "",
-            channel_id=command.get("channel_id", ""),
-        )
-        route = resolve(runtime, request)
-        instant = route.instant
-        if not instant:
-            ack()  # at once: what follows may call a cluster, a database or Slack
-        url = command.get("response_url") or ""
-        later = ResponseUrl(url, runtime.response_pool) if url else respond
-        answer = AnswerInAck(ack, later) if instant else later
-        responder = SlackResponder(
-            respond=answer,
-            client=client,
-            channel_id=request.channel_id,
-            user_id=request.user_id,
-            guard=runtime.guard,
-        )
-        dispatch(runtime, request, responder, {"trigger_id": command.get("trigger_id", "")}, route)
-        if isinstance(answer, AnswerInAck):
-            answer.finish()
-
-    return on_command
+def on_command(
+    runtime: Runtime, ack: Ack, command: dict[str, Any], respond: Respond, client: WebClient
+) -> None:
+    """A slash command: ack at once (with the answer when it needs no outside call), then route."""
+    request = Request(
+        user_id=command.get("user_id", ""),
+        command=command.get("command", ""),
+        text=command.get("text", "") or "",
+        channel_id=command.get("channel_id", ""),
+    )
+    route = resolve(runtime, request)
+    instant = route.instant
+    if not instant:
+        ack()  # at once: what follows may call a cluster, a database or Slack
+    url = command.get("response_url") or ""
+    later = ResponseUrl(url, runtime.response_pool) if url else respond
+    answer = AnswerInAck(ack, later) if instant else later
+    responder = SlackResponder(
+        respond=answer,
+        client=client,
+        channel_id=request.channel_id,
+        user_id=request.user_id,
+        guard=runtime.guard,
+    )
+    dispatch(runtime, request, responder, {"trigger_id": command.get("trigger_id", "")}, route)
+    if isinstance(answer, AnswerInAck):
+        answer.finish()

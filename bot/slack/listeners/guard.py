@@ -11,8 +11,11 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import Any
 
+from slack_bolt import Ack, App
+from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.webhook import WebhookClient
 
@@ -53,7 +56,7 @@ class Click:
         return MessageRef(self.channel_id, self.message_ts, self.response_url)
 
 
-def register(app: Any, runtime: Runtime) -> None:
+def register(app: App, runtime: Runtime) -> None:
     guard: Guard = runtime.guard
     verbs: dict[ActionId, Decide] = {
         ActionId.CONFIRM: guard.confirm,
@@ -62,25 +65,29 @@ def register(app: Any, runtime: Runtime) -> None:
         ActionId.REJECT: guard.reject,
     }
     for action_id, decide in verbs.items():
-        app.action(action_id.value)(_listener(runtime, action_id, decide))
+        app.action(action_id.value)(partial(on_click, runtime, action_id, decide))
     if runtime.scheduler is not None:
         runtime.scheduler.add("guard.expire", lambda now: expire_and_update(runtime, now))
 
 
-def _listener(runtime: Runtime, action_id: ActionId, decide: Decide) -> Any:
-    def on_click(ack: Any, body: dict[str, Any], action: dict[str, Any], client: Any) -> None:
-        ack()
-        click = Click.of(body, action)
-        res = decide(click.value, click.user_id, where=click.where)
-        show(
-            runtime, client, click, res, on_approval_message=action_id in (ActionId.APPROVE, ActionId.REJECT)
-        )
-
-    return on_click
+def on_click(
+    runtime: Runtime,
+    action_id: ActionId,
+    decide: Decide,
+    ack: Ack,
+    body: dict[str, Any],
+    action: dict[str, Any],
+    client: WebClient,
+) -> None:
+    """A Confirm / Cancel / Approve / Reject click: ack, let the guard decide, show the outcome."""
+    ack()
+    click = Click.of(body, action)
+    res = decide(click.value, click.user_id, where=click.where)
+    show(runtime, client, click, res, on_approval_message=action_id in (ActionId.APPROVE, ActionId.REJECT))
 
 
 def show(
-    runtime: Runtime, client: Any, click: Click, res: ActionResult, *, on_approval_message: bool
+    runtime: Runtime, client: WebClient, click: Click, res: ActionResult, *, on_approval_message: bool
 ) -> None:
     """Render one decision in Slack; never raises (a Slack failure is logged and falls back)."""
     action = res.action
@@ -129,7 +136,7 @@ def _webhook(url: str | None, payload: dict[str, Any]) -> bool:
     return True
 
 
-def _update(client: Any, channel: str, ts: str | None, msg: Message) -> bool:
+def _update(client: WebClient | None, channel: str, ts: str | None, msg: Message) -> bool:
     if client is None or not channel or not ts:
         return False
     try:
@@ -140,21 +147,21 @@ def _update(client: Any, channel: str, ts: str | None, msg: Message) -> bool:
     return True
 
 
-def _replace(client: Any, click: Click, msg: Message) -> None:
+def _replace(client: WebClient, click: Click, msg: Message) -> None:
     """Put `msg` in place of the clicked message (response_url first, chat.update second)."""
     payload = {"text": msg.text, "blocks": msg.as_dicts(), "replace_original": True}
     if not _webhook(click.response_url, payload):
         _update(client, click.channel_id, click.message_ts, msg)
 
 
-def _update_preview(client: Any, action: PendingAction, msg: Message) -> None:
+def _update_preview(client: WebClient, action: PendingAction, msg: Message) -> None:
     """The preview message of an action decided elsewhere (approval message, expiry, console)."""
     if _update(client, action.channel_id, action.message_ts, msg):
         return
     _webhook(action.response_url, {"text": msg.text, "blocks": msg.as_dicts(), "replace_original": True})
 
 
-def _ask_approval(runtime: Runtime, client: Any, click: Click, action: PendingAction) -> None:
+def _ask_approval(runtime: Runtime, client: WebClient, click: Click, action: PendingAction) -> None:
     msg = approval_message(action, runtime.guard.approvers)
     channel = action.channel_id or click.channel_id
     try:
@@ -174,7 +181,7 @@ def _ask_approval(runtime: Runtime, client: Any, click: Click, action: PendingAc
         log.error("could not ask for approval of %s in %s", action.handler, channel)
 
 
-def _ephemeral(client: Any, click: Click, msg: Message) -> None:
+def _ephemeral(client: WebClient, click: Click, msg: Message) -> None:
     payload = {
         "text": msg.text,
         "blocks": msg.as_dicts(),
@@ -191,7 +198,7 @@ def _ephemeral(client: Any, click: Click, msg: Message) -> None:
         log.error("could not answer %s in %s: %s", click.user_id, click.channel_id, _error(exc))
 
 
-def _upload(client: Any, channel: str, msg: Message) -> None:
+def _upload(client: WebClient, channel: str, msg: Message) -> None:
     title = msg.file_title or "output"
     name = "".join(c if c.isalnum() or c in "-_." else "-" for c in title.lower())[:60] or "output"
     try:

@@ -27,7 +27,7 @@ CONFIG = ChatopsConfig.model_validate(
 
 def parse(text: str) -> tuple[str, Params]:
     words = split_words(text)
-    found = load_all().match("k8s", words)
+    found = load_all().table().match("k8s", words)
     assert found is not None, f"no /k8s handler for {text!r}"
     spec, rest = found
     raw = expand(spec, parse_args(spec, rest, "/k8s"), CONFIG)

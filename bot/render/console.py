@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 import re
+from functools import singledispatch
 
 from rich import box
 from rich.console import Group as RichGroup
@@ -17,6 +18,7 @@ from rich.padding import Padding
 from rich.table import Table as RichTable
 from rich.text import Text
 
+from bot.render import require_every_result
 from handlers.results import Check, Group, KeyValues, Logs, Result, Status, Table
 from handlers.results import Text as TextResult
 
@@ -64,46 +66,71 @@ def _plain(value: object) -> Text:
     return Text(str(value))
 
 
-def render(result: Result, *, heading: str = "") -> RenderableType:
+def result_renderable(result: Result, *, heading: str = "") -> RenderableType:
     """A handler's typed result as something `Console.print` shows."""
     title = Text(result.title, style="bold") if result.title else None
-    body: RenderableType
-    if isinstance(result, TextResult):
-        body = mrkdwn(result.text)
-    elif isinstance(result, KeyValues):
-        grid = RichTable.grid(padding=(0, 2))
-        grid.add_column(style="bold")
-        grid.add_column()
-        for key, value in result.items:
-            grid.add_row(_plain(key), _plain(value))
-        body = grid
-    elif isinstance(result, Table):
-        table = RichTable(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, header_style="bold")
-        for column in result.columns:
-            table.add_column(_plain(column), overflow="fold")
-        for row in result.rows:
-            cells = [*row[: len(result.columns)], *[""] * (len(result.columns) - len(row))]
-            table.add_row(*(_plain(c) for c in cells))
-        parts: list[RenderableType] = [mrkdwn(result.summary)] if result.summary else []
-        if result.rows:
-            parts.append(table)
-        elif not result.summary:  # a summary already says there is nothing
-            parts.append(Text("(no rows)", style="dim"))
-        body = RichGroup(*parts)
-    elif isinstance(result, Logs):
-        lines: list[RenderableType] = [Text(result.note, style="dim")] if result.note else []
-        lines += [Text(line, no_wrap=False) for line in result.lines]
-        if not result.lines:
-            lines.append(Text("(no lines)", style="dim"))
-        body = RichGroup(*lines)
-    elif isinstance(result, Check):
-        line = Text(STATUS_MARK[result.status], style=STATUS_STYLE[result.status])
-        line.append("  ")
-        line.append_text(mrkdwn(result.detail))
-        body = line
-    else:
-        assert isinstance(result, Group)
-        body = RichGroup(*(Padding(render(p), (0, 0, 1, 0)) for p in result.parts))
+    body = _body(result)
     if title is None and heading:
         title = Text(heading, style="dim")
     return RichGroup(title, body) if title is not None else body
+
+
+@singledispatch
+def _body(result: Result) -> RenderableType:
+    raise TypeError(f"no console rendering for {type(result).__name__}")
+
+
+@_body.register
+def _(result: TextResult) -> RenderableType:
+    return mrkdwn(result.text)
+
+
+@_body.register
+def _(result: KeyValues) -> RenderableType:
+    grid = RichTable.grid(padding=(0, 2))
+    grid.add_column(style="bold")
+    grid.add_column()
+    for key, value in result.items:
+        grid.add_row(_plain(key), _plain(value))
+    return grid
+
+
+@_body.register
+def _(result: Table) -> RenderableType:
+    table = RichTable(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, header_style="bold")
+    for column in result.columns:
+        table.add_column(_plain(column), overflow="fold")
+    for row in result.rows:
+        cells = [*row[: len(result.columns)], *[""] * (len(result.columns) - len(row))]
+        table.add_row(*(_plain(c) for c in cells))
+    parts: list[RenderableType] = [mrkdwn(result.summary)] if result.summary else []
+    if result.rows:
+        parts.append(table)
+    elif not result.summary:  # a summary already says there is nothing
+        parts.append(Text("(no rows)", style="dim"))
+    return RichGroup(*parts)
+
+
+@_body.register
+def _(result: Logs) -> RenderableType:
+    lines: list[RenderableType] = [Text(result.note, style="dim")] if result.note else []
+    lines += [Text(line, no_wrap=False) for line in result.lines]
+    if not result.lines:
+        lines.append(Text("(no lines)", style="dim"))
+    return RichGroup(*lines)
+
+
+@_body.register
+def _(result: Check) -> RenderableType:
+    line = Text(STATUS_MARK[result.status], style=STATUS_STYLE[result.status])
+    line.append("  ")
+    line.append_text(mrkdwn(result.detail))
+    return line
+
+
+@_body.register
+def _(result: Group) -> RenderableType:
+    return RichGroup(*(Padding(result_renderable(p), (0, 0, 1, 0)) for p in result.parts))
+
+
+require_every_result(_body.registry, "console")

@@ -1,13 +1,14 @@
-"""Typed results → Block Kit, within Slack's limits.
+"""Typed results → Block Kit, within Slack's limits; the small block helpers other messages use.
 
 A text block holds at most 3,000 characters and a message at most 50 blocks. What does not
-fit is cut with a note saying how much was left out, and `Rendered.file` then holds the whole
+fit is cut with a note saying how much was left out, and `ResultBlocks.file` then holds the whole
 output as plain text for `files_upload_v2`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import singledispatch
 from typing import Any
 
 from slack_sdk.models.blocks import (
@@ -19,7 +20,8 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from bot.render_text import table_lines, to_text
+from bot.render import require_every_result
+from bot.render.text import table_lines, to_text
 from handlers.results import Check, Group, KeyValues, Logs, Result, Status, Table, Text
 
 TEXT_LIMIT = 3000
@@ -45,7 +47,9 @@ def header(text: str) -> HeaderBlock:
 
 
 @dataclass
-class Rendered:
+class ResultBlocks:
+    """A result as one Slack message: its blocks, fallback text, and the file for what was cut."""
+
     blocks: list[Block] = field(default_factory=list)
     text: str = ""  # notification / fallback text
     file: str | None = None  # the whole output when the blocks had to cut it
@@ -107,56 +111,85 @@ def _text_chunks(text: str, budget: _Budget) -> list[Block]:
     return out
 
 
-def _render(result: Result, budget: _Budget) -> list[Block]:
+def _blocks(result: Result, budget: _Budget) -> list[Block]:
     out: list[Block] = []
     if result.title and budget.blocks > 1 and not isinstance(result, Check):
         out.append(section(f"*{escape(result.title)}*"))
         budget.blocks -= 1
-    if isinstance(result, Text):
-        # Handler text carries outside data (pod names, queries): escape it like everything else.
-        out += _text_chunks(escape(result.text), budget)
-    elif isinstance(result, KeyValues):
-        lines = "\n".join(f"*{escape(k)}:* {escape(v)}" for k, v in result.items)
-        out += _text_chunks(lines, budget)
-    elif isinstance(result, Table):
-        if result.summary and budget.blocks > 1:
-            out.append(section(escape(result.summary)))
-            budget.blocks -= 1
-        if result.rows:
-            rows = table_lines(list(result.columns), [list(r) for r in result.rows])
-            out += _code_chunks(rows, budget)
-        elif budget.blocks > 0:
-            out.append(context("_(none)_"))
-            budget.blocks -= 1
-    elif isinstance(result, Logs):
-        if result.note and budget.blocks > 1:
-            out.append(context(escape(result.note)))
-            budget.blocks -= 1
-        if result.lines:
-            out += _code_chunks(list(result.lines), budget, tail=True)
-        elif budget.blocks > 0:
-            out.append(context("_(no log lines)_"))
-            budget.blocks -= 1
-    elif isinstance(result, Check):
-        title = f"*{escape(result.title)}* " if result.title else ""
-        out.append(section(f"{ICON[result.status]} {title}{escape(result.detail)}"))
+    return out + _body(result, budget)
+
+
+@singledispatch
+def _body(result: Result, budget: _Budget) -> list[Block]:
+    raise TypeError(f"no Block Kit rendering for {type(result).__name__}")
+
+
+@_body.register
+def _(result: Text, budget: _Budget) -> list[Block]:
+    # Handler text carries outside data (pod names, queries): escape it like everything else.
+    return _text_chunks(escape(result.text), budget)
+
+
+@_body.register
+def _(result: KeyValues, budget: _Budget) -> list[Block]:
+    return _text_chunks("\n".join(f"*{escape(k)}:* {escape(v)}" for k, v in result.items), budget)
+
+
+@_body.register
+def _(result: Table, budget: _Budget) -> list[Block]:
+    out: list[Block] = []
+    if result.summary and budget.blocks > 1:
+        out.append(section(escape(result.summary)))
         budget.blocks -= 1
-    else:
-        assert isinstance(result, Group)
-        for part in result.parts:
-            if budget.blocks <= 1:
-                budget.cut += 1
-                continue
-            out += _render(part, budget)
+    if result.rows:
+        out += _code_chunks(table_lines(list(result.columns), [list(r) for r in result.rows]), budget)
+    elif budget.blocks > 0:
+        out.append(context("_(none)_"))
+        budget.blocks -= 1
     return out
 
 
-def render(result: Result, *, max_blocks: int = MAX_BLOCKS) -> Rendered:
+@_body.register
+def _(result: Logs, budget: _Budget) -> list[Block]:
+    out: list[Block] = []
+    if result.note and budget.blocks > 1:
+        out.append(context(escape(result.note)))
+        budget.blocks -= 1
+    if result.lines:
+        out += _code_chunks(list(result.lines), budget, tail=True)
+    elif budget.blocks > 0:
+        out.append(context("_(no log lines)_"))
+        budget.blocks -= 1
+    return out
+
+
+@_body.register
+def _(result: Check, budget: _Budget) -> list[Block]:
+    title = f"*{escape(result.title)}* " if result.title else ""
+    budget.blocks -= 1
+    return [section(f"{ICON[result.status]} {title}{escape(result.detail)}")]
+
+
+@_body.register
+def _(result: Group, budget: _Budget) -> list[Block]:
+    out: list[Block] = []
+    for part in result.parts:
+        if budget.blocks <= 1:
+            budget.cut += 1
+            continue
+        out += _blocks(part, budget)
+    return out
+
+
+require_every_result(_body.registry, "Slack")
+
+
+def result_blocks(result: Result, *, max_blocks: int = MAX_BLOCKS) -> ResultBlocks:
     """Blocks for a result; one block is kept back for the note when something is cut."""
     budget = _Budget(blocks=max_blocks - 1)
-    blocks = _render(result, budget)
+    blocks = _blocks(result, budget)
     fallback = (result.title or to_text(result))[:200]
-    rendered = Rendered(blocks=blocks, text=fallback, omitted=budget.cut)
+    rendered = ResultBlocks(blocks=blocks, text=fallback, omitted=budget.cut)
     if budget.cut:
         rendered.file = to_text(result)
         what = "lines" if isinstance(result, Logs) else "lines or rows"
