@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from bot.commands.builtin import DEFAULT_SUB, BuiltinFn, Call, builtin
+from bot.commands.builtin import BuiltinFn, Call, builtin
 from bot.incidents.slackapi import SlackStepError, call
 from bot.oncall import overrides as ov
 from bot.oncall import roster
@@ -24,7 +24,6 @@ from bot.oncall.when import WhenError, parse_when
 from bot.store.audit import Event, Outcome, record
 from handlers.results import Table
 
-DEFAULT_SUB["oncall"] = "now"  # a bare `/oncall` answers who is on call now
 MAX_WEEKS = 26
 _USER = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$|^@?([UW][A-Z0-9]{2,})$")
 UTC_ZONE = ZoneInfo("UTC")
@@ -76,7 +75,7 @@ def _oncall(c: Call) -> OncallConfig:
 def user_info(slack: Any, user_id: str) -> dict[str, Any] | None:
     """Slack's users.info for a user; None when Slack does not know them. Raises SlackStepError."""
     try:
-        found = call(slack, "users.info", user=user_id)
+        found = call(slack.users_info, user=user_id)
     except SlackStepError as exc:
         if exc.error in ("user_not_found", "user_not_visible"):
             return None
@@ -195,7 +194,7 @@ def now_lines(config: Any, engine: Any, at: datetime, viewer: ZoneInfo) -> list[
     return lines
 
 
-@builtin("oncall", "now")
+@builtin("oncall", "now", default=True)  # a bare `/oncall` answers who is on call now
 @_audited("now")
 def now(c: Call) -> None:
     """Who is on call for each rotation now, since and until when, and who is next.

@@ -169,7 +169,11 @@ class Handoffs:
             try:
                 text = agenda(engine, config, at, names, now)
                 channel = _channel(config.oncall.handoff_channel or config.slack.ops_channel)
-                call(self.runtime.slack, "chat.postMessage", channel=channel, text=text, unfurl_links=False)
+                slack = self.runtime.slack
+                if slack is None:  # the console: nobody to post to; another replica may have Slack
+                    self.release(at)
+                    continue
+                call(slack.chat_postMessage, channel=channel, text=text, unfurl_links=False)
                 posted += 1
             except SlackStepError as exc:
                 log.error("on-call hand-off %s not posted, retrying next tick: %s", at.isoformat(), exc)

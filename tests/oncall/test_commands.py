@@ -114,9 +114,17 @@ def test_overrides_are_listed_and_removed_by_those_allowed(oncall: OncallHarness
     [empty] = oncall.oncall("overrides", user="U0ALICE")
     assert "No current or future overrides." in texts(empty)
     oncall.slack.wait_for(lambda: len(latest(oncall.engine, handler_glob="oncall.override*")) == 6)
-    assert [e.handler for e in latest(oncall.engine, handler_glob="oncall.override*")][:2] == [
-        "oncall.overrides",
-        "oncall.overrides.remove",
+    audited = sorted(
+        (e.handler or "", e.user_id, e.outcome)
+        for e in latest(oncall.engine, handler_glob="oncall.override*")
+    )
+    assert audited == [
+        ("oncall.override", "U0EVE", "error"),
+        ("oncall.override", "U0OPS", "ok"),
+        ("oncall.overrides", "U0ALICE", "ok"),
+        ("oncall.overrides", "U0ALICE", "ok"),
+        ("oncall.overrides.remove", "U0ALICE", "error"),
+        ("oncall.overrides.remove", "U0DAN", "ok"),
     ]
 
 
