@@ -4,7 +4,8 @@ A scheduler participant. On every tick it asks each rotation for its latest hand
 that happened within `GRACE` is claimed by inserting ("oncall-handoff", instant) into
 `scheduled_runs`, whose primary key lets exactly one replica win (as `bot.runbooks.schedule`
 does). Rotations handing off at the same instant share one post. If Slack refuses the post,
-the claim is dropped so the next tick (this replica or another) tries again.
+the claim is dropped so the next tick (this replica or another) tries again; a claim whose
+replica died before posting (still "claimed" after STALE) is taken over.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, delete, select
+from sqlalchemy import Engine, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from bot.guard.pending import OPEN
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 GRACE = timedelta(hours=2)  # a hand-off missed by less (a restart) is still posted
+STALE = timedelta(minutes=5)  # a claim not settled by then: its replica died mid-post; retake it
 CLAIM = "oncall-handoff"
 LIST_MAX = 15  # lines per section; the rest are counted
 
@@ -174,6 +176,7 @@ class Handoffs:
                     self.release(at)
                     continue
                 call(slack.chat_postMessage, channel=channel, text=text, unfurl_links=False)
+                self.settle(at)
                 posted += 1
             except SlackStepError as exc:
                 log.error("on-call hand-off %s not posted, retrying next tick: %s", at.isoformat(), exc)
@@ -184,25 +187,40 @@ class Handoffs:
         return posted
 
     def claim(self, at: datetime, now: datetime) -> bool:
+        """True for the one replica whose insert of (CLAIM, at) succeeded; a claim left
+        unsettled past STALE (its replica died between claim and post) is taken over."""
         store = self.runtime.store
+        slot = at.astimezone(UTC)
+        with store.engine.begin() as conn:
+            conn.execute(
+                delete(scheduled_runs).where(
+                    scheduled_runs.c.name == CLAIM,
+                    scheduled_runs.c.slot == slot,
+                    scheduled_runs.c.outcome == "claimed",
+                    scheduled_runs.c.claimed_at < now - STALE,
+                )
+            )
         dialect = postgresql if store.dialect == "postgresql" else sqlite
         stmt = (
             dialect.insert(scheduled_runs)
-            .values(
-                name=CLAIM, slot=at.astimezone(UTC), claimed_by=self.replica, claimed_at=now, outcome="ok"
-            )
+            .values(name=CLAIM, slot=slot, claimed_by=self.replica, claimed_at=now, outcome="claimed")
             .on_conflict_do_nothing(index_elements=["name", "slot"])
             .returning(scheduled_runs.c.name)
         )
         with store.engine.begin() as conn:
             return conn.execute(stmt).first() is not None
 
+    def _mine(self, at: datetime) -> Any:
+        return (
+            (scheduled_runs.c.name == CLAIM)
+            & (scheduled_runs.c.slot == at.astimezone(UTC))
+            & (scheduled_runs.c.claimed_by == self.replica)
+        )
+
+    def settle(self, at: datetime) -> None:
+        with self.runtime.store.engine.begin() as conn:
+            conn.execute(update(scheduled_runs).where(self._mine(at)).values(outcome="ok"))
+
     def release(self, at: datetime) -> None:
         with self.runtime.store.engine.begin() as conn:
-            conn.execute(
-                delete(scheduled_runs).where(
-                    scheduled_runs.c.name == CLAIM,
-                    scheduled_runs.c.slot == at.astimezone(UTC),
-                    scheduled_runs.c.claimed_by == self.replica,
-                )
-            )
+            conn.execute(delete(scheduled_runs).where(self._mine(at)))

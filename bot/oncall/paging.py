@@ -17,6 +17,7 @@ import logging
 import ssl
 import uuid
 from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import pagerduty
@@ -42,6 +43,7 @@ log = logging.getLogger(__name__)
 SUMMARY_MAX = 1024  # Events API v2 payload.summary
 SEVERITY = {"P0": "critical", "P1": "error", "P2": "warning", "P3": "info"}
 RETRIED = (500, 502, 503, 504)
+STALE = timedelta(minutes=5)  # a page "triggering" this long: its replica died mid-call; page again
 
 
 def severity_of(sev: str) -> str:
@@ -168,7 +170,33 @@ class Pager:
                 )
             return True
         except IntegrityError:
-            return self._move(incident_id, ("failed",), "triggering")
+            pass
+        stale = self.desk.clock() - STALE
+        with self.engine.begin() as conn:
+            done = conn.execute(
+                update(paging_alerts)
+                .where(
+                    paging_alerts.c.incident_id == incident_id,
+                    (paging_alerts.c.state == "failed")
+                    | ((paging_alerts.c.state == "triggering") & (paging_alerts.c.updated_at < stale)),
+                )
+                .values(state="triggering", updated_at=self.desk.clock())
+            ).rowcount
+        return bool(done)
+
+    def recover(self, now: datetime) -> None:
+        """Scheduler participant: pages left "triggering" by a replica that died are sent again."""
+        with self.engine.connect() as conn:
+            ids = [
+                int(r[0])
+                for r in conn.execute(
+                    select(paging_alerts.c.incident_id).where(
+                        paging_alerts.c.state == "triggering", paging_alerts.c.updated_at < now - STALE
+                    )
+                ).all()
+            ]
+        for incident_id in ids:
+            self.submit(self.trigger, incident_id, "chatops", "paged again: the first attempt was cut off")
 
     # -- the three actions -------------------------------------------------------------------------
 

@@ -62,4 +62,5 @@ paging_webhooks = Table(
     Column("received_at", DateTime(timezone=True), nullable=False),
     Column("incident_id", Integer, nullable=True),
     Column("outcome", String(32), nullable=False, server_default="received"),
+    Column("detail", Text, nullable=False, server_default="{}"),  # JSON: who, link (to redo the work)
 )

@@ -22,9 +22,10 @@ import logging
 import re
 import uuid
 from collections.abc import Callable, Iterable
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import insert, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from bot.incidents import lifecycle, records
@@ -33,7 +34,7 @@ from bot.incidents.records import IncidentError
 from bot.incidents.slack_setup import post
 from bot.incidents.slackapi import SlackStepError
 from bot.incidents.timeline import add_event
-from bot.oncall.paging import Pager
+from bot.oncall.paging import STALE, Pager
 from bot.oncall.tables import paging_alerts, paging_webhooks
 from bot.store.audit import Event, Outcome, record
 
@@ -114,6 +115,9 @@ class Webhook:
                 start, "400 Bad Request", {"error": "not a PagerDuty v3 webhook (event.id, event.event_type)"}
             )
         incident_id = match_incident(pager, data) if event_type in HANDLED else None
+        agent = event.get("agent") or {}
+        who = (str(agent.get("summary") or "someone") if isinstance(agent, dict) else "someone")[:80]
+        link = data.get("html_url") if isinstance(data.get("html_url"), str) else None
         try:
             with self.runtime.store.engine.begin() as conn:
                 conn.execute(
@@ -123,27 +127,62 @@ class Webhook:
                         received_at=self.runtime.clock(),
                         incident_id=incident_id,
                         outcome="queued" if incident_id is not None else "ignored",
+                        detail=json.dumps({"who": who, "link": link}),
                     )
                 )
         except IntegrityError:
             return _reply(start, "200 OK", {"duplicate": True})
         if incident_id is not None:
-            agent = event.get("agent") or {}
-            who = str(agent.get("summary") or "someone") if isinstance(agent, dict) else "someone"
-            pager.submit(self._work, pager, event_id, event_type, incident_id, who[:80], data)
+            pager.submit(self._work, pager, event_id, event_type, incident_id, who, link)
         return _reply(start, "202 Accepted", {"accepted": True})
+
+    def recover(self, now: datetime) -> None:
+        """Scheduler participant: deliveries stored but never worked on (the replica died after
+        its 202) are worked on now; the compare-and-set lets one replica take each."""
+        pager = self.pager
+        if pager is None:
+            return
+        engine = self.runtime.store.engine
+        t = paging_webhooks
+        with engine.connect() as conn:
+            rows = (
+                conn.execute(
+                    select(t).where(t.c.outcome == "queued", t.c.received_at < now - STALE).limit(100)
+                )
+                .mappings()
+                .all()
+            )
+        for r in rows:
+            with engine.begin() as conn:
+                won = conn.execute(
+                    update(t)
+                    .where(t.c.event_id == r["event_id"], t.c.outcome == "queued")
+                    .values(outcome="retried")
+                ).rowcount
+            if not won or r["incident_id"] is None:
+                continue
+            detail = json.loads(r["detail"] or "{}")
+            pager.submit(
+                self._work,
+                pager,
+                r["event_id"],
+                r["event_type"],
+                int(r["incident_id"]),
+                str(detail.get("who") or "someone"),
+                detail.get("link"),
+            )
 
     # -- after the answer (on the paging thread) -------------------------------------------------
 
     def _work(
-        self, pager: Pager, event_id: str, event_type: str, incident_id: int, who: str, data: dict[str, Any]
+        self, pager: Pager, event_id: str, event_type: str, incident_id: int, who: str, link: str | None
     ) -> None:
         outcome = "done"
         try:
             if event_type == "incident.acknowledged":
                 outcome = self._acknowledged(pager, incident_id, who)
             else:
-                outcome = self._resolved(pager, incident_id, who, data)
+                outcome = self._resolved(pager, incident_id, who, link)
         except Exception:
             log.exception("PagerDuty webhook %s for incident #%s failed", event_type, incident_id)
             outcome = "error"
@@ -177,14 +216,13 @@ class Webhook:
         self._tell(desk, inc, f":pager: {who} acknowledged the page in PagerDuty; escalation stopped.")
         return "acknowledged"
 
-    def _resolved(self, pager: Pager, incident_id: int, who: str, data: dict[str, Any]) -> str:
+    def _resolved(self, pager: Pager, incident_id: int, who: str, link: str | None) -> str:
         desk: Desk = pager.desk
         inc = records.get(desk.engine, incident_id)
         if inc is None:
             return "unknown incident"
         self._state(incident_id, "resolved")
-        link = data.get("html_url")
-        text = f"PagerDuty: resolved by {who}" + (f" ({link})" if isinstance(link, str) else "")
+        text = f"PagerDuty: resolved by {who}" + (f" ({link})" if link else "")
         add_event(desk.engine, inc.id, kind="paging", author="PagerDuty", text=text, at=desk.clock())
         self._audit(inc.id, "resolved", f"resolved in PagerDuty by {who}", inc.channel_id)
         if inc.is_open:

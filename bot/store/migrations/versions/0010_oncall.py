@@ -54,6 +54,7 @@ def upgrade() -> None:
         sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("incident_id", sa.Integer, nullable=True),
         sa.Column("outcome", sa.String(32), nullable=False, server_default="received"),
+        sa.Column("detail", sa.Text, nullable=False, server_default="{}"),
     )
 
 
