@@ -12,7 +12,8 @@ segment (`oncall_rosters`), and the arithmetic uses the segment in force at each
 - if the person on call now was removed, the next remaining member takes over at once.
 
 A change of `every`, `handoff`, `timezone` or `start` is a new schedule: its history starts
-afresh (keyed by `timing`). Overrides lie on top (see `schedule.overlay`).
+afresh (keyed by `timing`). During a rolling deploy the old replicas, whose list was current
+before, never record it back over the new one. Overrides lie on top (see `schedule.overlay`).
 
 `on_call_now(config, store, at)` is the entry point for other surfaces (App Home, contacts).
 """
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from datetime import datetime
 
 from sqlalchemy import Engine, and_, insert, select
@@ -81,14 +83,26 @@ def next_segment(rot: Rotation, members: tuple[str, ...], now: datetime) -> Segm
     return Segment(members, effective, base, pos0)
 
 
+# Member lists this process has seen as the recorded one, per store and rotation. During a
+# rolling deploy an old replica still has the old list: it must not record it again over the
+# new one (the lists would flip-flop), so a process records a list only if it never saw it current.
+_SEEN: dict[tuple[str, str, str], set[tuple[str, ...]]] = {}
+_SEEN_LOCK = threading.Lock()
+
+
 def segments(engine: Engine, name: str, cfg: RotationConfig, now: datetime) -> list[Segment]:
     """The rotation's roster history, recording the config's member list if it is new."""
     timing = timing_key(cfg)
     members = tuple(cfg.members)
+    key = (str(engine.url), name, timing)
     for _attempt in range(3):
         stored = _load(engine, name, timing)
-        if stored and stored[-1][1].members == members:
-            return [s for _, s in stored]
+        with _SEEN_LOCK:
+            seen = _SEEN.setdefault(key, set())
+            if stored:
+                seen.add(stored[-1][1].members)
+            if stored and (stored[-1][1].members == members or members in seen):
+                return [s for _, s in stored]
         if stored:
             seg = next_segment(Rotation(name, cfg, [s for _, s in stored]), members, now)
         else:

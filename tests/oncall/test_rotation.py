@@ -9,11 +9,13 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy import func, select
 
 from bot.config import ConfigError, parse_config
 from bot.oncall import roster
 from bot.oncall.config import RotationConfig
 from bot.oncall.schedule import Override, Rotation, overlay, stint
+from bot.oncall.tables import oncall_rosters
 from bot.store import Store
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -227,3 +229,16 @@ def test_paging_severities_need_pagerduty() -> None:
         parse_config("severities:\n  P0: {label: Critical, page: true}\n")
     with pytest.raises(ConfigError, match="https://"):
         parse_config("paging:\n  pagerduty: {routing_key: k, events_url: 'http://x/v2/enqueue'}\n")
+
+
+def test_an_old_replica_does_not_record_its_list_back_during_a_rolling_deploy(sqlite_store: Store) -> None:
+    t0 = berlin(2026, 11, 6, 18, 0)
+    old, new = config([ANA, BEN, CAT]), config([ANA, CAT])
+    assert who(sqlite_store, old, t0, t0) == ANA  # the old replica runs: its list is current
+    week2 = t0 + timedelta(weeks=1)
+    assert who(sqlite_store, new, week2, t0 + timedelta(days=1)) == CAT  # the new one records its list
+    # The old replica, still running for a while, follows the recorded history instead.
+    assert who(sqlite_store, old, week2, t0 + timedelta(days=1, minutes=5)) == CAT
+    with sqlite_store.engine.connect() as conn:
+        count = conn.execute(select(func.count()).select_from(oncall_rosters)).scalar_one()
+    assert count == 2
