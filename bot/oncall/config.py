@@ -63,10 +63,6 @@ class Handoff(_Model):
             raise ValueError(f"handoff {text!r}: {hour:02d}:{minute:02d} is not a time of day")
         return cls(weekday=weekday, at=time(hour, minute))
 
-    def describe(self) -> str:
-        day = WEEKDAYS[self.weekday].capitalize() + " " if self.weekday is not None else ""
-        return f"{day}{self.at:%H:%M}"
-
 
 class RotationConfig(_Model):
     members: list[str] = Field(min_length=1, max_length=MAX_MEMBERS)  # Slack user ids, in order
