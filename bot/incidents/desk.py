@@ -25,8 +25,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# Told of each change (event, incident, who, data): "declared", "acknowledged", "resolved",
-# "escalated". Paging listens here (bot.oncall.paging); a hook must return at once.
+# Told of each change (event, incident, who, data): "declared", "severity", "acknowledged",
+# "resolved", "escalated". Paging listens here (bot.oncall.paging); a hook must return at once.
 IncidentHook = Callable[[str, Incident, str, dict[str, Any]], None]
 
 

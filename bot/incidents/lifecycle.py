@@ -274,6 +274,7 @@ def set_severity(desk: Desk, incident_id: int, *, user: str, severity: str) -> O
         at=now,
         data={"from": before, "to": sev},
     )
+    desk.emit("severity", inc, user, before=before)
     arrow = ":arrow_up:" if sev < before else ":arrow_down:"
     warnings: list[str] = []
     _tell(desk, inc, f"{arrow} {mention(user)} changed the severity {before} → {sev}.", warnings, thread=True)

@@ -186,11 +186,16 @@ def now_lines(config: Any, engine: Any, at: datetime, viewer: ZoneInfo) -> list[
         )
         if cur.is_override and not cur.scheduled:
             extra = f" _(override #{cur.override_id})_"
+        if nxt is None:  # nobody else ahead (a one-person rotation): no end to tell
+            since = fmt(cur.start, zone) + f" {zone.key}"
+            lines.append(
+                f"• *{name}*: <@{cur.user}>{extra} — since {since}; nobody else is next in the rotation"
+            )
+            continue
         line = f"• *{name}*: <@{cur.user}>{extra} — {span(cur, zone, viewer)}"
-        if nxt is not None:
-            line += f"\n   next: <@{nxt.user}> from {fmt(nxt.start, zone)} {zone.key}"
-            if viewer.key != zone.key:
-                line += f" (yours: {fmt(nxt.start, viewer)})"
+        line += f"\n   next: <@{nxt.user}> from {fmt(nxt.start, zone)} {zone.key}"
+        if viewer.key != zone.key:
+            line += f" (yours: {fmt(nxt.start, viewer)})"
         lines.append(line)
     return lines
 

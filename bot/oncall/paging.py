@@ -112,6 +112,8 @@ class Pager:
         sev = self.desk.config.severities.get(inc.severity)
         if event == "declared" and sev is not None and sev.page:
             self.submit(self.trigger, inc.id, user, f"{inc.severity} pages on declaration")
+        elif event == "severity" and sev is not None and sev.page:
+            self.submit(self.trigger, inc.id, user, f"raised to {inc.severity}, which pages")
         elif event == "escalated":
             self.submit(self.trigger, inc.id, user, f"escalation step {data.get('step')} pages")
         elif event == "acknowledged":

@@ -172,9 +172,11 @@ def shifts(
 
 
 def window_around(rot: Rotation, at: datetime, ahead: int = 2) -> tuple[datetime, datetime]:
-    """From two shifts before `at` to `ahead` shifts after: enough for since, until and next."""
+    """From two shifts before `at` to `ahead` shifts after: enough for since, until and next.
+    With one member the stint is the whole rotation: look further back (60 shifts, bounded)."""
     k = rot.index_at(at)
-    return rot.boundary(k - 2), rot.boundary(max(k, 0) + ahead + 1)
+    back = 60 if all(len(s.members) == 1 for s in rot.segments) else 2
+    return rot.boundary(max(k - back, min(k - 2, 0))), rot.boundary(max(k, 0) + ahead + 1)
 
 
 def on_call(engine: Engine, config: object, name: str, at: datetime) -> Shift | None:

@@ -197,3 +197,15 @@ def test_webhook_endpoint_answers_methods_and_bad_bodies(oncall: OncallHarness) 
     assert oncall.webhook(junk, webhook_headers(junk, WEBHOOK_SECRET)).status_code == 400
     other = json.dumps({"event": {"id": "e1", "event_type": "service.updated", "data": {}}})
     assert oncall.webhook(other, webhook_headers(other, WEBHOOK_SECRET)).status_code == 202
+
+
+def test_raising_an_incident_to_a_paging_severity_pages_once(oncall: OncallHarness) -> None:
+    inc = oncall.declare("P2 queue backing up", user="U0ALICE")
+    oncall.command(f"severity {inc.id} P0", user="U0ALICE")
+    oncall.pager.wait()
+    [trigger] = oncall.pd.wait_events(1)
+    assert trigger["payload"]["severity"] == "critical"
+    oncall.command(f"severity {inc.id} P1", user="U0ALICE")
+    oncall.command(f"severity {inc.id} P0", user="U0ALICE")
+    oncall.pager.wait()
+    assert oncall.pd.actions() == ["trigger"]

@@ -242,3 +242,16 @@ def test_an_old_replica_does_not_record_its_list_back_during_a_rolling_deploy(sq
     with sqlite_store.engine.connect() as conn:
         count = conn.execute(select(func.count()).select_from(oncall_rosters)).scalar_one()
     assert count == 2
+
+
+def test_one_member_on_call_has_no_end_and_nobody_next(sqlite_store: Store) -> None:
+    from bot.oncall.commands import now_lines
+
+    cfg = parse_config(
+        "oncall:\n  rotations:\n    solo: {members: [U0ANA], every: 1w, handoff: 'Fri 17:00', "
+        "timezone: Europe/Berlin, start: 2026-11-06}\n"
+    )
+    [line] = now_lines(cfg, sqlite_store.engine, berlin(2027, 2, 3, 12, 0), ZoneInfo("Europe/Berlin"))
+    assert line == (
+        "• *solo*: <@U0ANA> — since Fri 06 Nov 17:00 Europe/Berlin; nobody else is next in the rotation"
+    )
