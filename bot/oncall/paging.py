@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import pagerduty
+from prometheus_client import Counter
 from sqlalchemy import Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -43,6 +44,9 @@ log = logging.getLogger(__name__)
 SUMMARY_MAX = 1024  # Events API v2 payload.summary
 SEVERITY = {"P0": "critical", "P1": "error", "P2": "warning", "P3": "info"}
 RETRIED = (500, 502, 503, 504)
+PAGES = Counter(
+    "chatops_pagerduty_events_total", "Events API v2 calls, by action and outcome", ["action", "outcome"]
+)
 STALE = timedelta(minutes=5)  # a page "triggering" this long: its replica died mid-call; page again
 
 
@@ -287,6 +291,7 @@ class Pager:
     # -- telling people ------------------------------------------------------------------------------
 
     def _done(self, inc: Incident, user: str, action: str, *, ok: bool, detail: str) -> None:
+        PAGES.labels(action, "ok" if ok else "error").inc()
         now = self.desk.clock()
         verb = {"trigger": "Paged", "acknowledge": "Acknowledged", "resolve": "Resolved"}[action]
         text = (

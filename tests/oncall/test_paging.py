@@ -11,6 +11,7 @@ import pytest
 
 from bot.incidents.timeline import events
 from bot.oncall.paging import SUMMARY_MAX, Pager
+from bot.slack.ids import ActionId
 from bot.store.audit import latest
 from tests.conftest import stop_bot
 from tests.fakes.pagerduty import FakePagerDuty, webhook_body, webhook_headers
@@ -45,8 +46,14 @@ def test_a_p0_pages_once_and_acknowledge_and_resolve_follow(oncall: OncallHarnes
     assert pd.actions() == ["trigger"]
     assert pd.opened == 1
 
-    oncall.command(f"ack {inc.id}", user="U0ANA")
+    # Acknowledged with the escalation message's button, in Slack.
+    r = oncall.bot.client.action(
+        ActionId.INCIDENT_ACK, str(inc.id), user="U0ANA", channel=inc.channel_id or ""
+    )
+    assert r.status_code == 200
+    oncall.wait_post(inc.channel_id or "", "<@U0ANA> acknowledged incident")
     oncall.pager.wait()
+    assert pd.actions() == ["trigger", "acknowledge"]
     oncall.command(f"resolve #{inc.id} fixed the pool", user="U0ANA")
     oncall.pager.wait()
     assert pd.actions() == ["trigger", "acknowledge", "resolve"]
