@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import ssl
+import threading
 import uuid
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timedelta
@@ -105,6 +106,7 @@ class Pager:
         self.client = client or make_client(cfg)
         self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="paging")
         self.pending: list[Future[None]] = []
+        self._lock = threading.Lock()
 
     @property
     def engine(self) -> Engine:
@@ -127,7 +129,8 @@ class Pager:
 
     def submit(self, fn: Any, *args: Any) -> None:
         future: Future[None] = self.pool.submit(self._guarded, fn, *args)
-        self.pending = [f for f in self.pending if not f.done()] + [future]
+        with self._lock:
+            self.pending = [f for f in self.pending if not f.done()] + [future]
 
     def _guarded(self, fn: Any, *args: Any) -> None:
         try:
@@ -137,7 +140,9 @@ class Pager:
 
     def wait(self, timeout: float = 30.0) -> None:
         """Wait for the queued paging work (tests, shutdown)."""
-        for f in list(self.pending):
+        with self._lock:
+            waiting = list(self.pending)
+        for f in waiting:
             f.result(timeout=timeout)
 
     def close(self) -> None:
