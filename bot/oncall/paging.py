@@ -139,11 +139,14 @@ class Pager:
             log.exception("paging: %s failed", getattr(fn, "__name__", fn))
 
     def wait(self, timeout: float = 30.0) -> None:
-        """Wait for the queued paging work (tests, shutdown)."""
-        with self._lock:
-            waiting = list(self.pending)
-        for f in waiting:
-            f.result(timeout=timeout)
+        """Wait for the queued paging work, and the work it queued in turn (tests, shutdown)."""
+        while True:
+            with self._lock:
+                waiting = [f for f in self.pending if not f.done()]
+            if not waiting:
+                return
+            for f in waiting:
+                f.result(timeout=timeout)
 
     def close(self) -> None:
         self.pool.shutdown(wait=True)
