@@ -239,7 +239,7 @@ class Pager:
             self._done(inc, user, "trigger", ok=False, detail=why_not)
             self._tell(
                 inc,
-                f":warning: {mention(inc.commander)} PagerDuty refused to page for incident #{inc.id} "
+                f":warning: {mention(inc.commander)} Could not page PagerDuty for incident #{inc.id} "
                 f"({why_not}). *Nobody was paged*: call the on-call engineer yourself "
                 f"(`{self.desk.command('oncall')}` says who).",
             )

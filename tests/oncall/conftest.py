@@ -90,10 +90,10 @@ class OncallHarness(Harness):
         return httpx.post(self.bot.url + "/paging/pagerduty", content=body, headers=headers, timeout=10)
 
 
-def config_text(pd: FakePagerDuty, *, routing_key: str | None = None) -> str:
+def config_text(pd: FakePagerDuty, *, routing_key: str | None = None, events_url: str | None = None) -> str:
     return CONFIG.format(
         routing_key=routing_key or pd.routing_key,
-        events_url=pd.events_url,
+        events_url=events_url or pd.events_url,
         secret=WEBHOOK_SECRET,
         ca_file=pd.ca_file,
     )
@@ -112,6 +112,7 @@ def make_harness(
     *,
     routing_key: str | None = None,
     database_url: str | None = None,
+    events_url: str | None = None,
 ) -> OncallHarness:
     clock = Clock()
     tmp_path.mkdir(parents=True, exist_ok=True)
@@ -119,7 +120,7 @@ def make_harness(
         fake_slack,
         tmp_path,
         clock,  # type: ignore[arg-type]
-        config=config_text(fake_pd, routing_key=routing_key),
+        config=config_text(fake_pd, routing_key=routing_key, events_url=events_url),
         database_url=database_url,
     )
     h = OncallHarness(running, fake_slack, clock)  # type: ignore[arg-type]

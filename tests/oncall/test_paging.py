@@ -104,7 +104,7 @@ def test_retries_run_out_and_the_commander_is_told(oncall: OncallHarness) -> Non
     oncall.pager.wait()
     assert oncall.pd.events == []
     assert len(oncall.pd.rejected) == 4
-    [note] = oncall.wait_post(inc.channel_id or "", "PagerDuty refused to page")
+    [note] = oncall.wait_post(inc.channel_id or "", "Could not page PagerDuty")
     assert "<@U0ALICE>" in note["text"]
     assert "HTTP 503" in note["text"]
     assert "Nobody was paged" in note["text"]
@@ -124,7 +124,7 @@ def test_a_400_is_named_to_the_commander_in_the_channel(refused: OncallHarness) 
     refused.pager.wait()
     [rejected] = refused.pd.wait_rejected(1)
     assert rejected["status"] == 400
-    [note] = refused.wait_post(inc.channel_id or "", "PagerDuty refused to page")
+    [note] = refused.wait_post(inc.channel_id or "", "Could not page PagerDuty")
     assert "<@U0ALICE>" in note["text"]
     assert "HTTP 400" in note["text"]
     assert "'routing_key' is invalid" in note["text"]
@@ -216,3 +216,25 @@ def test_raising_an_incident_to_a_paging_severity_pages_once(oncall: OncallHarne
     oncall.command(f"severity {inc.id} P0", user="U0ALICE")
     oncall.pager.wait()
     assert oncall.pd.actions() == ["trigger"]
+
+
+@pytest.fixture
+def unreachable(fake_slack: FakeSlack, fake_pd: FakePagerDuty, tmp_path: Path) -> Iterator[OncallHarness]:
+    import socket
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    h = make_harness(fake_slack, fake_pd, tmp_path, events_url=f"https://127.0.0.1:{port}/v2/enqueue")
+    yield h
+    h.pager.close()
+    stop_bot(h.bot)
+
+
+def test_pagerduty_unreachable_is_named_to_the_commander(unreachable: OncallHarness) -> None:
+    inc = unreachable.declare("P0 checkout is down", user="U0ALICE")
+    unreachable.pager.wait()
+    [note] = unreachable.wait_post(inc.channel_id or "", "Could not page PagerDuty")
+    assert "network error" in note["text"]
+    assert "Nobody was paged" in note["text"]
+    assert unreachable.pager.state(inc.id) == "failed"
