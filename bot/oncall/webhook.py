@@ -133,8 +133,23 @@ class Webhook:
         except IntegrityError:
             return _reply(start, "200 OK", {"duplicate": True})
         if incident_id is not None:
-            pager.submit(self._work, pager, event_id, event_type, incident_id, who, link)
+            pager.submit(self._take_and_work, pager, event_id, event_type, incident_id, who, link)
         return _reply(start, "202 Accepted", {"accepted": True})
+
+    def _take(self, event_id: str) -> bool:
+        """Compare-and-set queued → working: one worker per delivery (this thread or a recovery)."""
+        t = paging_webhooks
+        with self.runtime.store.engine.begin() as conn:
+            won = conn.execute(
+                update(t).where(t.c.event_id == event_id, t.c.outcome == "queued").values(outcome="working")
+            ).rowcount
+        return bool(won)
+
+    def _take_and_work(
+        self, pager: Pager, event_id: str, event_type: str, incident_id: int, who: str, link: str | None
+    ) -> None:
+        if self._take(event_id):
+            self._work(pager, event_id, event_type, incident_id, who, link)
 
     def recover(self, now: datetime) -> None:
         """Scheduler participant: deliveries stored but never worked on (the replica died after
@@ -153,13 +168,7 @@ class Webhook:
                 .all()
             )
         for r in rows:
-            with engine.begin() as conn:
-                won = conn.execute(
-                    update(t)
-                    .where(t.c.event_id == r["event_id"], t.c.outcome == "queued")
-                    .values(outcome="retried")
-                ).rowcount
-            if not won or r["incident_id"] is None:
+            if r["incident_id"] is None or not self._take(r["event_id"]):
                 continue
             detail = json.loads(r["detail"] or "{}")
             pager.submit(
