@@ -62,6 +62,12 @@ def test_an_override_across_a_handoff_is_shown_everywhere_the_rotation_is_resolv
     inc = oncall.declare("P2 queue backing up", user="U0ALICE")
     oncall.command(f"assign {inc.id} commander rotation:primary", user="U0ALICE")
     assert oncall.incident(inc.id).roles["commander"] == "U0CAT"
+    # ...and the escalation ladder's rotation:primary step, when it comes due.
+    p0 = oncall.declare("P0 checkout is down", user="U0ALICE")
+    oncall.tick(days=3, hours=9, minutes=1)  # Fri 13 Nov 18:01 UTC, still in the override
+    [step] = oncall.escalations(p0)
+    assert "(rotation:primary): <@U0CAT>" in texts(step)
+    assert "U0CAT" in oncall.slack.channels[p0.channel_id or ""].members
 
     [entry] = oncall.slack.wait_for(lambda: latest(oncall.engine, handler_glob="oncall.override"))
     assert entry.user_id == "U0BEN"
