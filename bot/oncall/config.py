@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator
 from datetime import date, time, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -158,6 +159,13 @@ class PagerDutyConfig(_Model):
         from handlers.params import parse_duration
 
         return parse_duration(v)
+
+    @field_validator("ca_file")
+    @classmethod
+    def _ca_file(cls, v: str | None) -> str | None:
+        if v is not None and not Path(v).is_file():
+            raise ValueError(f"{v!r} is not a readable file (a PEM bundle of CA certificates)")
+        return v
 
     @field_validator("events_url")
     @classmethod

@@ -227,6 +227,10 @@ def test_paging_severities_need_pagerduty() -> None:
         ConfigError, match=r"severities\.P0\.page: pages, but paging\.pagerduty is not configured"
     ):
         parse_config("severities:\n  P0: {label: Critical, page: true}\n")
+    with pytest.raises(
+        ConfigError, match=r"paging\.pagerduty\.ca_file: '/nonexistent.pem' is not a readable file"
+    ):
+        parse_config("paging:\n  pagerduty: {routing_key: k, ca_file: /nonexistent.pem}\n")
     with pytest.raises(ConfigError, match="https://"):
         parse_config("paging:\n  pagerduty: {routing_key: k, events_url: 'http://x/v2/enqueue'}\n")
 
