@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 
 from bot.app import make_web_client  # noqa: E402
 from bot.config import ChatopsConfig, Settings  # noqa: E402
-from bot.incidents.desk import Desk  # noqa: E402
+from bot.incidents.deps import IncidentDeps  # noqa: E402
 from bot.incidents.reminders import Reminders  # noqa: E402
 from bot.scheduler import Scheduler  # noqa: E402
 from bot.store import Store  # noqa: E402
@@ -89,7 +89,7 @@ def main() -> None:
             sent: dict[str, int] = {}
             for i, store in enumerate(stores):
                 name = f"replica-{i + 1}"
-                desk = Desk(store.engine, ChatopsConfig(), make_web_client(settings), lambda: NOW)
+                desk = IncidentDeps(store.engine, ChatopsConfig(), make_web_client(settings), lambda: NOW)
                 reminders = Reminders(desk, workers=args.workers)
                 scheduler = Scheduler(desk.clock)
                 # The participant as the bot registers it, counting what this replica posted.

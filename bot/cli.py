@@ -177,7 +177,7 @@ def check_config(
     timeout: Annotated[float, typer.Option(help="Seconds to wait for each target")] = 3.0,
 ) -> None:
     """Validate chatops.yaml, then try each configured target and print OK or FAIL per target."""
-    from bot.checks import check_targets
+    from bot.check_config import check_targets
 
     settings = _settings()
     config = _config(settings)
@@ -205,7 +205,7 @@ def incident_postmortem(
     ] = None,
 ) -> None:
     """Draft an incident's post-mortem from its timeline (the same Markdown /incident postmortem uploads)."""
-    from bot.incidents.postmortem import render
+    from bot.incidents.postmortem import draft_postmortem
     from bot.incidents.records import IncidentError
 
     settings = _settings()
@@ -216,7 +216,7 @@ def incident_postmortem(
         if not ok:
             err.print(f"[red]state store {store.safe_url}:[/red] {why}")
             raise typer.Exit(1)
-        text = render(store.engine, config, number)
+        text = draft_postmortem(store.engine, config, number)
     except IncidentError as exc:
         err.print(f"[red]{exc}[/red]")
         raise typer.Exit(1) from None

@@ -187,15 +187,15 @@ class ScheduleConfig(_Model):
     @field_validator("cron")
     @classmethod
     def _cron(cls, v: str) -> str:
-        # crontab's weekdays (0 or 7 = Sunday), computed by APScheduler: see bot.runbooks.cron.
-        from bot.runbooks.cron import check_cron
+        # crontab's weekdays (0 or 7 = Sunday), computed by APScheduler: see bot.cron.
+        from bot.cron import check_cron
 
         return check_cron(v)
 
     @field_validator("timezone")
     @classmethod
     def _timezone(cls, v: str) -> str:
-        from bot.runbooks.cron import check_timezone
+        from bot.cron import check_timezone
 
         return check_timezone(v)
 

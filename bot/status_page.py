@@ -16,7 +16,7 @@ from functools import cache
 from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
-from sqlalchemy import Engine, and_, or_, select
+from sqlalchemy import Connection, Engine, and_, or_, select
 
 from bot.config import ChatopsConfig
 from bot.store import as_utc
@@ -65,6 +65,27 @@ def _severity_rank(severity: str) -> tuple[int, str]:
     return (int(severity[1:]) if severity[1:].isdigit() else 99, severity)
 
 
+def _latest_public_updates(conn: Connection, ids: list[int]) -> dict[int, PublicUpdate]:
+    """Each incident's newest public status update."""
+    updates: dict[int, PublicUpdate] = {}
+    if not ids:
+        return updates
+    events = conn.execute(
+        select(incident_events.c.incident_id, incident_events.c.at, incident_events.c.text)
+        .where(
+            incident_events.c.incident_id.in_(ids),
+            incident_events.c.kind == "update",
+            incident_events.c.public.is_(True),
+        )
+        .order_by(incident_events.c.at.desc(), incident_events.c.id.desc())
+    ).all()
+    for ev in events:  # newest first: keep the first seen per incident
+        at = as_utc(ev.at)
+        if ev.incident_id not in updates and at is not None:
+            updates[ev.incident_id] = PublicUpdate(at, ev.text)
+    return updates
+
+
 def load(engine: Engine, now: datetime, config: ChatopsConfig | None = None) -> StatusData:
     """Read open incidents and those resolved within RESOLVED_WINDOW, with their public updates."""
     since = now - RESOLVED_WINDOW
@@ -84,22 +105,7 @@ def load(engine: Engine, now: datetime, config: ChatopsConfig | None = None) -> 
                 incidents.c.resolved_at,
             ).where(or_(is_open, recently_resolved))
         ).all()
-        ids = [r.id for r in rows]
-        updates: dict[int, PublicUpdate] = {}
-        if ids:
-            events = conn.execute(
-                select(incident_events.c.incident_id, incident_events.c.at, incident_events.c.text)
-                .where(
-                    incident_events.c.incident_id.in_(ids),
-                    incident_events.c.kind == "update",
-                    incident_events.c.public.is_(True),
-                )
-                .order_by(incident_events.c.at.desc(), incident_events.c.id.desc())
-            ).all()
-            for ev in events:  # newest first: keep the first seen per incident
-                at = as_utc(ev.at)
-                if ev.incident_id not in updates and at is not None:
-                    updates[ev.incident_id] = PublicUpdate(at, ev.text)
+        updates = _latest_public_updates(conn, [r.id for r in rows])
     labels = {k: v.label for k, v in (config.severities if config else {}).items()}
     views = []
     for r in rows:
@@ -162,7 +168,7 @@ def _environment() -> Environment:
     return env
 
 
-def render(data: StatusData, *, title: str = "Service status") -> str:
+def status_html(data: StatusData, *, title: str = "Service status") -> str:
     return (
         _environment()
         .get_template("status.html")
@@ -171,4 +177,4 @@ def render(data: StatusData, *, title: str = "Service status") -> str:
 
 
 def page(engine: Engine, now: datetime, config: ChatopsConfig | None = None) -> str:
-    return render(load(engine, now, config))
+    return status_html(load(engine, now, config))

@@ -1,4 +1,4 @@
-"""Typed results that handlers return; `bot.render.slack` and the console render them.
+"""Typed results that handlers return; `bot.render` shows them (Slack, plain text, console).
 
 Every result can carry `values`: named numeric or text facts (``used_pct``, ``unhealthy``,
 ``latency_ms``) that runbook checks compare against thresholds, so a check never has to

@@ -7,9 +7,9 @@ Registered with `@builtin("incident", "declare")`; the docstring's first line is
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from bot.commands.responder import Responder
 from handlers import Registry
@@ -28,8 +28,8 @@ class Call:
     request: Request
     words: list[str]
     respond: Responder
-    # Slack-only extras (trigger_id for modals); empty in the console.
-    extra: Mapping[str, Any] = field(default_factory=dict)
+    # Slack's trigger_id, to open a modal (valid for 3 s); empty in the console.
+    trigger_id: str = ""
 
 
 BuiltinFn = Callable[[Call], None]
@@ -79,6 +79,7 @@ def builtins() -> dict[tuple[str, str], Builtin]:
 
 def command_table(registry: Registry) -> CommandTable[Entry]:
     """One table of every subcommand: the registry's handlers and the registered built-ins."""
-    entries: list[Entry] = [*registry, *_BUILTINS.values()]
-    defaults = registry.defaults() | {b.command: b.sub for b in _BUILTINS.values() if b.default}
+    registered = builtins().values()
+    entries: list[Entry] = [*registry, *registered]
+    defaults = registry.defaults() | {b.command: b.sub for b in registered if b.default}
     return CommandTable[Entry].of(entries, defaults)

@@ -4,10 +4,9 @@
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum, auto
-from typing import Any
 
 from bot.commands.builtin import Builtin, Call
 from bot.commands.observe import mark_help, note, observe
@@ -149,21 +148,21 @@ def dispatch(
     runtime: Runtime,
     request: Request,
     respond: Responder,
-    extra: Mapping[str, Any] | None = None,
+    trigger_id: str = "",
     route: Route | None = None,
 ) -> None:
     """Answer one command. Never raises: every failure becomes a message to the requester."""
     route = route or resolve(runtime, request)
     # Counted in chatops_requests_total and logged once, with the request id, whatever happens.
     with observe(request, route.command, respond) as observed:
-        _answer(runtime, request, observed, extra, route)
+        _answer(runtime, request, observed, trigger_id, route)
 
 
 def _answer(
     runtime: Runtime,
     request: Request,
     respond: Responder,
-    extra: Mapping[str, Any] | None,
+    trigger_id: str,
     route: Route,
 ) -> None:
     command = route.command
@@ -177,7 +176,7 @@ def _answer(
         b = route.builtin
         respond.say(f"`{runtime.config.command_name(command)} {b.sub} {b.usage}`\n{b.help}", ephemeral=True)
     elif route.kind is RouteKind.BUILTIN and route.builtin is not None:
-        route.builtin.fn(Call(runtime, request, list(route.rest), respond, dict(extra or {})))
+        route.builtin.fn(Call(runtime, request, list(route.rest), respond, trigger_id))
     elif route.kind is RouteKind.UNKNOWN_SUB:
         respond.error(_suggest(runtime, command, list(route.words) or [""]))
     elif route.kind is RouteKind.QUOTE_ERROR:

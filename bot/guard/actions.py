@@ -24,9 +24,9 @@ from bot.guard.access import Decision
 from bot.guard.base import ACTION_ID, RATE_WINDOW, RESULT_LIMIT, GuardBase
 from bot.guard.outcome import ActionResult, Kind, hhmm, mention
 from bot.guard.pending import OPEN, MessageRef, PendingAction, Status
-from bot.incidents.timeline import incident_for_channel, record_for_channel
 from bot.render.text import to_text
 from bot.store.audit import Event, Outcome
+from bot.store.timeline import incident_for_channel, record_for_channel
 from handlers import HandlerSpec
 from handlers.params import Params
 from handlers.redact import redact

@@ -106,7 +106,7 @@ def for_severity(severity: str) -> Checklist:
     return CHECKLISTS.get(severity) or CHECKLISTS["P3"]
 
 
-def render(severity: str, label: str, every: str, command: Callable[[str], str]) -> str:
+def checklist_text(severity: str, label: str, every: str, command: Callable[[str], str]) -> str:
     """The checklist as Slack mrkdwn with `[ ]` boxes."""
     cl = for_severity(severity)
     names = {k: command(k) for k in ("incident", "health", "k8s", "db", "redis")}

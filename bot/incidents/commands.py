@@ -18,14 +18,14 @@ from bot.commands.builtin import BuiltinFn, Call, builtin
 from bot.commands.parse import ParseError
 from bot.commands.responder import Responder
 from bot.incidents import lifecycle, postmortem, records, views
-from bot.incidents.desk import Desk
+from bot.incidents.deps import IncidentDeps
 from bot.incidents.messages import duration, headline, hhmm, label
 from bot.incidents.records import Incident, IncidentError
 from bot.incidents.roles import parse_role, parse_user
 from bot.incidents.slack_setup import rotation_user
 from bot.incidents.slackapi import SlackStepError, call, mention
-from bot.incidents.timeline import events, incident_for_channel
 from bot.store.audit import Event, Outcome, record
+from bot.store.timeline import events, incident_for_channel
 from handlers.params import parse_duration
 from handlers.results import Table, Text
 
@@ -73,7 +73,7 @@ def _ref(c: Call, words: list[str], *, bare: bool) -> tuple[int, list[str]]:
         return int(m.group(1)), words[1:]
     found = incident_for_channel(c.runtime.store.engine, c.request.channel_id)
     if found is None:
-        cmd = Desk.of(c.runtime).command("incident")
+        cmd = IncidentDeps.of(c.runtime).command("incident")
         raise IncidentError(
             f"This channel is not an incident's: run it in the incident channel, or name the incident "
             f"(`{cmd} … #12`; `{cmd} list` shows the open ones)."
@@ -89,8 +89,8 @@ def _say(c: Call, text: str, warnings: list[str], *, ephemeral: bool = False) ->
 
 def _open_modal(c: Call, view: View) -> bool:
     """Open a modal for the requester; False when there is no Slack (console) or no trigger."""
-    desk = Desk.of(c.runtime)
-    trigger = str(c.extra.get("trigger_id") or "")
+    desk = IncidentDeps.of(c.runtime)
+    trigger = c.trigger_id
     if desk.slack is None or not trigger:
         return False
     try:
@@ -132,7 +132,7 @@ def declare(c: Call) -> None:
     `/incident declare P1 checkout errors --service backend`. Without a severity or a
     title, a form asks for severity, title, service and description.
     """
-    desk = Desk.of(c.runtime)
+    desk = IncidentDeps.of(c.runtime)
     service, words = _flag(c.words, "--service", "-s")
     description, words = _flag(words, "--description", "-d")
     severity = None
@@ -164,7 +164,7 @@ def declare(c: Call) -> None:
     report_declared(c.respond, desk, out)
 
 
-def report_declared(respond: Responder, desk: Desk, out: lifecycle.Outcome) -> None:
+def report_declared(respond: Responder, desk: IncidentDeps, out: lifecycle.IncidentChange) -> None:
     """Tell the declarer what happened, naming every set-up step Slack refused and why."""
     inc = out.incident
     where = f"<#{inc.channel_id}>" if inc.channel_id else "_(no channel yet)_"
@@ -192,7 +192,7 @@ def report_declared(respond: Responder, desk: Desk, out: lifecycle.Outcome) -> N
 @_audited("retry-setup")
 def retry_setup(c: Call) -> None:
     """Finish the Slack set-up steps of an incident that Slack refused (channel, invites, pins…)."""
-    desk = Desk.of(c.runtime)
+    desk = IncidentDeps.of(c.runtime)
     incident_id, _rest = _ref(c, c.words, bare=True)
     before = records.require(desk.engine, incident_id)
     if not before.setup_pending:
@@ -220,7 +220,7 @@ def update(c: Call) -> None:
     `--public` shows it on the status page; `--status identified` changes the status too.
     Without text, a form opens.
     """
-    desk = Desk.of(c.runtime)
+    desk = IncidentDeps.of(c.runtime)
     incident_id, words = _ref(c, c.words, bare=False)
     public = "--public" in words
     words = [w for w in words if w != "--public"]
@@ -245,7 +245,7 @@ def assign(c: Call) -> None:
 
     `rotation:primary` instead of @user gives it to whoever is on call for that rotation now.
     """
-    desk = Desk.of(c.runtime)
+    desk = IncidentDeps.of(c.runtime)
     incident_id, words = _ref(c, c.words, bare=True)
     if len(words) != 2:
         raise IncidentError(
@@ -262,7 +262,7 @@ def assign(c: Call) -> None:
 @_audited("severity")
 def severity(c: Call) -> None:
     """Change the severity: topic, summary, update interval and escalation ladder follow."""
-    desk = Desk.of(c.runtime)
+    desk = IncidentDeps.of(c.runtime)
     sev = next((w for w in c.words if _SEV.match(w)), None)
     incident_id, _rest = _ref(c, [w for w in c.words if w != sev], bare=True)
     if sev is None:
@@ -275,7 +275,7 @@ def severity(c: Call) -> None:
 @_audited("status")
 def status(c: Call) -> None:
     """Show an incident's state, or move it on: investigating → identified → monitoring."""
-    desk = Desk.of(c.runtime)
+    desk = IncidentDeps.of(c.runtime)
     incident_id, words = _ref(c, c.words, bare=True)
     if words:
         out = lifecycle.set_status(desk, incident_id, user=c.request.user_id, status=words[0])
@@ -285,7 +285,7 @@ def status(c: Call) -> None:
     c.respond.say(describe(desk, inc, desk.clock()), ephemeral=True)
 
 
-def describe(desk: Desk, inc: Incident, now: datetime) -> str:
+def describe(desk: IncidentDeps, inc: Incident, now: datetime) -> str:
     lines = [f"*Incident #{inc.id}:* {headline(desk.config, inc)}"]
     facts = [
         f"Status: *{inc.status}*",
@@ -323,7 +323,7 @@ def _due(inc: Incident, now: datetime) -> str:
 @_audited("list")
 def list_(c: Call) -> None:
     """List the open incidents: severity, age, commander, next update due."""
-    desk = Desk.of(c.runtime)
+    desk = IncidentDeps.of(c.runtime)
     now = desk.clock()
     rows = [
         [
@@ -355,7 +355,7 @@ def list_(c: Call) -> None:
 def ack(c: Call) -> None:
     """Acknowledge an incident: stops its escalation ladder."""
     incident_id, _rest = _ref(c, c.words, bare=True)
-    out = lifecycle.acknowledge(Desk.of(c.runtime), incident_id, user=c.request.user_id)
+    out = lifecycle.acknowledge(IncidentDeps.of(c.runtime), incident_id, user=c.request.user_id)
     _say(c, f"Incident #{incident_id} acknowledged; escalation stopped.", out.warnings, ephemeral=True)
 
 
@@ -372,7 +372,7 @@ def snooze(c: Call) -> None:
         )
     except ValueError as exc:
         raise IncidentError(str(exc)) from None
-    out = lifecycle.snooze(Desk.of(c.runtime), incident_id, user=c.request.user_id, minutes=minutes)
+    out = lifecycle.snooze(IncidentDeps.of(c.runtime), incident_id, user=c.request.user_id, minutes=minutes)
     _say(c, f"Reminder snoozed until {hhmm(out.incident.next_update_due)}.", out.warnings, ephemeral=True)
 
 
@@ -381,7 +381,9 @@ def snooze(c: Call) -> None:
 def resolve(c: Call) -> None:
     """Resolve an incident: stops reminders and escalation, posts the duration, asks for the post-mortem."""
     incident_id, words = _ref(c, c.words, bare=False)
-    out = lifecycle.resolve(Desk.of(c.runtime), incident_id, user=c.request.user_id, summary=" ".join(words))
+    out = lifecycle.resolve(
+        IncidentDeps.of(c.runtime), incident_id, user=c.request.user_id, summary=" ".join(words)
+    )
     took = duration((out.incident.resolved_at or out.incident.declared_at) - out.incident.declared_at)
     _say(c, f"Incident #{incident_id} resolved after {took}.", out.warnings, ephemeral=True)
 
@@ -393,7 +395,7 @@ def resolve(c: Call) -> None:
 @_audited("timeline")
 def timeline(c: Call) -> None:
     """Show an incident's timeline: declaration, updates, roles, changes, runbooks, pins."""
-    desk = Desk.of(c.runtime)
+    desk = IncidentDeps.of(c.runtime)
     incident_id, _rest = _ref(c, c.words, bare=True)
     inc = records.require(desk.engine, incident_id)
     lines = [
@@ -408,10 +410,10 @@ def timeline(c: Call) -> None:
 @_audited("postmortem")
 def postmortem_(c: Call) -> None:
     """Draft the post-mortem from the timeline (the seeds' report template) and upload it here."""
-    desk = Desk.of(c.runtime)
+    desk = IncidentDeps.of(c.runtime)
     incident_id, _rest = _ref(c, c.words, bare=True)
     inc = records.require(desk.engine, incident_id)
-    text = postmortem.render(desk.engine, desk.config, inc.id, name=desk.names)
+    text = postmortem.draft_postmortem(desk.engine, desk.config, inc.id, name=desk.names)
     channel = inc.channel_id or c.request.channel_id
     try:
         call(

@@ -15,12 +15,12 @@ from typing import Any
 from bot.config import ChatopsConfig, EscalationStep
 from bot.incidents import messages
 from bot.incidents.claims import Claim, Slot
-from bot.incidents.poster import DuePoster
+from bot.incidents.poster import ExactlyOncePoster
 from bot.incidents.records import Incident
 from bot.incidents.slack_setup import contact_entities, invite, on_call_snapshot, post
 from bot.incidents.slackapi import SlackStepError, mention
-from bot.incidents.timeline import add_event
 from bot.store.tables import incidents
+from bot.store.timeline import add_event
 
 
 def ladder(config: ChatopsConfig, severity: str) -> list[EscalationStep]:
@@ -42,7 +42,7 @@ class Plan:
     total: int
 
 
-class Escalations(DuePoster):
+class Escalations(ExactlyOncePoster):
     kind = "escalation"
     slot = Slot(
         due=incidents.c.next_escalation_due,

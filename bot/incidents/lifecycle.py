@@ -18,13 +18,13 @@ from slack_sdk.models.blocks import Block
 from sqlalchemy import insert
 
 from bot.incidents import escalation, messages, records, slack_setup
-from bot.incidents.desk import Desk
+from bot.incidents.deps import IncidentDeps
 from bot.incidents.records import RESOLVED, SETUP_STEPS, STATUSES, Incident, IncidentError
 from bot.incidents.roles import ROLES, topic
 from bot.incidents.slack_setup import post, update
 from bot.incidents.slackapi import SlackStepError, call, mention
-from bot.incidents.timeline import add_event, events, incident_for_channel
 from bot.store.tables import incidents
+from bot.store.timeline import add_event, events, incident_for_channel
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +33,7 @@ UPDATE_MAX = 3000
 
 
 @dataclass
-class Outcome:
+class IncidentChange:
     """The incident after a change, and what Slack would not do (warnings for the user)."""
 
     incident: Incident
@@ -41,7 +41,7 @@ class Outcome:
     failures: list[slack_setup.StepFailure] = field(default_factory=list)
 
 
-def normalise_severity(desk: Desk, word: str) -> str:
+def normalise_severity(desk: IncidentDeps, word: str) -> str:
     sev = word.strip().upper()
     if sev not in desk.config.severities:
         known = ", ".join(sorted(desk.config.severities))
@@ -49,7 +49,7 @@ def normalise_severity(desk: Desk, word: str) -> str:
     return sev
 
 
-def _open(desk: Desk, incident_id: int) -> Incident:
+def _open(desk: IncidentDeps, incident_id: int) -> Incident:
     inc = records.require(desk.engine, incident_id)
     if not inc.is_open:
         raise IncidentError(f"Incident #{inc.id} is already resolved.")
@@ -66,7 +66,12 @@ def _warned(warnings: list[str], failed: str) -> Iterator[None]:
 
 
 def _in_thread(
-    desk: Desk, inc: Incident, text: str, warnings: list[str], failed: str, blocks: list[Block] | None = None
+    desk: IncidentDeps,
+    inc: Incident,
+    text: str,
+    warnings: list[str],
+    failed: str,
+    blocks: list[Block] | None = None,
 ) -> None:
     """Post in the announcement's thread, when the incident was announced."""
     if not (inc.announcement_ts and inc.announcement_channel):
@@ -81,7 +86,7 @@ def _in_thread(
         )
 
 
-def _tell(desk: Desk, inc: Incident, text: str, warnings: list[str], *, thread: bool = False) -> None:
+def _tell(desk: IncidentDeps, inc: Incident, text: str, warnings: list[str], *, thread: bool = False) -> None:
     """Post a line in the channel (and the announcement's thread); failures become warnings."""
     with _warned(warnings, "could not post in the incident channel"):
         post(desk, inc, text)
@@ -89,7 +94,7 @@ def _tell(desk: Desk, inc: Incident, text: str, warnings: list[str], *, thread: 
         _in_thread(desk, inc, text, warnings, "could not post in the announcement's thread")
 
 
-def refresh(desk: Desk, inc: Incident) -> list[str]:
+def refresh(desk: IncidentDeps, inc: Incident) -> list[str]:
     """Bring the topic and the pinned summary in line with the row."""
     warnings: list[str] = []
     if not inc.channel_id:
@@ -112,14 +117,14 @@ def refresh(desk: Desk, inc: Incident) -> list[str]:
 
 
 def declare(
-    desk: Desk,
+    desk: IncidentDeps,
     *,
     user: str,
     title: str,
     severity: str,
     service: str | None = None,
     description: str = "",
-) -> Outcome:
+) -> IncidentChange:
     """Store the incident (its number) first, then set Slack up step by step."""
     sev = normalise_severity(desk, severity)
     title = " ".join(title.split())
@@ -166,29 +171,29 @@ def declare(
     records.refresh_open_gauge(desk.engine)
     inc, failures = slack_setup.run(desk, inc, SETUP_STEPS)
     desk.emit("declared", inc, user)
-    return Outcome(inc, failures=failures)
+    return IncidentChange(inc, failures=failures)
 
 
-def retry_setup(desk: Desk, incident_id: int) -> Outcome:
+def retry_setup(desk: IncidentDeps, incident_id: int) -> IncidentChange:
     inc = records.require(desk.engine, incident_id)
     if not inc.setup_pending:
-        return Outcome(inc)
+        return IncidentChange(inc)
     inc, failures = slack_setup.run(desk, inc)
-    return Outcome(inc, failures=failures)
+    return IncidentChange(inc, failures=failures)
 
 
 # -- while open ----------------------------------------------------------------------------
 
 
 def post_update(
-    desk: Desk,
+    desk: IncidentDeps,
     incident_id: int,
     *,
     user: str,
     text: str,
     public: bool = False,
     status: str | None = None,
-) -> Outcome:
+) -> IncidentChange:
     """Record an update, post it in the channel and the announcement's thread, move the next due."""
     inc = _open(desk, incident_id)
     text = text.strip()
@@ -218,10 +223,10 @@ def post_update(
         desk, inc, fallback, warnings, "could not post the update in the announcement's thread", blocks
     )
     warnings += refresh(desk, inc) if status else []
-    return Outcome(inc, warnings)
+    return IncidentChange(inc, warnings)
 
 
-def assign(desk: Desk, incident_id: int, *, user: str, role: str, assignee: str) -> Outcome:
+def assign(desk: IncidentDeps, incident_id: int, *, user: str, role: str, assignee: str) -> IncidentChange:
     inc = _open(desk, incident_id)
     now = desk.clock()
     roles = dict(inc.roles)
@@ -244,10 +249,10 @@ def assign(desk: Desk, incident_id: int, *, user: str, role: str, assignee: str)
             slack_setup.invite(desk, inc.channel_id, [assignee])
     _tell(desk, inc, f":busts_in_silhouette: {mention(assignee)} is now the {role_label.lower()}.", warnings)
     warnings += refresh(desk, inc)
-    return Outcome(inc, warnings)
+    return IncidentChange(inc, warnings)
 
 
-def set_severity(desk: Desk, incident_id: int, *, user: str, severity: str) -> Outcome:
+def set_severity(desk: IncidentDeps, incident_id: int, *, user: str, severity: str) -> IncidentChange:
     inc = _open(desk, incident_id)
     sev = normalise_severity(desk, severity)
     if sev == inc.severity:
@@ -279,10 +284,12 @@ def set_severity(desk: Desk, incident_id: int, *, user: str, severity: str) -> O
     warnings: list[str] = []
     _tell(desk, inc, f"{arrow} {mention(user)} changed the severity {before} → {sev}.", warnings, thread=True)
     warnings += refresh(desk, inc)
-    return Outcome(inc, warnings)
+    return IncidentChange(inc, warnings)
 
 
-def set_status(desk: Desk, incident_id: int, *, user: str, status: str, announce: bool = True) -> Outcome:
+def set_status(
+    desk: IncidentDeps, incident_id: int, *, user: str, status: str, announce: bool = True
+) -> IncidentChange:
     status = status.lower()
     if status == RESOLVED:
         return resolve(desk, incident_id, user=user, summary="")
@@ -308,10 +315,10 @@ def set_status(desk: Desk, incident_id: int, *, user: str, status: str, announce
             desk, inc, f":traffic_light: {mention(user)} set the status to *{status}*.", warnings, thread=True
         )
         warnings += refresh(desk, inc)
-    return Outcome(inc, warnings)
+    return IncidentChange(inc, warnings)
 
 
-def acknowledge(desk: Desk, incident_id: int, *, user: str) -> Outcome:
+def acknowledge(desk: IncidentDeps, incident_id: int, *, user: str) -> IncidentChange:
     inc = _open(desk, incident_id)
     if inc.acknowledged_by:
         raise IncidentError(
@@ -337,10 +344,10 @@ def acknowledge(desk: Desk, incident_id: int, *, user: str) -> Outcome:
         warnings,
     )
     warnings += refresh(desk, inc)
-    return Outcome(inc, warnings)
+    return IncidentChange(inc, warnings)
 
 
-def snooze(desk: Desk, incident_id: int, *, user: str, minutes: int) -> Outcome:
+def snooze(desk: IncidentDeps, incident_id: int, *, user: str, minutes: int) -> IncidentChange:
     if not 1 <= minutes <= 24 * 60:
         raise IncidentError("Snooze for 1 to 1,440 minutes (15, 30 or 60 are the usual ones).")
     inc = _open(desk, incident_id)
@@ -357,10 +364,10 @@ def snooze(desk: Desk, incident_id: int, *, user: str, minutes: int) -> Outcome:
         f":zzz: {mention(user)} snoozed the status reminder for {minutes}m (next due {messages.hhmm(due)}).",
         warnings,
     )
-    return Outcome(inc, warnings)
+    return IncidentChange(inc, warnings)
 
 
-def resolve(desk: Desk, incident_id: int, *, user: str, summary: str) -> Outcome:
+def resolve(desk: IncidentDeps, incident_id: int, *, user: str, summary: str) -> IncidentChange:
     """Stop reminders and escalation, post the duration, ask for the post-mortem."""
     inc = _open(desk, incident_id)
     now = desk.clock()
@@ -390,7 +397,7 @@ def resolve(desk: Desk, incident_id: int, *, user: str, summary: str) -> Outcome
     warnings: list[str] = []
     _tell(desk, inc, text, warnings, thread=True)
     warnings += refresh(desk, inc)
-    return Outcome(inc, warnings)
+    return IncidentChange(inc, warnings)
 
 
 def age(inc: Incident, now: datetime) -> str:
@@ -400,7 +407,7 @@ def age(inc: Incident, now: datetime) -> str:
 # -- pins ------------------------------------------------------------------------------------
 
 
-def record_pin(desk: Desk, *, channel: str, user: str, ts: str, text: str | None, how: str) -> bool:
+def record_pin(desk: IncidentDeps, *, channel: str, user: str, ts: str, text: str | None, how: str) -> bool:
     """A message pinned or marked :pushpin: in an incident channel goes on the timeline, once."""
     incident_id = incident_for_channel(desk.engine, channel)
     if incident_id is None:
@@ -424,7 +431,7 @@ def record_pin(desk: Desk, *, channel: str, user: str, ts: str, text: str | None
     return True
 
 
-def _message_text(desk: Desk, channel: str, ts: str) -> str:
+def _message_text(desk: IncidentDeps, channel: str, ts: str) -> str:
     """The text of one message (reaction events carry only its timestamp)."""
     try:
         found = call(

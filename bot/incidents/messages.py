@@ -56,10 +56,8 @@ def headline(config: ChatopsConfig, inc: Incident) -> str:
     return f"{inc.severity} ({label(config, inc.severity)}) {escape(inc.title)}"
 
 
-def _button(
-    text: str, action: ActionId, value: str, *, style: str | None = None, **kw: object
-) -> ButtonElement:
-    return ButtonElement(text=text, action_id=action.value, value=value, style=style, **kw)  # type: ignore[arg-type]
+def _button(text: str, action: ActionId, value: str, *, style: str | None = None) -> ButtonElement:
+    return ButtonElement(text=text, action_id=action.value, value=value, style=style)
 
 
 def incident_buttons(inc: Incident) -> ActionsBlock:

@@ -14,7 +14,7 @@ from typing import Any
 
 from bot.incidents import claims
 from bot.incidents.claims import Claim, Slot
-from bot.incidents.desk import Desk
+from bot.incidents.deps import IncidentDeps
 from bot.incidents.records import Incident, refresh_open_gauge
 from bot.incidents.slackapi import SlackStepError
 from bot.metrics import REMINDERS_SENT
@@ -22,15 +22,17 @@ from bot.metrics import REMINDERS_SENT
 log = logging.getLogger(__name__)
 
 
-class DuePoster:
-    """Subclasses say which columns (`slot`), what to post (`plan`, `send`) and what success writes."""
+class ExactlyOncePoster:
+    """Posts each due reminder or escalation once: claims due rows, posts them, settles them.
+
+    Subclasses say which columns (`slot`), what to post (`plan`, `send`) and what success writes."""
 
     kind = "reminder"  # the REMINDERS_SENT label
     slot: Slot
 
     def __init__(
         self,
-        desk: Desk,
+        desk: IncidentDeps,
         *,
         workers: int = 16,
         batch: int = 100,

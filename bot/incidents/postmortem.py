@@ -19,7 +19,7 @@ from bot.incidents import records
 from bot.incidents.messages import duration, label
 from bot.incidents.records import Incident
 from bot.incidents.roles import ROLES
-from bot.incidents.timeline import Event, events
+from bot.store.timeline import Event, events
 
 Name = Callable[[str], str]
 
@@ -74,7 +74,7 @@ def describe_event(ev: Event, name: Name) -> str:
     return f"{ev.kind.capitalize()}: {text} ({who})"
 
 
-def render(engine: Engine, config: ChatopsConfig, incident_id: int, *, name: Name = str) -> str:
+def draft_postmortem(engine: Engine, config: ChatopsConfig, incident_id: int, *, name: Name = str) -> str:
     """The report as Markdown. `name` turns a Slack user id into a display name."""
     inc = records.require(engine, incident_id)
     timeline = [e for e in events(engine, inc.id) if e.kind not in _SKIP]

@@ -98,7 +98,7 @@ def from_row(row: Any) -> Incident:
         service=m["service"],
         description=m["description"] or "",
         declared_by=m["declared_by"],
-        declared_at=as_utc(m["declared_at"]),  # type: ignore[arg-type]
+        declared_at=as_utc(m["declared_at"]),
         acknowledged_by=m["acknowledged_by"],
         acknowledged_at=as_utc(m["acknowledged_at"]),
         resolved_by=m["resolved_by"],

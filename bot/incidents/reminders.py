@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING, Any
 
 from bot.incidents import messages
 from bot.incidents.claims import Claim, Slot
-from bot.incidents.desk import Desk
+from bot.incidents.deps import IncidentDeps
 from bot.incidents.escalation import Escalations
-from bot.incidents.poster import DuePoster
+from bot.incidents.poster import ExactlyOncePoster
 from bot.incidents.records import Incident
 from bot.incidents.slack_setup import post
 from bot.store.tables import incidents
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from bot.runtime import Runtime
 
 
-class Reminders(DuePoster):
+class Reminders(ExactlyOncePoster):
     kind = "reminder"
     slot = Slot(due=incidents.c.next_update_due, lease=incidents.c.reminder_claimed_at)
 
@@ -39,7 +39,7 @@ def register(runtime: Runtime) -> None:
     """Add the reminder and escalation participants to the runtime's scheduler tick."""
     if runtime.scheduler is None:
         return
-    desk = Desk.of(runtime)
+    desk = IncidentDeps.of(runtime)
     reminders = Reminders(desk)
     escalations = Escalations(desk)
     runtime.extras["incidents.reminders"] = reminders

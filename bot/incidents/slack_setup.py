@@ -17,7 +17,7 @@ from typing import Any
 from slack_sdk.models.blocks import Block
 
 from bot.incidents import checklists, messages, naming, records
-from bot.incidents.desk import Desk
+from bot.incidents.deps import IncidentDeps
 from bot.incidents.records import SETUP_STEPS, STEP_LABELS, Incident
 from bot.incidents.roles import topic
 from bot.incidents.slackapi import SlackStepError, call
@@ -48,7 +48,7 @@ _CHANNEL_GONE = ("channel_not_found", "is_archived")
 
 
 def post(
-    desk: Desk, inc: Incident, text: str, blocks: list[Block] | None = None, **kw: Any
+    desk: IncidentDeps, inc: Incident, text: str, blocks: list[Block] | None = None, **kw: Any
 ) -> dict[str, Any]:
     """Post in the incident's channel; without one (set-up failed, or the channel was archived),
     in the incidents channel; when the bot was removed from the channel, it joins again."""
@@ -72,7 +72,9 @@ def post(
     return call(desk.web.chat_postMessage, channel=channel, text=text, blocks=payload, **kw)
 
 
-def update(desk: Desk, channel: str | None, ts: str | None, text: str, blocks: list[Block]) -> dict[str, Any]:
+def update(
+    desk: IncidentDeps, channel: str | None, ts: str | None, text: str, blocks: list[Block]
+) -> dict[str, Any]:
     """Rewrite a message the bot posted (the pinned summary, the announcement) in place."""
     if not channel or not ts:
         raise SlackStepError("chat.update", "the message to rewrite was never posted")
@@ -85,7 +87,7 @@ def _need_channel(inc: Incident) -> str:
     return inc.channel_id
 
 
-def _channel(desk: Desk, inc: Incident) -> Incident:
+def _channel(desk: IncidentDeps, inc: Incident) -> Incident:
     if inc.channel_id:
         return inc
     base = naming.base_name(
@@ -114,7 +116,7 @@ def _channel(desk: Desk, inc: Incident) -> Incident:
 
 
 def contact_entities(
-    desk: Desk, entries: Iterable[str], on_call: Mapping[str, list[str]] | None = None
+    desk: IncidentDeps, entries: Iterable[str], on_call: Mapping[str, list[str]] | None = None
 ) -> list[str]:
     """User and group ids for contacts entries: a contacts key expands, an id stays, and
     `rotation:NAME` is whoever is on call for it now (bot.oncall.roster; or `on_call`, a
@@ -137,7 +139,7 @@ def contact_entities(
     return list(dict.fromkeys(out))
 
 
-def on_call_snapshot(desk: Desk, at: datetime) -> dict[str, list[str]]:
+def on_call_snapshot(desk: IncidentDeps, at: datetime) -> dict[str, list[str]]:
     """`rotation:NAME` → who is on it at `at`, for every rotation (read before a claim)."""
     return {
         ROTATION_PREFIX + name: resolve_contact(desk.config, desk.engine, ROTATION_PREFIX + name, at)
@@ -145,7 +147,7 @@ def on_call_snapshot(desk: Desk, at: datetime) -> dict[str, list[str]]:
     }
 
 
-def rotation_user(desk: Desk, entry: str) -> str:
+def rotation_user(desk: IncidentDeps, entry: str) -> str:
     """`rotation:NAME` as a role holder: whoever is on call for it now."""
     name = rotation_name(entry) or ""
     if name not in desk.config.oncall.rotations:
@@ -157,7 +159,7 @@ def rotation_user(desk: Desk, entry: str) -> str:
     return users[0]
 
 
-def responders(desk: Desk, inc: Incident) -> list[str]:
+def responders(desk: IncidentDeps, inc: Incident) -> list[str]:
     """Declarer, role holders, contacts.oncall and the service's contacts (ids, groups unexpanded)."""
     entries = [inc.declared_by, *inc.roles.values(), "oncall"]
     if inc.service and inc.service in desk.config.services:
@@ -165,7 +167,7 @@ def responders(desk: Desk, inc: Incident) -> list[str]:
     return contact_entities(desk, entries)
 
 
-def invite(desk: Desk, channel: str, entities: list[str]) -> None:
+def invite(desk: IncidentDeps, channel: str, entities: list[str]) -> None:
     """Invite users and the members of groups; raise naming what failed after inviting the rest."""
     users, problems = desk.names.expand_groups(entities)
     for i in range(0, len(users), INVITE_CHUNK):
@@ -179,17 +181,17 @@ def invite(desk: Desk, channel: str, entities: list[str]) -> None:
         raise SlackStepError("usergroups.users.list", "; ".join(problems))
 
 
-def _invite(desk: Desk, inc: Incident) -> Incident:
+def _invite(desk: IncidentDeps, inc: Incident) -> Incident:
     invite(desk, _need_channel(inc), responders(desk, inc))
     return inc
 
 
-def _topic(desk: Desk, inc: Incident) -> Incident:
+def _topic(desk: IncidentDeps, inc: Incident) -> Incident:
     call(desk.web.conversations_setTopic, channel=_need_channel(inc), topic=topic(inc, desk.names))
     return inc
 
 
-def runbook_links(desk: Desk, inc: Incident) -> list[tuple[str, str]]:
+def runbook_links(desk: IncidentDeps, inc: Incident) -> list[tuple[str, str]]:
     """(title, link) for the service's runbooks that have a URL (itself, or incidents.runbook_url)."""
     if not inc.service or inc.service not in desk.config.services:
         return []
@@ -203,14 +205,14 @@ def runbook_links(desk: Desk, inc: Incident) -> list[tuple[str, str]]:
     return out
 
 
-def _bookmarks(desk: Desk, inc: Incident) -> Incident:
+def _bookmarks(desk: IncidentDeps, inc: Incident) -> Incident:
     channel = _need_channel(inc)
     for title, link in runbook_links(desk, inc):
         call(desk.web.bookmarks_add, channel_id=channel, title=title, type="link", link=link)
     return inc
 
 
-def _summary(desk: Desk, inc: Incident) -> Incident:
+def _summary(desk: IncidentDeps, inc: Incident) -> Incident:
     text, blocks = messages.summary(desk.config, inc)
     posted = call(
         desk.web.chat_postMessage,
@@ -221,7 +223,7 @@ def _summary(desk: Desk, inc: Incident) -> Incident:
     return records.save(desk.engine, inc.id, summary_ts=posted.get("ts"))
 
 
-def _pin(desk: Desk, inc: Incident) -> Incident:
+def _pin(desk: IncidentDeps, inc: Incident) -> Incident:
     channel = _need_channel(inc)
     if not inc.summary_ts:
         raise _Waits("waits for the summary message, which has not been posted yet")
@@ -233,9 +235,11 @@ def _pin(desk: Desk, inc: Incident) -> Incident:
     return inc
 
 
-def _checklist(desk: Desk, inc: Incident) -> Incident:
+def _checklist(desk: IncidentDeps, inc: Incident) -> Incident:
     every = messages.duration(desk.config.update_every(inc.severity))
-    text = checklists.render(inc.severity, messages.label(desk.config, inc.severity), every, desk.command)
+    text = checklists.checklist_text(
+        inc.severity, messages.label(desk.config, inc.severity), every, desk.command
+    )
     call(
         desk.web.chat_postMessage,
         channel=_need_channel(inc),
@@ -245,7 +249,7 @@ def _checklist(desk: Desk, inc: Incident) -> Incident:
     return inc
 
 
-def _announce(desk: Desk, inc: Incident) -> Incident:
+def _announce(desk: IncidentDeps, inc: Incident) -> Incident:
     text, blocks = messages.announcement(desk.config, inc)
     posted = call(
         desk.web.chat_postMessage,
@@ -259,7 +263,7 @@ def _announce(desk: Desk, inc: Incident) -> Incident:
     )
 
 
-STEPS: dict[str, Callable[[Desk, Incident], Incident]] = {
+STEPS: dict[str, Callable[[IncidentDeps, Incident], Incident]] = {
     "channel": _channel,
     "invite": _invite,
     "topic": _topic,
@@ -272,7 +276,9 @@ STEPS: dict[str, Callable[[Desk, Incident], Incident]] = {
 assert tuple(STEPS) == SETUP_STEPS
 
 
-def run(desk: Desk, inc: Incident, steps: Iterable[str] | None = None) -> tuple[Incident, list[StepFailure]]:
+def run(
+    desk: IncidentDeps, inc: Incident, steps: Iterable[str] | None = None
+) -> tuple[Incident, list[StepFailure]]:
     """Run the given steps (default: the pending ones) in order; record what is still pending."""
     todo = set(inc.pending_steps if steps is None else steps)
     if desk.slack is None:  # the console without --slack: everything waits for retry-setup
@@ -312,7 +318,7 @@ def _still(step: str, todo: set[str], current: str, failures: list[StepFailure])
     return SETUP_STEPS.index(step) > SETUP_STEPS.index(current)
 
 
-def _link_late_channel(desk: Desk, inc: Incident) -> None:
+def _link_late_channel(desk: IncidentDeps, inc: Incident) -> None:
     """The channel came after the announcement (a retry): fix the link in the announcement."""
     text, blocks = messages.announcement(desk.config, inc)
     channel, ts = inc.announcement_channel, inc.announcement_ts

@@ -49,6 +49,7 @@ class OfflineSlack(WebClient):
         headers: dict[str, Any] | None = None,
         auth: dict[str, Any] | None = None,
     ) -> SlackResponse:
+        del http_verb, files, data, params, json, headers, auth  # WebClient's signature; nothing is sent
         raise SlackStepError(api_method, "not connected to Slack (console mode)")
 
 

@@ -15,7 +15,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.commands.builtin import BuiltinFn, Call, builtin
-from bot.incidents.desk import Desk
+from bot.incidents.deps import IncidentDeps
 from bot.incidents.slackapi import SlackStepError, call
 from bot.oncall import overrides as ov
 from bot.oncall import roster
@@ -262,7 +262,7 @@ def schedule(c: Call) -> None:
 
 
 def c_name(c: Call, user: str | None) -> str:
-    return Desk.of(c.runtime).names(user) if user else "—"
+    return IncidentDeps.of(c.runtime).names(user) if user else "—"
 
 
 # -- overrides -------------------------------------------------------------------------------------

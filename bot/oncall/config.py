@@ -7,7 +7,7 @@ imports `bot.config`.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from datetime import date, time, timedelta
 from pathlib import Path
 from typing import Any
@@ -224,7 +224,3 @@ def check_rotation_refs(config: Any) -> None:
         ]
         if paged:
             raise ValueError(f"{paged[0]}: pages, but paging.pagerduty is not configured")
-
-
-def rotation_names(entries: Iterable[str]) -> list[str]:
-    return [n for e in entries if (n := rotation_name(e)) is not None]

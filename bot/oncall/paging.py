@@ -27,14 +27,14 @@ from sqlalchemy import Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from bot.incidents import records
-from bot.incidents.desk import Desk
+from bot.incidents.deps import IncidentDeps
 from bot.incidents.records import Incident
 from bot.incidents.slack_setup import post
 from bot.incidents.slackapi import SlackStepError, mention
-from bot.incidents.timeline import add_event
 from bot.oncall.config import PagerDutyConfig
 from bot.oncall.tables import paging_alerts
 from bot.store.audit import Event, Outcome, record
+from bot.store.timeline import add_event
 from handlers.redact import redact
 
 if TYPE_CHECKING:
@@ -100,7 +100,7 @@ def describe_error(exc: Exception) -> str:
 class Pager:
     """Turns incident changes into Events API v2 calls, on one worker thread."""
 
-    def __init__(self, desk: Desk, cfg: PagerDutyConfig, *, client: Any = None) -> None:
+    def __init__(self, desk: IncidentDeps, cfg: PagerDutyConfig, *, client: Any = None) -> None:
         self.desk = desk
         self.cfg = cfg
         self.client = client or make_client(cfg)
@@ -341,7 +341,7 @@ def register(runtime: Runtime) -> Pager | None:
     cfg = runtime.config.paging.pagerduty
     if cfg is None:
         return None
-    desk = Desk.of(runtime)
+    desk = IncidentDeps.of(runtime)
     pager = Pager(desk, cfg)
     desk.hooks.append(pager.hook)
     runtime.extras["paging"] = pager

@@ -64,7 +64,7 @@ def next_segment(rot: Rotation, members: tuple[str, ...], now: datetime) -> Segm
     if c < 0:  # nobody has served yet: the new list applies from the start
         return Segment(members, None, 0, 0)
     old = rot.segment_at(now)
-    current = old.member(c)
+    current = rot.scheduled_at(now) or old.member(c)
     follower = old.member(c + 1)
     if current in members:
         effective, base = rot.boundary(c + 1), c + 1
@@ -153,8 +153,8 @@ def overrides(
             id=int(r["id"]),
             rotation=r["rotation"],
             user=r["user_id"],
-            start=as_utc(r["starts_at"]),  # type: ignore[arg-type]
-            end=as_utc(r["ends_at"]),  # type: ignore[arg-type]
+            start=as_utc(r["starts_at"]),
+            end=as_utc(r["ends_at"]),
             created_by=r["created_by"],
             reason=r["reason"] or "",
         )

@@ -95,10 +95,6 @@ class Rotation:
     def starts(self) -> datetime:
         return self.boundary(0)
 
-    def next_handoff(self, t: datetime) -> datetime:
-        """The first hand-off strictly after t (the rotation's start when it has not started)."""
-        return self.boundary(max(self.index_at(t) + 1, 0))
-
     # -- who ---------------------------------------------------------------------------------
 
     def segment_at(self, t: datetime) -> Segment:

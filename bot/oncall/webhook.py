@@ -29,14 +29,14 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from bot.incidents import lifecycle, records
-from bot.incidents.desk import Desk
+from bot.incidents.deps import IncidentDeps
 from bot.incidents.records import IncidentError
 from bot.incidents.slack_setup import post
 from bot.incidents.slackapi import SlackStepError
-from bot.incidents.timeline import add_event
 from bot.oncall.paging import STALE, Pager
 from bot.oncall.tables import paging_alerts, paging_webhooks
 from bot.store.audit import Event, Outcome, record
+from bot.store.timeline import add_event
 
 if TYPE_CHECKING:
     from bot.runtime import Runtime
@@ -201,7 +201,7 @@ class Webhook:
             )
 
     def _acknowledged(self, pager: Pager, incident_id: int, who: str) -> str:
-        desk: Desk = pager.desk
+        desk: IncidentDeps = pager.desk
         inc = records.get(desk.engine, incident_id)
         if inc is None:
             return "unknown incident"
@@ -226,7 +226,7 @@ class Webhook:
         return "acknowledged"
 
     def _resolved(self, pager: Pager, incident_id: int, who: str, link: str | None) -> str:
-        desk: Desk = pager.desk
+        desk: IncidentDeps = pager.desk
         inc = records.get(desk.engine, incident_id)
         if inc is None:
             return "unknown incident"
@@ -265,7 +265,7 @@ class Webhook:
             detail=detail,
         )
 
-    def _tell(self, desk: Desk, inc: records.Incident, text: str) -> None:
+    def _tell(self, desk: IncidentDeps, inc: records.Incident, text: str) -> None:
         try:
             post(desk, inc, text)
         except SlackStepError as exc:

@@ -18,11 +18,11 @@ from pydantic import ValidationError
 
 from bot.config import ChatopsConfig
 from bot.executor import Done, Failed, NeedsConfirmation, Outcome_, Refused, Request
-from bot.incidents.timeline import record_for_channel
 from bot.runbooks.model import HandlerStep, Runbook
 from bot.runbooks.params import ParamError, bind
 from bot.runbooks.resolve import StepError, as_words, raw_args, validation_message
 from bot.runbooks.template import variables
+from bot.store.timeline import record_for_channel
 from handlers import HandlerSpec, Registry
 
 if TYPE_CHECKING:

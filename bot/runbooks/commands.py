@@ -15,7 +15,6 @@ from sqlalchemy import Engine as SqlEngine
 from bot.commands.builtin import Call, builtin
 from bot.commands.responder import Responder
 from bot.commands.target import Target
-from bot.incidents.timeline import record_for_channel
 from bot.metrics import HANDLER_SECONDS
 from bot.render.slack import escape
 from bot.runbooks.actions import offers
@@ -25,6 +24,7 @@ from bot.runbooks.model import ChecklistStep, HandlerStep, ManualStep, Runbook
 from bot.runbooks.params import ParamError, bind, describe, split_assignments
 from bot.runbooks.progress import ProgressSink, ReplyProgress, SlackProgress, View
 from bot.store.audit import Event, Outcome, record
+from bot.store.timeline import record_for_channel
 from handlers import HandlerSpec
 from handlers.results import Table
 

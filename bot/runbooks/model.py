@@ -43,8 +43,8 @@ from pydantic import (
     model_validator,
 )
 
-from bot.runbooks.checks import check_threshold
-from bot.runbooks.cron import check_cron, check_timezone
+from bot.cron import check_cron, check_timezone
+from bot.runbooks.thresholds import check_threshold
 from handlers.params import Duration
 
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")

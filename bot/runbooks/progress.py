@@ -31,12 +31,11 @@ from bot.commands.responder import Responder
 from bot.config import ChatopsConfig
 from bot.metrics import SLACK_API_ERRORS
 from bot.render.slack import MAX_BLOCKS, TEXT_LIMIT, context, escape, header, result_blocks, section
-from bot.render.text import to_text
 from bot.runbooks.actions import Offer
 from bot.runbooks.engine import Run, State, StepRun
 from bot.runbooks.model import ChecklistStep, HandlerStep, ManualStep
 from bot.runbooks.params import describe
-from bot.runbooks.template import render_text
+from bot.runbooks.template import fill_text
 from bot.slack.ids import ActionId
 from handlers.redact import redact
 
@@ -84,15 +83,15 @@ class View:
     def step_line(self, run: Run, sr: StepRun) -> str:
         step = sr.step
         if isinstance(step, ManualStep):
-            body = escape(render_text(step.text, run.values))
-            cmd = f"\n```{escape(render_text(step.command, run.values))}```" if step.command else ""
+            body = escape(fill_text(step.text, run.values))
+            cmd = f"\n```{escape(fill_text(step.command, run.values))}```" if step.command else ""
             return f"{ICON[State.MANUAL]} *{escape(step.title)}* _(manual)_\n{body}{cmd}"
         if isinstance(step, ChecklistStep):
-            items = "\n".join(f"☐ {escape(render_text(i, run.values))}" for i in step.items)
+            items = "\n".join(f"☐ {escape(fill_text(i, run.values))}" for i in step.items)
             return f":ballot_box_with_check: *{escape(step.title)}* _(checklist)_\n{items}"
         assert isinstance(step, HandlerStep)
         took = f" · {_seconds(sr.elapsed)}" if sr.state.done and sr.elapsed is not None else ""
-        title = escape(render_text(step.title, run.values))
+        title = escape(fill_text(step.title, run.values))
         head = f"{ICON[sr.state]} *{title}* `{step.handler}` — {sr.state.value}{took}"
         lines = [escape(f.text) for f in sr.findings]
         if sr.error:
@@ -116,7 +115,7 @@ class View:
         blocks: list[Block] = []
         by_id = {o.step.id: o for o in self.offers}
         for step in run.runbook.resolution:
-            title = escape(render_text(step.title, run.values))
+            title = escape(fill_text(step.title, run.values))
             if isinstance(step, HandlerStep):
                 found = by_id.get(step.id)
                 if found is not None and found.ready:
@@ -125,11 +124,11 @@ class View:
                     why = escape(found.problem) if found else "not available"
                     blocks.append(section(f":no_entry_sign: *{title}* `{step.handler}`\n_{why}_"))
             elif isinstance(step, ManualStep):
-                body = escape(render_text(step.text, run.values))
-                cmd = f"\n```{escape(render_text(step.command, run.values))}```" if step.command else ""
+                body = escape(fill_text(step.text, run.values))
+                cmd = f"\n```{escape(fill_text(step.command, run.values))}```" if step.command else ""
                 blocks.append(section(f":memo: *{title}* _(manual)_\n{body}{cmd}"))
             else:
-                items = "\n".join(f"☐ {escape(render_text(i, run.values))}" for i in step.items)
+                items = "\n".join(f"☐ {escape(fill_text(i, run.values))}" for i in step.items)
                 blocks.append(section(f":ballot_box_with_check: *{title}* _(checklist)_\n{items}"))
         return blocks
 
@@ -195,7 +194,7 @@ class View:
         if run.runbook.resolution:
             lines.append("*Resolution*")
         for step in run.runbook.resolution:
-            title = escape(render_text(step.title, run.values))
+            title = escape(fill_text(step.title, run.values))
             found = by_id.get(step.id)
             if found is not None:
                 how = (
@@ -203,7 +202,7 @@ class View:
                 )
                 lines.append(f"• *{title}*: {how}")
             elif isinstance(step, ManualStep):
-                lines.append(f"• *{title}* _(manual)_: {escape(render_text(step.text, run.values))}")
+                lines.append(f"• *{title}* _(manual)_: {escape(fill_text(step.text, run.values))}")
             elif isinstance(step, ChecklistStep):
                 lines.append(f"• *{title}* _(checklist)_: " + "; ".join(escape(i) for i in step.items))
         return "\n".join(lines)
@@ -235,7 +234,7 @@ def _pack(lines: list[str], room: int) -> list[Block]:
 
 def step_output(run: Run, sr: StepRun) -> tuple[str, list[dict[str, Any]], str | None]:
     """A finished step's thread reply: text, blocks, and the whole output when it had to be cut."""
-    title = render_text(sr.step.title, run.values)
+    title = fill_text(sr.step.title, run.values)
     took = f" · {_seconds(sr.elapsed)}" if sr.elapsed is not None else ""
     head = f"{ICON[sr.state]} *{escape(title)}* `{sr.handler}` — {sr.state.value}{took}"
     notes = [escape(f.text) for f in sr.findings]
@@ -371,18 +370,3 @@ class ReplyProgress:
         for sr in run.steps:
             if sr.result is not None:
                 self.respond.result(sr.result, heading=f"{sr.step.title} ({sr.handler})")
-
-
-def plain_summary(run: Run) -> str:
-    """The run as plain text (logs, the audit detail)."""
-    lines = [f"Runbook {run.runbook.name}: {run.verdict().text}"]
-    for sr in run.steps:
-        if sr.state is State.MANUAL:
-            continue
-        lines.append(f"  [{sr.state.value}] {sr.step.id} ({sr.handler}) {_seconds(sr.elapsed)}")
-        lines += [f"      {f.text}" for f in sr.findings]
-        if sr.error:
-            lines.append(f"      {redact(sr.error)}")
-        if sr.result is not None and sr.state is not State.OK:
-            lines += [f"      {line}" for line in to_text(sr.result).splitlines()[:5]]
-    return "\n".join(lines)

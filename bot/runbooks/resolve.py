@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from bot.commands.target import SERVICE_FIELDS, Target, UnknownService, expand, fill_from_service
 from bot.config import ChatopsConfig
 from bot.runbooks.model import HandlerStep
-from bot.runbooks.template import TemplateError, render
+from bot.runbooks.template import TemplateError, fill_args
 from handlers import HandlerSpec
 from handlers.params import Params
 
@@ -51,7 +51,7 @@ def raw_args(
 ) -> dict[str, Any]:
     """The step's args with templates filled and the service expanded (not yet validated)."""
     try:
-        rendered = render(dict(step.args), values)
+        rendered = fill_args(dict(step.args), values)
     except TemplateError as exc:
         raise StepError(str(exc)) from None
     return expand_service(spec, rendered, config)

@@ -24,9 +24,9 @@ from slack_sdk.errors import SlackApiError
 from sqlalchemy import update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from bot.cron import latest_due
 from bot.metrics import SLACK_API_ERRORS
 from bot.render.slack import section
-from bot.runbooks.cron import latest_due
 from bot.runbooks.params import ParamError, bind
 from bot.store.tables import scheduled_runs
 

@@ -64,7 +64,7 @@ def _text(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-def render(value: Any, params: Mapping[str, Any]) -> Any:
+def fill_args(value: Any, params: Mapping[str, Any]) -> Any:
     """Fill templates from `params`; OMIT for an arg that is exactly an unset param."""
     if isinstance(value, str):
         _check_syntax(value)
@@ -81,15 +81,15 @@ def render(value: Any, params: Mapping[str, Any]) -> Any:
 
         return _VAR.sub(sub, value)
     if isinstance(value, list | tuple):
-        items = [render(v, params) for v in value]
+        items = [fill_args(v, params) for v in value]
         return [v for v in items if v is not OMIT]
     if isinstance(value, Mapping):
-        rendered = {k: render(v, params) for k, v in value.items()}
+        rendered = {k: fill_args(v, params) for k, v in value.items()}
         return {k: v for k, v in rendered.items() if v is not OMIT}
     return value
 
 
-def render_text(text: str, params: Mapping[str, Any]) -> str:
+def fill_text(text: str, params: Mapping[str, Any]) -> str:
     """For text shown to people (manual steps, titles): unset params read as `<name>`."""
     _check_syntax(text)
     return _VAR.sub(

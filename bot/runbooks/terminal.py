@@ -19,15 +19,15 @@ from rich.text import Text
 
 from bot.commands.target import Target
 from bot.config import ChatopsConfig
+from bot.cron import trigger
 from bot.render.text import to_text
 from bot.runbooks.actions import offers
 from bot.runbooks.catalog import Loaded
-from bot.runbooks.cron import trigger
 from bot.runbooks.engine import Engine, Run, State, StepRun
 from bot.runbooks.loader import Problem, load_dir
 from bot.runbooks.model import ChecklistStep, HandlerStep, ManualStep, Runbook
 from bot.runbooks.params import ParamError, bind, coerce, describe, split_assignments
-from bot.runbooks.template import render_text
+from bot.runbooks.template import fill_text
 from handlers import HandlerSpec, Registry
 
 EXIT = {State.OK: 0, State.WARN: 1, State.CRIT: 2, State.ERROR: 3}
@@ -202,10 +202,10 @@ def run(
     for sr in manual:
         step = sr.step
         text = (
-            render_text(step.text, values)
+            fill_text(step.text, values)
             if isinstance(step, ManualStep)
             else "\n".join(
-                f"[ ] {render_text(i, values)}"
+                f"[ ] {fill_text(i, values)}"
                 for i in step.items  # type: ignore[union-attr]
             )
         )
@@ -222,12 +222,12 @@ def run(
     lines: list[Text] = []
     for found in offers(rb, values, engine.registry, config):
         if found.ready:
-            lines.append(Text(f"  {render_text(found.step.title, values)}: {found.command(config)}"))
+            lines.append(Text(f"  {fill_text(found.step.title, values)}: {found.command(config)}"))
         else:
-            lines.append(Text(f"  {render_text(found.step.title, values)}: {found.problem}", style="dim"))
+            lines.append(Text(f"  {fill_text(found.step.title, values)}: {found.problem}", style="dim"))
     for step in rb.resolution:
         if isinstance(step, ManualStep):
-            lines.append(Text(f"  {step.title} (manual): {render_text(step.text, values)}"))
+            lines.append(Text(f"  {step.title} (manual): {fill_text(step.text, values)}"))
         elif isinstance(step, ChecklistStep):
             lines.append(Text(f"  {step.title} (checklist): " + "; ".join(step.items)))
     if lines:

@@ -14,12 +14,12 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from bot.runbooks.checks import parse_threshold
 from bot.runbooks.loader import KeyPath, Located, Problem, where
 from bot.runbooks.model import ChecklistStep, HandlerStep, ManualStep, Runbook
 from bot.runbooks.params import coerce, placeholders
 from bot.runbooks.resolve import SERVICE_FILLS
-from bot.runbooks.template import TemplateError, render, variables
+from bot.runbooks.template import TemplateError, fill_args, variables
+from bot.runbooks.thresholds import parse_threshold
 from handlers import TARGET_FIELD, HandlerSpec, Registry
 
 # Error types that mean "this value has the wrong type" rather than "this value is not allowed":
@@ -97,7 +97,7 @@ def _check_args(
             )
             args.pop(key)
     try:
-        rendered = render(args, stand_in)
+        rendered = fill_args(args, stand_in)
     except TemplateError:
         return  # reported above
     if service_given:
@@ -193,7 +193,7 @@ def _check_checks(out: _Collector, runbook: Runbook) -> None:
                 out.add((*path, key), f"threshold template {name!r} must be an int param")
             if names and not not_int:
                 try:
-                    parse_threshold(str(render(raw, stand_in)))
+                    parse_threshold(str(fill_args(raw, stand_in)))
                 except ValueError as exc:
                     out.add((*path, key), str(exc))
 

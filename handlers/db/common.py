@@ -21,7 +21,7 @@ from typing import Annotated, Any
 
 import psycopg
 from psycopg import sql
-from psycopg.rows import dict_row
+from psycopg.rows import TupleRow, dict_row
 from psycopg_pool import ConnectionPool, PoolClosed, PoolTimeout
 from pydantic import AfterValidator
 
@@ -36,7 +36,6 @@ Cursor = psycopg.Cursor[Row]
 
 DEFAULT_STATEMENT_TIMEOUT_MS = 5000
 QUERY_WIDTH = 100  # characters of a query shown in a table cell
-APPLICATION_NAME = "chatops"
 
 # A query text can carry a password (`ALTER ROLE x PASSWORD '...'`); handlers.redact covers
 # URLs and key=value forms, this covers the SQL form.
@@ -68,11 +67,16 @@ RelationName = Annotated[str, AfterValidator(_relation_name)]
 """A table or index name, optionally schema-qualified; checked against the catalogue later."""
 
 
-def label(ctx: Context[Any]) -> str:
+# What the bot gives a PostgreSQL handler: the database's pool (bot/services.py builds it).
+Pool = ConnectionPool[psycopg.Connection[TupleRow]]
+PgContext = Context[Pool]
+
+
+def label(ctx: PgContext) -> str:
     return f"database {ctx.target}" if ctx.target else "the database"
 
 
-def statement_timeout_ms(ctx: Context[Any]) -> int:
+def statement_timeout_ms(ctx: PgContext) -> int:
     try:
         ms = int(ctx.options.get("statement_timeout_ms", DEFAULT_STATEMENT_TIMEOUT_MS))
     except (TypeError, ValueError):
@@ -81,7 +85,7 @@ def statement_timeout_ms(ctx: Context[Any]) -> int:
     return ms if ms > 0 else DEFAULT_STATEMENT_TIMEOUT_MS
 
 
-def maintenance_timeout_ms(ctx: Context[Any]) -> int:
+def maintenance_timeout_ms(ctx: PgContext) -> int:
     """VACUUM / REINDEX get longer than a diagnostic, but still end before the bot gives up."""
     configured = ctx.options.get("maintenance_timeout_ms")
     if isinstance(configured, int | float) and configured > 0:
@@ -96,7 +100,7 @@ def sql_text(query: str | None, limit: int = QUERY_WIDTH) -> str:
     return cut(redact(_SQL_PASSWORD.sub(r"\1***", query)), limit)
 
 
-def _pool(ctx: Context[Any]) -> ConnectionPool[Any]:
+def _pool(ctx: PgContext) -> Pool:
     pool = ctx.client
     if not isinstance(pool, ConnectionPool):
         raise HandlerError(f"{label(ctx)}: no connection pool is configured for it")
@@ -104,7 +108,7 @@ def _pool(ctx: Context[Any]) -> ConnectionPool[Any]:
 
 
 @contextmanager
-def connection(ctx: Context[Any], *, timeout_ms: int | None = None) -> Iterator[psycopg.Connection[Any]]:
+def connection(ctx: PgContext, *, timeout_ms: int | None = None) -> Iterator[psycopg.Connection[Any]]:
     """A pooled connection; any failure becomes a HandlerError naming the database."""
     pool = _pool(ctx)
     # Half the budget waiting for the pool, the rest to find out why it had nothing to give.
@@ -121,7 +125,7 @@ def connection(ctx: Context[Any], *, timeout_ms: int | None = None) -> Iterator[
 
 
 @contextmanager
-def read_only(ctx: Context[Any]) -> Iterator[Cursor]:
+def read_only(ctx: PgContext) -> Iterator[Cursor]:
     """A dict-row cursor in a READ ONLY transaction bounded by the statement timeout."""
     ms = statement_timeout_ms(ctx)
     with connection(ctx, timeout_ms=ms) as conn, conn.transaction(), conn.cursor(row_factory=dict_row) as cur:
@@ -133,7 +137,7 @@ def read_only(ctx: Context[Any]) -> Iterator[Cursor]:
 
 
 @contextmanager
-def writable(ctx: Context[Any]) -> Iterator[Cursor]:
+def writable(ctx: PgContext) -> Iterator[Cursor]:
     """A dict-row cursor in an ordinary transaction bounded by the statement timeout."""
     ms = statement_timeout_ms(ctx)
     with connection(ctx, timeout_ms=ms) as conn, conn.transaction(), conn.cursor(row_factory=dict_row) as cur:
@@ -149,7 +153,7 @@ class Notices:
 
 
 @contextmanager
-def autocommit(ctx: Context[Any], timeout_ms: int) -> Iterator[tuple[Cursor, Notices]]:
+def autocommit(ctx: PgContext, timeout_ms: int) -> Iterator[tuple[Cursor, Notices]]:
     """An autocommit cursor with a session statement_timeout, restored before reuse."""
     with connection(ctx, timeout_ms=timeout_ms) as conn:
         notices = Notices([])
@@ -178,7 +182,7 @@ def first_line(exc: BaseException) -> str:
     return redact(" ".join(text.split()))[:400]
 
 
-def translate(ctx: Context[Any], exc: psycopg.Error, timeout_ms: int) -> HandlerError:
+def translate(ctx: PgContext, exc: psycopg.Error, timeout_ms: int) -> HandlerError:
     """Map a psycopg error to the HandlerError the user reads."""
     where = label(ctx)
     msg = first_line(exc)
@@ -220,7 +224,7 @@ def describe_connect_error(exc: BaseException) -> str:
     return f"{kind} ({text})"
 
 
-def unreachable(ctx: Context[Any], pool: ConnectionPool[Any], waited: float) -> TargetUnavailable:
+def unreachable(ctx: PgContext, pool: ConnectionPool[Any], waited: float) -> TargetUnavailable:
     """The pool gave no connection in time: find out whether the server is down or the pool busy."""
     conninfo = pool.conninfo() if callable(pool.conninfo) else pool.conninfo
     raw_kwargs = pool.kwargs() if callable(pool.kwargs) else pool.kwargs
@@ -276,7 +280,7 @@ LIMIT 5
 """
 
 
-def resolve_relation(ctx: Context[Any], cur: Cursor, typed: str, kinds: Sequence[str], what: str) -> Relation:
+def resolve_relation(ctx: PgContext, cur: Cursor, typed: str, kinds: Sequence[str], what: str) -> Relation:
     """Find a table/index the user named in the catalogue, or explain why not."""
     m = _QUALIFIED.match(typed)
     if m is None:  # the params model already checked; this guards direct callers

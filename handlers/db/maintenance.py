@@ -13,9 +13,10 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from handlers import Client, Context, handler
+from handlers import Client, handler
 from handlers.db.common import (
     Cursor,
+    PgContext,
     Relation,
     RelationName,
     autocommit,
@@ -92,7 +93,7 @@ def _table_facts(cur: Cursor, rel: Relation) -> dict[str, Any]:
     return cur.fetchone() or {}
 
 
-def preview_vacuum(ctx: Context[Any], params: VacuumAnalyze) -> Preview:
+def preview_vacuum(ctx: PgContext, params: VacuumAnalyze) -> Preview:
     with read_only(ctx) as cur:
         if params.table is None:
             cur.execute(_DATABASE_STATS_SQL)
@@ -119,7 +120,7 @@ def preview_vacuum(ctx: Context[Any], params: VacuumAnalyze) -> Preview:
     )
 
 
-def _vacuum_notes(ctx: Context[Any]) -> list[str]:
+def _vacuum_notes(ctx: PgContext) -> list[str]:
     return [
         "VACUUM does not block reads or writes (it conflicts only with DDL and other vacuums).",
         f"It stops after {duration(maintenance_timeout_ms(ctx) / 1000)}; the work done until then is kept.",
@@ -138,7 +139,7 @@ def _ago(seconds: float | None) -> str:
     preview=preview_vacuum,
     sub="vacuum-analyze",
 )
-def vacuum_analyze(ctx: Context[Any], params: VacuumAnalyze) -> KeyValues:
+def vacuum_analyze(ctx: PgContext, params: VacuumAnalyze) -> KeyValues:
     """VACUUM (ANALYZE) a table, or every table of the database when none is given.
 
     `/db vacuum-analyze [TABLE] [database]` (a database without a table: `--database NAME`).
@@ -192,7 +193,7 @@ class Reindex(Params):
     database: str | None = database_arg()
 
 
-def _checked_index(ctx: Context[Any], cur: Cursor, typed: str) -> tuple[Relation, dict[str, Any]]:
+def _checked_index(ctx: PgContext, cur: Cursor, typed: str) -> tuple[Relation, dict[str, Any]]:
     version = server_version(cur)
     if version < 120000:
         raise InvalidRequest(
@@ -208,7 +209,7 @@ def _checked_index(ctx: Context[Any], cur: Cursor, typed: str) -> tuple[Relation
     return rel, cur.fetchone() or {}
 
 
-def preview_reindex(ctx: Context[Any], params: Reindex) -> Preview:
+def preview_reindex(ctx: PgContext, params: Reindex) -> Preview:
     with read_only(ctx) as cur:
         rel, info = _checked_index(ctx, cur, params.index)
     return Preview(
@@ -226,7 +227,7 @@ def preview_reindex(ctx: Context[Any], params: Reindex) -> Preview:
 
 
 @handler("db.reindex", Reindex, client=Client.POSTGRES, destructive=True, preview=preview_reindex)
-def reindex(ctx: Context[Any], params: Reindex) -> KeyValues:
+def reindex(ctx: PgContext, params: Reindex) -> KeyValues:
     """Rebuild an index without blocking writes (REINDEX INDEX CONCURRENTLY).
 
     `/db reindex INDEX [database]`. Needs PostgreSQL 12 or later.

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from handlers import Client, Context, handler
-from handlers.db.common import Cursor, label, read_only
+from handlers import Client, handler
+from handlers.db.common import Cursor, PgContext, Row, label, read_only
 from handlers.db.stats import Target
 from handlers.humanize import duration, size
 from handlers.results import Group, KeyValues, Table
@@ -42,7 +42,7 @@ SELECT pg_last_wal_receive_lsn()::text AS received, pg_last_wal_replay_lsn()::te
 
 
 @handler("db.replication", Target, client=Client.POSTGRES)
-def replication(ctx: Context[Any], params: Target) -> Group:
+def replication(ctx: PgContext, params: Target) -> Group:
     """Replication: lag per replica (bytes and seconds) and slots on a primary; replay delay on a standby.
 
     `/db replication [database]`
@@ -56,66 +56,68 @@ def replication(ctx: Context[Any], params: Target) -> Group:
         replicas = cur.fetchall()
         cur.execute(_SLOTS_SQL)
         slots = cur.fetchall()
-    inactive = [s for s in slots if not s["active"]]
-    values: dict[str, Any] = {
+    values = _primary_values(replicas, slots)
+    parts: list[Table] = [_replicas_table(ctx, replicas, values)]
+    if slots:
+        parts.append(_slots_table(slots))
+    return Group(title=f"Replication of {label(ctx)}", parts=parts, values=values)
+
+
+def _primary_values(replicas: list[Row], slots: list[Row]) -> dict[str, Any]:
+    return {
         "role": "primary",
         "replicas": len(replicas),
         "max_lag_bytes": max((float(r["lag_bytes"] or 0) for r in replicas), default=0.0),
         "max_replay_lag_s": max((float(r["replay_lag_s"] or 0) for r in replicas), default=0.0),
         "slots": len(slots),
-        "inactive_slots": len(inactive),
+        "inactive_slots": sum(1 for s in slots if not s["active"]),
         "max_slot_retained_bytes": max((float(s["retained_bytes"] or 0) for s in slots), default=0.0),
     }
+
+
+def _replicas_table(ctx: PgContext, replicas: list[Row], values: dict[str, Any]) -> Table:
     summary = (
         f"{len(replicas)} replicas connected; largest lag {size(values['max_lag_bytes'])}, "
         f"{duration(values['max_replay_lag_s']) or '0 ms'} replay lag."
         if replicas
         else f"{label(ctx)} is a primary with no replicas connected."
     )
-    parts: list[Table] = [
-        Table(
-            title=f"Replicas of {label(ctx)}",
-            columns=("replica", "client", "state", "sync", "lag", "write lag", "flush lag", "replay lag"),
-            rows=[
-                (
-                    r["name"],
-                    r["client"],
-                    r["state"] or "",
-                    r["sync_state"] or "",
-                    size(r["lag_bytes"]),
-                    duration(r["write_lag_s"]),
-                    duration(r["flush_lag_s"]),
-                    duration(r["replay_lag_s"]),
-                )
-                for r in replicas
-            ],
-            summary=summary,
-            values=values,
-        )
-    ]
-    if slots:
-        parts.append(
-            Table(
-                title="Replication slots",
-                columns=("slot", "type", "active", "WAL retained"),
-                rows=[
-                    (
-                        s["slot_name"],
-                        s["slot_type"],
-                        "yes" if s["active"] else "NO",
-                        size(s["retained_bytes"]),
-                    )
-                    for s in slots
-                ],
-                summary=f"{len(inactive)} inactive slots keep WAL on the primary's disk until dropped."
-                if inactive
-                else "",
+    return Table(
+        title=f"Replicas of {label(ctx)}",
+        columns=("replica", "client", "state", "sync", "lag", "write lag", "flush lag", "replay lag"),
+        rows=[
+            (
+                r["name"],
+                r["client"],
+                r["state"] or "",
+                r["sync_state"] or "",
+                size(r["lag_bytes"]),
+                duration(r["write_lag_s"]),
+                duration(r["flush_lag_s"]),
+                duration(r["replay_lag_s"]),
             )
-        )
-    return Group(title=f"Replication of {label(ctx)}", parts=parts, values=values)
+            for r in replicas
+        ],
+        summary=summary,
+        values=values,
+    )
 
 
-def _standby(ctx: Context[Any], cur: Cursor) -> Group:
+def _slots_table(slots: list[Row]) -> Table:
+    inactive = sum(1 for s in slots if not s["active"])
+    kept = f"{inactive} inactive slots keep WAL on the primary's disk until dropped." if inactive else ""
+    return Table(
+        title="Replication slots",
+        columns=("slot", "type", "active", "WAL retained"),
+        rows=[
+            (s["slot_name"], s["slot_type"], "yes" if s["active"] else "NO", size(s["retained_bytes"]))
+            for s in slots
+        ],
+        summary=kept,
+    )
+
+
+def _standby(ctx: PgContext, cur: Cursor) -> Group:
     cur.execute(_STANDBY_SQL)
     r = cur.fetchone() or {}
     values: dict[str, Any] = {

@@ -8,8 +8,8 @@ from typing import Annotated, Any
 
 from pydantic import Field
 
-from handlers import Client, Context, handler
-from handlers.db.common import Row, database_arg, label, read_only, server_version, sql_text
+from handlers import Client, handler
+from handlers.db.common import PgContext, Row, database_arg, label, read_only, server_version, sql_text
 from handlers.humanize import duration, pct
 from handlers.params import Duration, Params, arg
 from handlers.results import Check, Group, Status, Table
@@ -138,7 +138,7 @@ class Activity(Params):
 
 
 @handler("db.activity", Activity, client=Client.POSTGRES)
-def activity(ctx: Context[Any], params: Activity) -> Table:
+def activity(ctx: PgContext, params: Activity) -> Table:
     """Sessions that are doing something: pid, user, application, client, state, wait, duration, query.
 
     Idle sessions are left out unless `--all`. The bot's own session is never listed.
@@ -178,7 +178,7 @@ class Connections(Params):
 
 
 @handler("db.connections", Connections, client=Client.POSTGRES)
-def connections(ctx: Context[Any], params: Connections) -> Group:
+def connections(ctx: PgContext, params: Connections) -> Group:
     """Connections by state and by application against max_connections (warn 80%, critical 95%).
 
     `/db connections [database]`
@@ -225,32 +225,35 @@ def connections(ctx: Context[Any], params: Connections) -> Group:
         f"{waiting} waiting on a lock. Thresholds: warn {CONNECTIONS_WARN_PCT:.0f}%, "
         f"critical {CONNECTIONS_CRIT_PCT:.0f}%."
     )
-    apps = sorted(by_app.items(), key=lambda kv: (-sum(kv[1].values()), kv[0]))
-    table = Table(
-        title="By application",
-        columns=("application", "connections", "active", "idle", "idle in transaction", "other"),
-        rows=[
-            (
-                app,
-                str(sum(c.values())),
-                str(c["active"]),
-                str(c["idle"]),
-                str(c["idle in transaction"] + c["idle in transaction (aborted)"]),
-                str(
-                    sum(c.values())
-                    - c["active"]
-                    - c["idle"]
-                    - c["idle in transaction"]
-                    - c["idle in transaction (aborted)"]
-                ),
-            )
-            for app, c in apps[:20]
-        ],
-        values=values,
-    )
+    table = _by_application(by_app, values)
     # The group carries the title; the check under it is the verdict line.
     check = Check(status=status, detail=detail, values=values)
     return Group(title=f"Connections on {label(ctx)}", parts=(check, table), values=values)
+
+
+def _by_application(by_app: dict[str, Counter[str]], values: dict[str, Any]) -> Table:
+    """The 20 applications holding the most connections, by state."""
+    idle_tx = ("idle in transaction", "idle in transaction (aborted)")
+    apps = sorted(by_app.items(), key=lambda kv: (-sum(kv[1].values()), kv[0]))
+    rows = []
+    for app, c in apps[:20]:
+        total, in_tx = sum(c.values()), sum(c[s] for s in idle_tx)
+        rows.append(
+            (
+                app,
+                str(total),
+                str(c["active"]),
+                str(c["idle"]),
+                str(in_tx),
+                str(total - c["active"] - c["idle"] - in_tx),
+            )
+        )
+    return Table(
+        title="By application",
+        columns=("application", "connections", "active", "idle", "idle in transaction", "other"),
+        rows=rows,
+        values=values,
+    )
 
 
 class LongRunning(Params):
@@ -259,7 +262,7 @@ class LongRunning(Params):
 
 
 @handler("db.long_running", LongRunning, client=Client.POSTGRES, sub="long-running")
-def long_running(ctx: Context[Any], params: LongRunning) -> Table:
+def long_running(ctx: PgContext, params: LongRunning) -> Table:
     """Queries running longer than `--min` (default 5m), and transactions left open that long.
 
     `/db long-running [database] [--min 5m]`
@@ -298,7 +301,7 @@ class Locks(Params):
 
 
 @handler("db.locks", Locks, client=Client.POSTGRES)
-def locks(ctx: Context[Any], params: Locks) -> Table:
+def locks(ctx: PgContext, params: Locks) -> Table:
     """Who blocks whom (pg_blocking_pids): both queries, the lock, and how long each has waited.
 
     A blocker that is itself waiting is marked; the root blockers are the ones to deal with

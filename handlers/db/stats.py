@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import time
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from psycopg import sql
 from pydantic import Field
 
-from handlers import Client, Context, handler
-from handlers.db.common import Row, database_arg, label, read_only, server_version, sql_text
+from handlers import Client, handler
+from handlers.db.common import PgContext, Row, database_arg, label, read_only, server_version, sql_text
 from handlers.humanize import count, duration, millis, pct, size
 from handlers.params import Params, arg
 from handlers.results import Group, KeyValues, Table, Text
@@ -33,7 +33,7 @@ SELECT current_setting('server_version') AS version, pg_is_in_recovery() AS in_r
 
 
 @handler("db.ping", Target, client=Client.POSTGRES)
-def ping(ctx: Context[Any], params: Target) -> KeyValues:
+def ping(ctx: PgContext, params: Target) -> KeyValues:
     """Connect, run SELECT 1, and report the server version, role and round-trip time.
 
     `/db ping [database]`
@@ -103,7 +103,7 @@ class SlowQueries(Params):
     database: str | None = database_arg()
 
 
-def _enable_steps(ctx: Context[Any], ext: Row, database: str) -> Text:
+def _enable_steps(ctx: PgContext, ext: Row, database: str) -> Text:
     steps = []
     if not ext["preloaded"]:
         current = ext["libraries"] or ""
@@ -121,7 +121,7 @@ def _enable_steps(ctx: Context[Any], ext: Row, database: str) -> Text:
 
 
 @handler("db.slow_queries", SlowQueries, client=Client.POSTGRES, sub="slow-queries")
-def slow_queries(ctx: Context[Any], params: SlowQueries) -> Text | Table:
+def slow_queries(ctx: PgContext, params: SlowQueries) -> Text | Table:
     """Top statements from pg_stat_statements by mean time (or `--by total|calls`).
 
     Needs the pg_stat_statements extension; without it, says how to enable it.
@@ -201,7 +201,7 @@ class TableSizes(Params):
 
 
 @handler("db.table_sizes", TableSizes, client=Client.POSTGRES, sub="table-sizes")
-def table_sizes(ctx: Context[Any], params: TableSizes) -> Table:
+def table_sizes(ctx: PgContext, params: TableSizes) -> Table:
     """The largest tables: total, table and index size, rows, dead rows, last vacuum and analyze.
 
     `/db table-sizes [database] [-n 20]`
@@ -267,7 +267,7 @@ class IndexUsage(Params):
 
 
 @handler("db.index_usage", IndexUsage, client=Client.POSTGRES, sub="index-usage")
-def index_usage(ctx: Context[Any], params: IndexUsage) -> Group:
+def index_usage(ctx: PgContext, params: IndexUsage) -> Group:
     """Index scans since the statistics were reset; unused and invalid indexes flagged first.
 
     "Unused" means no scans and not backing a primary key, unique or exclusion constraint.
@@ -281,13 +281,6 @@ def index_usage(ctx: Context[Any], params: IndexUsage) -> Group:
         seq = cur.fetchall()
         cur.execute("SELECT stats_reset FROM pg_stat_database WHERE datname = current_database()")
         reset = (cur.fetchone() or {}).get("stats_reset")
-
-    def note(r: Row) -> str:
-        if not r["is_valid"]:
-            return "INVALID (a failed concurrent build?)"
-        if r["scans"] == 0:
-            return "enforces a constraint" if _enforces(r) else "UNUSED"
-        return ""
 
     unused = [r for r in indexes if r["is_valid"] and r["scans"] == 0 and not _enforces(r)]
     invalid = [r for r in indexes if not r["is_valid"]]
@@ -306,14 +299,26 @@ def index_usage(ctx: Context[Any], params: IndexUsage) -> Group:
         title=f"Index usage on {label(ctx)}",
         columns=("index", "table", "scans", "size", "note"),
         rows=[
-            (r["index_name"], r["table_name"], count(r["scans"]), size(r["bytes"]), note(r))
+            (r["index_name"], r["table_name"], count(r["scans"]), size(r["bytes"]), _index_note(r))
             for r in ordered[: params.limit]
         ],
         summary=f"{len(indexes)} indexes; {len(unused)} unused ({size(values['unused_bytes'])}) and "
         f"{len(invalid)} invalid, counting scans{since}.",
         values=values,
     )
-    seq_table = Table(
+    return Group(title=f"Index usage on {label(ctx)}", parts=(idx_table, _seq_scan_table(seq)), values=values)
+
+
+def _index_note(r: Row) -> str:
+    if not r["is_valid"]:
+        return "INVALID (a failed concurrent build?)"
+    if r["scans"] == 0:
+        return "enforces a constraint" if _enforces(r) else "UNUSED"
+    return ""
+
+
+def _seq_scan_table(seq: list[Row]) -> Table:
+    return Table(
         title="Tables read most by sequential scans",
         columns=("table", "seq scans", "rows read by seq scans", "index scans", "live rows"),
         rows=[
@@ -327,7 +332,6 @@ def index_usage(ctx: Context[Any], params: IndexUsage) -> Group:
             for r in seq
         ],
     )
-    return Group(title=f"Index usage on {label(ctx)}", parts=(idx_table, seq_table), values=values)
 
 
 def _enforces(r: Row) -> bool:
@@ -347,7 +351,7 @@ WHERE d.datname = current_database()
 
 
 @handler("db.db_stats", Target, client=Client.POSTGRES, sub="db-stats")
-def db_stats(ctx: Context[Any], params: Target) -> KeyValues:
+def db_stats(ctx: PgContext, params: Target) -> KeyValues:
     """Commits, rollbacks, deadlocks, cache hit ratio and temp files from pg_stat_database.
 
     `/db db-stats [database]`

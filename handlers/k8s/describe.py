@@ -20,7 +20,7 @@ from handlers.k8s.errors import Call, call, cluster_name
 from handlers.k8s.events import events_table, fetch_events
 from handlers.k8s.fmt import age, cut, labels_string, selector_string
 from handlers.k8s.refs import SERVICE_HELP, DeploymentName, NamespacedParams, kind_of, split_ref
-from handlers.k8s.status import pod_state
+from handlers.k8s.status import PodState, pod_state
 from handlers.k8s.workloads import (
     CHANGE_CAUSE,
     deployment_conditions,
@@ -107,20 +107,55 @@ def describe_pod(ctx: Context[ApiClient], namespace: str, name: str) -> Group:
         namespace,
     )
     state = pod_state(pod)
-    meta, spec, st = pod.metadata, pod.spec, pod.status
-    owners = (meta.owner_references if meta else None) or []
+    st = pod.status
+    rows, last_reason, last_exit = _container_rows(pod)
+    conditions = [
+        [c.type, c.status, c.reason or "", age(c.last_transition_time), cut(c.message or "", 160)]
+        for c in (st.conditions if st else None) or []
+    ]
+    ev_table = events_table(fetch_events(ctx, namespace, "Pod", name), title="Events")
+    values: dict[str, Value] = {
+        "status": state.status,
+        "ready": state.healthy,
+        "restarts": state.restarts,
+        "containers": state.total,
+        "ready_containers": state.ready,
+        "oomkilled": state.oomkilled,
+        "last_reason": last_reason,
+        "last_exit_code": last_exit,
+        "warnings": ev_table.values["warnings"],
+        "node": state.node,
+    }
+    title = f"Pod {name} in {namespace} on cluster {cluster_name(ctx)}"
+    containers = Table(
+        title="Containers",
+        columns=("NAME", "IMAGE", "STATE", "READY", "RESTARTS", "LAST TERMINATION", "REQUESTS", "LIMITS"),
+        rows=rows,
+    )
+    parts: list[Result] = [
+        KeyValues(title=title, items=_pod_overview(pod, state)),
+        _conditions(conditions),
+        containers,
+        ev_table,
+    ]
+    return Group(title=title, parts=parts, values=values)
+
+
+def _container_rows(pod: V1Pod) -> tuple[list[list[str]], str, int | None]:
+    """A row per container (init containers first), and the last termination of an app container."""
+    spec, st = pod.spec, pod.status
     statuses = (
         {cs.name: cs for cs in [*(st.init_container_statuses or []), *(st.container_statuses or [])]}
         if st
         else {}
     )
-    rows = []
-    last_reason, last_exit = "", None
     specs = (
         [(c, True) for c in (spec.init_containers or [])] + [(c, False) for c in spec.containers]
         if spec
         else []
     )
+    rows = []
+    last_reason, last_exit = "", None
     for c, is_init in specs:
         cs = statuses.get(c.name)
         req, lim = _resources(c)
@@ -141,12 +176,12 @@ def describe_pod(ctx: Context[ApiClient], namespace: str, name: str) -> Group:
         for t in (term, now_term):
             if t is not None and not is_init:
                 last_reason, last_exit = t.reason or "Error", t.exit_code
-    conditions = [
-        [c.type, c.status, c.reason or "", age(c.last_transition_time), cut(c.message or "", 160)]
-        for c in (st.conditions if st else None) or []
-    ]
-    evs = fetch_events(ctx, namespace, "Pod", name)
-    ev_table = events_table(evs, title="Events")
+    return rows, last_reason, last_exit
+
+
+def _pod_overview(pod: V1Pod, state: PodState) -> list[tuple[str, str]]:
+    meta, st = pod.metadata, pod.status
+    owners = (meta.owner_references if meta else None) or []
     overview = [
         ("Status", state.status),
         ("Ready", f"{state.ready}/{state.total}"),
@@ -160,31 +195,7 @@ def describe_pod(ctx: Context[ApiClient], namespace: str, name: str) -> Group:
     ]
     if st and (st.reason or st.message):
         overview.append(("Message", cut(f"{st.reason or ''} {st.message or ''}".strip(), 300)))
-    values: dict[str, Value] = {
-        "status": state.status,
-        "ready": state.healthy,
-        "restarts": state.restarts,
-        "containers": state.total,
-        "ready_containers": state.ready,
-        "oomkilled": state.oomkilled,
-        "last_reason": last_reason,
-        "last_exit_code": last_exit,
-        "warnings": ev_table.values["warnings"],
-        "node": state.node,
-    }
-    title = f"Pod {name} in {namespace} on cluster {cluster_name(ctx)}"
-    containers = Table(
-        title="Containers",
-        columns=("NAME", "IMAGE", "STATE", "READY", "RESTARTS", "LAST TERMINATION", "REQUESTS", "LIMITS"),
-        rows=rows,
-    )
-    parts: list[Result] = [
-        KeyValues(title=title, items=overview),
-        _conditions(conditions),
-        containers,
-        ev_table,
-    ]
-    return Group(title=title, parts=parts, values=values)
+    return overview
 
 
 def _replicas_line(dep: V1Deployment) -> tuple[str, dict[str, Value]]:

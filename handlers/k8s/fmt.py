@@ -49,10 +49,6 @@ def age(ts: datetime | None, at: datetime | None = None) -> str:
     return human_duration(((at or now()) - _aware(ts)).total_seconds())
 
 
-def seconds_since(ts: datetime | None, at: datetime | None = None) -> float | None:
-    return None if ts is None else ((at or now()) - _aware(ts)).total_seconds()
-
-
 def _aware(ts: datetime) -> datetime:
     return ts if ts.tzinfo is not None else ts.replace(tzinfo=UTC)
 

@@ -101,9 +101,29 @@ def hpas(ctx: Context[ApiClient], params: HpaParams) -> Table | Group:
     `/k8s hpa -n prod`, `/k8s hpa backend -n prod` (with its conditions). An HPA at its
     maximum, or limited by it, is counted in the summary.
     """
+    ns = params.namespace
+    items = _read_hpas(ctx, params)
+    at_max = sum(1 for _min, max_r, cur, _desired in map(_numbers, items) if cur >= max_r)
+    limited = sum(1 for h in items if _limited(h))
+    values: dict[str, Value] = {"hpas": len(items), "at_max": at_max, "limited": limited}
+    summary = f"{len(items)} autoscalers" + (f", {at_max} at their maximum" if at_max else "")
+    summary += f", {limited} held back by their limits" if limited else ""
+    table = Table(
+        title=f"Autoscalers in {ns} on cluster {cluster_name(ctx)}",
+        columns=("NAME", "REFERENCE", "TARGETS", "MINPODS", "MAXPODS", "REPLICAS", "DESIRED", "AGE"),
+        rows=[_hpa_row(h) for h in items],
+        summary=summary,
+        values=values,
+    )
+    if not params.name:
+        return table
+    return _one_hpa(items[0], table, values)
+
+
+def _read_hpas(ctx: Context[ApiClient], params: HpaParams) -> list[V2HorizontalPodAutoscaler]:
     api, ns = AutoscalingV2Api(ctx.client), params.namespace
     if params.name:
-        items = [
+        return [
             call(
                 ctx,
                 Call("get", "horizontalpodautoscalers", GROUP, ns, params.name),
@@ -112,47 +132,34 @@ def hpas(ctx: Context[ApiClient], params: HpaParams) -> Table | Group:
                 ns,
             )
         ]
-    else:
-        items = call(
+    return list(
+        call(
             ctx,
             Call("list", "horizontalpodautoscalers", GROUP, ns),
             api.list_namespaced_horizontal_pod_autoscaler,
             ns,
             label_selector=params.selector,
         ).items
-    rows = []
-    at_max = limited = 0
-    for h in items:
-        min_r, max_r, cur, desired = _numbers(h)
-        ref = h.spec.scale_target_ref if h.spec else None
-        at_max += 1 if cur >= max_r else 0
-        limited += 1 if _limited(h) else 0
-        targets = ", ".join(f"{n}: {c}/{t}" for n, c, t in _metrics(h)) or "<none>"
-        rows.append(
-            [
-                (h.metadata.name if h.metadata else None) or "",
-                f"{ref.kind}/{ref.name}" if ref else "",
-                targets,
-                str(min_r),
-                str(max_r),
-                str(cur),
-                str(desired),
-                age(h.metadata.creation_timestamp if h.metadata else None),
-            ]
-        )
-    values: dict[str, Value] = {"hpas": len(items), "at_max": at_max, "limited": limited}
-    summary = f"{len(items)} autoscalers" + (f", {at_max} at their maximum" if at_max else "")
-    summary += f", {limited} held back by their limits" if limited else ""
-    table = Table(
-        title=f"Autoscalers in {ns} on cluster {cluster_name(ctx)}",
-        columns=("NAME", "REFERENCE", "TARGETS", "MINPODS", "MAXPODS", "REPLICAS", "DESIRED", "AGE"),
-        rows=rows,
-        summary=summary,
-        values=values,
     )
-    if not params.name:
-        return table
-    h = items[0]
+
+
+def _hpa_row(h: V2HorizontalPodAutoscaler) -> list[str]:
+    min_r, max_r, cur, desired = _numbers(h)
+    ref = h.spec.scale_target_ref if h.spec else None
+    return [
+        (h.metadata.name if h.metadata else None) or "",
+        f"{ref.kind}/{ref.name}" if ref else "",
+        ", ".join(f"{n}: {c}/{t}" for n, c, t in _metrics(h)) or "<none>",
+        str(min_r),
+        str(max_r),
+        str(cur),
+        str(desired),
+        age(h.metadata.creation_timestamp if h.metadata else None),
+    ]
+
+
+def _one_hpa(h: V2HorizontalPodAutoscaler, table: Table, values: dict[str, Value]) -> Group:
+    """One autoscaler: its numbers and metrics as values, and its conditions."""
     min_r, max_r, cur, desired = _numbers(h)
     values.update(min=min_r, max=max_r, current=cur, desired=desired)
     for name, current, target in _metrics(h):

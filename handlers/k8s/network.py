@@ -194,19 +194,11 @@ def _backend(b: V1IngressBackend | None) -> str:
 
 
 def _ingress_rows(ing: V1Ingress) -> list[list[str]]:
-    spec, st, meta = ing.spec, ing.status, ing.metadata
+    spec, meta = ing.spec, ing.metadata
     name = (meta.name if meta else None) or ""
     cls = (spec.ingress_class_name if spec else None) or "<none>"
-    lb = (st.load_balancer.ingress if st and st.load_balancer else None) or []
-    address = ",".join(x.ip or x.hostname or "" for x in lb) or "<pending>"
-    tls = (spec.tls if spec else None) or []
-    tls_hosts = {h: t.secret_name or "" for t in tls for h in (t.hosts or [])}
-    blanket = next((t.secret_name or "" for t in tls if not t.hosts), None)
-
-    def tls_of(host: str) -> str:
-        secret = tls_hosts.get(host, blanket)
-        return f"yes ({secret})" if secret is not None else "no"
-
+    address = _ingress_address(ing)
+    tls_of = _tls_of(ing)
     rows = []
     if spec is not None and spec.default_backend is not None:
         rows.append([name, cls, "*", "(default)", _backend(spec.default_backend), tls_of("*"), address])
@@ -217,6 +209,25 @@ def _ingress_rows(ing: V1Ingress) -> list[list[str]]:
     if not rows:
         rows.append([name, cls, "*", "-", "<none>", "no", address])
     return rows
+
+
+def _ingress_address(ing: V1Ingress) -> str:
+    st = ing.status
+    lb = (st.load_balancer.ingress if st and st.load_balancer else None) or []
+    return ",".join(x.ip or x.hostname or "" for x in lb) or "<pending>"
+
+
+def _tls_of(ing: V1Ingress) -> Callable[[str], str]:
+    """host → "yes (secret)" or "no": its TLS entry, else a TLS entry that names no hosts."""
+    tls = (ing.spec.tls if ing.spec else None) or []
+    tls_hosts = {h: t.secret_name or "" for t in tls for h in (t.hosts or [])}
+    blanket = next((t.secret_name or "" for t in tls if not t.hosts), None)
+
+    def tls_of(host: str) -> str:
+        secret = tls_hosts.get(host, blanket)
+        return f"yes ({secret})" if secret is not None else "no"
+
+    return tls_of
 
 
 @handler("k8s.ingress", NetworkParams, client=Client.KUBERNETES, sub="ingress")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated
 
 from kubernetes.client import ApiClient, V1Deployment
@@ -31,62 +32,60 @@ class HistoryParams(RolloutParams):
 
 def rollout_state(dep: V1Deployment) -> tuple[Status, str, dict[str, Value]]:
     """kubectl's rollout status logic: (status, sentence, numbers)."""
-    name = (dep.metadata.name if dep.metadata else None) or ""
     spec, st = dep.spec, dep.status
-    desired = spec.replicas if spec and spec.replicas is not None else 1
-    updated = (st.updated_replicas if st else None) or 0
-    total = (st.replicas if st else None) or 0
-    available = (st.available_replicas if st else None) or 0
+    counts = _Replicas(
+        desired=spec.replicas if spec and spec.replicas is not None else 1,
+        updated=(st.updated_replicas if st else None) or 0,
+        total=(st.replicas if st else None) or 0,
+        available=(st.available_replicas if st else None) or 0,
+    )
+    status, sentence, stalled = _rollout_verdict(dep, counts)
     values: dict[str, Value] = {
-        "desired": desired,
-        "updated": updated,
+        "desired": counts.desired,
+        "updated": counts.updated,
         "ready": (st.ready_replicas if st else None) or 0,
-        "available": available,
+        "available": counts.available,
         "unavailable": (st.unavailable_replicas if st else None) or 0,
         "revision": revision_of(dep),
         "paused": bool(spec and spec.paused),
-        "stalled": False,
-        "complete": False,
+        "stalled": stalled,
+        "complete": status is Status.OK,
     }
+    return status, sentence, values
+
+
+@dataclass(frozen=True)
+class _Replicas:
+    desired: int
+    updated: int
+    total: int
+    available: int
+
+
+def _rollout_verdict(dep: V1Deployment, n: _Replicas) -> tuple[Status, str, bool]:
+    """The first of kubectl's checks that holds the rollout up, in kubectl's order (and stalled?)."""
+    name = (dep.metadata.name if dep.metadata else None) or ""
+    st = dep.status
     generation = (dep.metadata.generation if dep.metadata else None) or 0
     observed = (st.observed_generation if st else None) or 0
     if generation > observed:
-        return Status.WARN, f"Waiting for deployment {name} spec update to be observed…", values
+        return Status.WARN, f"Waiting for deployment {name} spec update to be observed…", False
     progressing = next((c for c in (st.conditions if st else None) or [] if c.type == "Progressing"), None)
     if progressing is not None and progressing.reason == STALLED_REASON:
-        values["stalled"] = True
         msg = f"Rollout of deployment {name} is stalled: it exceeded its progress deadline"
-        return (
-            Status.CRIT,
-            msg + (f" ({cut(progressing.message, 200)})" if progressing.message else ""),
-            values,
-        )
-    if spec and spec.paused:
-        return (
-            Status.WARN,
-            f"Deployment {name} is paused: its rollout does not progress until resumed",
-            values,
-        )
-    if updated < desired:
-        return (
-            Status.WARN,
-            f"Waiting for rollout of {name}: {updated} of {desired} new replicas updated",
-            values,
-        )
-    if total > updated:
-        return (
-            Status.WARN,
-            f"Waiting for rollout of {name}: {total - updated} old replicas pending termination",
-            values,
-        )
-    if available < updated:
-        return (
-            Status.WARN,
-            f"Waiting for rollout of {name}: {available} of {updated} updated replicas available",
-            values,
-        )
-    values["complete"] = True
-    return Status.OK, f"Deployment {name} successfully rolled out", values
+        return Status.CRIT, msg + (f" ({cut(progressing.message, 200)})" if progressing.message else ""), True
+    waiting = f"Waiting for rollout of {name}:"
+    if dep.spec and dep.spec.paused:
+        sentence = f"Deployment {name} is paused: its rollout does not progress until resumed"
+    elif n.updated < n.desired:
+        sentence = f"{waiting} {n.updated} of {n.desired} new replicas updated"
+    elif n.total > n.updated:
+        sentence = f"{waiting} {n.total - n.updated} old replicas pending termination"
+    elif n.available < n.updated:
+        sentence = f"{waiting} {n.available} of {n.updated} updated replicas available"
+    else:
+        return Status.OK, f"Deployment {name} successfully rolled out", False
+    return Status.WARN, sentence, False
 
 
 @handler("k8s.rollout_status", RolloutParams, client=Client.KUBERNETES, sub="rollout status")

@@ -59,7 +59,11 @@ def key_bytes(name: str) -> bytes:
     return name.encode("utf-8")
 
 
-def label(ctx: Context[Any]) -> str:
+# What the bot gives a Redis handler: the instance's client (bot/services.py builds it).
+RedisContext = Context[redis.Redis]
+
+
+def label(ctx: RedisContext) -> str:
     return f"redis {ctx.target}" if ctx.target else "redis"
 
 
@@ -74,14 +78,14 @@ def db_number(client: redis.Redis) -> int:
     return int(client.connection_pool.connection_kwargs.get("db", 0) or 0)
 
 
-def redis_client(ctx: Context[Any]) -> redis.Redis:
+def redis_client(ctx: RedisContext) -> redis.Redis:
     if not isinstance(ctx.client, redis.Redis):
         raise HandlerError(f"{label(ctx)}: no Redis client is configured for it")
     return ctx.client
 
 
 @contextmanager
-def calls(ctx: Context[Any]) -> Iterator[redis.Redis]:
+def calls(ctx: RedisContext) -> Iterator[redis.Redis]:
     """The client; any redis-py failure becomes a HandlerError naming the instance and cause."""
     client = redis_client(ctx)
     where = f"{label(ctx)} at {address(client)}"

@@ -5,18 +5,20 @@ from __future__ import annotations
 import re
 import statistics
 import time
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 import redis
 from pydantic import Field
 
-from handlers import Client, Context, handler
+from handlers import Client, handler
 from handlers.humanize import count, duration, millis, pct, show_bytes, size
 from handlers.params import Params, arg
 from handlers.redact import redact
 from handlers.redis.common import (
     MEMORY_CRIT_PCT,
     MEMORY_WARN_PCT,
+    RedisContext,
     address,
     calls,
     db_number,
@@ -24,7 +26,7 @@ from handlers.redis.common import (
     label,
     text,
 )
-from handlers.results import Check, Group, KeyValues, Result, Status, Table
+from handlers.results import Check, Group, KeyValues, Result, Status, Table, Value
 
 
 class Target(Params):
@@ -32,7 +34,7 @@ class Target(Params):
 
 
 @handler("redis.ping", Target, client=Client.REDIS)
-def ping(ctx: Context[Any], params: Target) -> KeyValues:
+def ping(ctx: RedisContext, params: Target) -> KeyValues:
     """PING the instance and report the round-trip time, version and role.
 
     `/redis ping [instance]`
@@ -63,12 +65,16 @@ def ping(ctx: Context[Any], params: Target) -> KeyValues:
 Section = Literal["server", "clients", "memory", "stats", "keyspace", "replication"]
 
 
+# INFO as redis-py parses it: numbers, strings and, for db0… and slave0…, dicts of fields.
+InfoReply = dict[str, Any]
+
+
 class Info(Params):
     section: Section | None = arg(None, flags=("--section", "-s"), help="only this section")
     instance: str | None = instance_arg()
 
 
-def _memory_check(ctx: Context[Any], info: dict[str, Any]) -> tuple[Check, float | None]:
+def _memory_check(ctx: RedisContext, info: dict[str, Any]) -> tuple[Check, float | None]:
     used, limit = int(info.get("used_memory", 0)), int(info.get("maxmemory", 0))
     policy = text(info.get("maxmemory_policy", ""))
     if limit <= 0:
@@ -93,112 +99,194 @@ def _memory_check(ctx: Context[Any], info: dict[str, Any]) -> tuple[Check, float
 
 
 @handler("redis.info", Info, client=Client.REDIS)
-def info(ctx: Context[Any], params: Info) -> Group:
+def info(ctx: RedisContext, params: Info) -> Group:
     """INFO summarised: server, clients, memory (warn at 80% of maxmemory), stats, keyspace, replication.
 
     Stats include the keyspace hit ratio; replication shows each replica's lag.
     `/redis info [instance] [--section memory]`
     """
     with calls(ctx) as client:
-        data: dict[str, Any] = client.info()
-    hits, misses = int(data.get("keyspace_hits", 0)), int(data.get("keyspace_misses", 0))
-    hit_pct = round(100.0 * hits / (hits + misses), 2) if hits + misses else None
-    keyspace = {k: v for k, v in data.items() if re.fullmatch(r"db\d+", k) and isinstance(v, dict)}
-    replicas = {k: v for k, v in data.items() if re.fullmatch(r"slave\d+", k) and isinstance(v, dict)}
+        data: InfoReply = client.info()
+    keyspace = _numbered(data, "db")
+    replicas = _numbered(data, "slave")
     master_offset = int(data.get("master_repl_offset", 0))
     check, used_pct = _memory_check(ctx, data)
-    clients, maxclients = int(data.get("connected_clients", 0)), int(data.get("maxclients", 0))
-    role = text(data.get("role", ""))
-    values: dict[str, Any] = {
-        "version": text(data.get("redis_version", "")),
-        "uptime_s": int(data.get("uptime_in_seconds", 0)),
-        "connected_clients": clients,
-        "maxclients": maxclients,
-        "clients_pct": round(100.0 * clients / maxclients, 1) if maxclients else None,
-        "blocked_clients": int(data.get("blocked_clients", 0)),
-        "used_memory": int(data.get("used_memory", 0)),
-        "maxmemory": int(data.get("maxmemory", 0)),
-        "used_pct": used_pct,
-        "fragmentation_ratio": float(data.get("mem_fragmentation_ratio", 0) or 0),
-        "ops_per_sec": int(data.get("instantaneous_ops_per_sec", 0)),
-        "hits": hits,
-        "misses": misses,
-        "hit_pct": hit_pct,
-        "evicted_keys": int(data.get("evicted_keys", 0)),
-        "expired_keys": int(data.get("expired_keys", 0)),
-        "rejected_connections": int(data.get("rejected_connections", 0)),
-        "keys": sum(int(v.get("keys", 0)) for v in keyspace.values()),
-        "role": role,
-        "connected_replicas": int(data.get("connected_slaves", 0)),
-        "max_replica_lag_bytes": max(
-            (master_offset - int(v.get("offset", 0)) for v in replicas.values()), default=0
-        ),
-    }
-    if role == "slave":
-        values["master_link_up"] = text(data.get("master_link_status", "")) == "up"
+    facts = _facts(data, keyspace, replicas, master_offset, used_pct)
     sections: dict[str, Result] = {
-        "server": KeyValues(
-            title="Server",
-            items=(
-                ("Version", values["version"]),
-                ("Mode", text(data.get("redis_mode", ""))),
-                ("Role", role),
-                ("Uptime", duration(values["uptime_s"])),
-            ),
-        ),
-        "clients": KeyValues(
-            title="Clients",
-            items=(
-                ("Connected", f"{count(clients)} of {count(maxclients)} maxclients"),
-                ("Blocked (BLPOP etc.)", count(values["blocked_clients"])),
-                ("Rejected connections", count(values["rejected_connections"])),
-            ),
-        ),
-        "memory": Group(
-            title="Memory",
-            parts=(
-                check,
-                KeyValues(
-                    title="Memory",
-                    items=(
-                        (
-                            "Used / peak",
-                            f"{size(values['used_memory'])} / {size(data.get('used_memory_peak'))}",
-                        ),
-                        ("Fragmentation ratio", f"{values['fragmentation_ratio']:.2f}"),
-                        ("Evicted keys", count(values["evicted_keys"])),
-                    ),
-                ),
-            ),
-        ),
-        "stats": KeyValues(
-            title="Stats",
-            items=(
-                ("Ops/sec", count(values["ops_per_sec"])),
-                (
-                    "Hit ratio",
-                    f"{pct(hit_pct) or 'no lookups yet'} ({count(hits)} hits, {count(misses)} misses)",
-                ),
-                (
-                    "Expired / evicted keys",
-                    f"{count(values['expired_keys'])} / {count(values['evicted_keys'])}",
-                ),
-                ("Commands processed", count(data.get("total_commands_processed"))),
-            ),
-        ),
-        "keyspace": Table(
-            title="Keyspace",
-            columns=("db", "keys", "with expiry", "avg TTL"),
-            rows=[
-                (db, count(v.get("keys")), count(v.get("expires")), duration(int(v.get("avg_ttl", 0)) / 1000))
-                for db, v in sorted(keyspace.items(), key=lambda kv: int(kv[0][2:]))
-            ],
-            summary="" if keyspace else "No keys.",
-        ),
+        "server": _server_section(data, facts),
+        "clients": _clients_section(facts),
+        "memory": _memory_section(data, facts, check),
+        "stats": _stats_section(data, facts),
+        "keyspace": _keyspace_section(keyspace),
         "replication": _replication(data, replicas, master_offset),
     }
     chosen = [params.section] if params.section else list(sections)
-    return Group(title=f"INFO {label(ctx)}", parts=[sections[s] for s in chosen], values=values)
+    return Group(title=f"INFO {label(ctx)}", parts=[sections[s] for s in chosen], values=facts.values())
+
+
+def _numbered(data: InfoReply, prefix: str) -> dict[str, InfoReply]:
+    """INFO's numbered entries (db0, db1…; slave0…), each a dict of its fields."""
+    return {k: v for k, v in data.items() if re.fullmatch(rf"{prefix}\d+", k) and isinstance(v, dict)}
+
+
+@dataclass(frozen=True)
+class _Facts:
+    """INFO's numbers, parsed once; `values()` names them for runbook checks."""
+
+    version: str
+    uptime_s: int
+    connected_clients: int
+    maxclients: int
+    blocked_clients: int
+    used_memory: int
+    maxmemory: int
+    used_pct: float | None
+    fragmentation_ratio: float
+    ops_per_sec: int
+    hits: int
+    misses: int
+    evicted_keys: int
+    expired_keys: int
+    rejected_connections: int
+    keys: int
+    role: str
+    connected_replicas: int
+    max_replica_lag_bytes: int
+    master_link_up: bool  # only meaningful on a replica
+
+    @property
+    def hit_pct(self) -> float | None:
+        lookups = self.hits + self.misses
+        return round(100.0 * self.hits / lookups, 2) if lookups else None
+
+    def values(self) -> dict[str, Value]:
+        """The named facts runbook checks compare (`used_pct`, `hit_pct`, `max_replica_lag_bytes`…)."""
+        out: dict[str, Value] = {
+            "version": self.version,
+            "uptime_s": self.uptime_s,
+            "connected_clients": self.connected_clients,
+            "maxclients": self.maxclients,
+            "clients_pct": round(100.0 * self.connected_clients / self.maxclients, 1)
+            if self.maxclients
+            else None,
+            "blocked_clients": self.blocked_clients,
+            "used_memory": self.used_memory,
+            "maxmemory": self.maxmemory,
+            "used_pct": self.used_pct,
+            "fragmentation_ratio": self.fragmentation_ratio,
+            "ops_per_sec": self.ops_per_sec,
+            "hits": self.hits,
+            "misses": self.misses,
+            "hit_pct": self.hit_pct,
+            "evicted_keys": self.evicted_keys,
+            "expired_keys": self.expired_keys,
+            "rejected_connections": self.rejected_connections,
+            "keys": self.keys,
+            "role": self.role,
+            "connected_replicas": self.connected_replicas,
+            "max_replica_lag_bytes": self.max_replica_lag_bytes,
+        }
+        if self.role == "slave":
+            out["master_link_up"] = self.master_link_up
+        return out
+
+
+def _facts(
+    data: InfoReply,
+    keyspace: dict[str, InfoReply],
+    replicas: dict[str, InfoReply],
+    master_offset: int,
+    used_pct: float | None,
+) -> _Facts:
+    return _Facts(
+        version=text(data.get("redis_version", "")),
+        uptime_s=int(data.get("uptime_in_seconds", 0)),
+        connected_clients=int(data.get("connected_clients", 0)),
+        maxclients=int(data.get("maxclients", 0)),
+        blocked_clients=int(data.get("blocked_clients", 0)),
+        used_memory=int(data.get("used_memory", 0)),
+        maxmemory=int(data.get("maxmemory", 0)),
+        used_pct=used_pct,
+        fragmentation_ratio=float(data.get("mem_fragmentation_ratio", 0) or 0),
+        ops_per_sec=int(data.get("instantaneous_ops_per_sec", 0)),
+        hits=int(data.get("keyspace_hits", 0)),
+        misses=int(data.get("keyspace_misses", 0)),
+        evicted_keys=int(data.get("evicted_keys", 0)),
+        expired_keys=int(data.get("expired_keys", 0)),
+        rejected_connections=int(data.get("rejected_connections", 0)),
+        keys=sum(int(v.get("keys", 0)) for v in keyspace.values()),
+        role=text(data.get("role", "")),
+        connected_replicas=int(data.get("connected_slaves", 0)),
+        max_replica_lag_bytes=max(
+            (master_offset - int(v.get("offset", 0)) for v in replicas.values()), default=0
+        ),
+        master_link_up=text(data.get("master_link_status", "")) == "up",
+    )
+
+
+def _server_section(data: InfoReply, f: _Facts) -> KeyValues:
+    return KeyValues(
+        title="Server",
+        items=(
+            ("Version", f.version),
+            ("Mode", text(data.get("redis_mode", ""))),
+            ("Role", f.role),
+            ("Uptime", duration(f.uptime_s)),
+        ),
+    )
+
+
+def _clients_section(f: _Facts) -> KeyValues:
+    return KeyValues(
+        title="Clients",
+        items=(
+            ("Connected", f"{count(f.connected_clients)} of {count(f.maxclients)} maxclients"),
+            ("Blocked (BLPOP etc.)", count(f.blocked_clients)),
+            ("Rejected connections", count(f.rejected_connections)),
+        ),
+    )
+
+
+def _memory_section(data: InfoReply, f: _Facts, check: Check) -> Group:
+    return Group(
+        title="Memory",
+        parts=(
+            check,
+            KeyValues(
+                title="Memory",
+                items=(
+                    ("Used / peak", f"{size(f.used_memory)} / {size(data.get('used_memory_peak'))}"),
+                    ("Fragmentation ratio", f"{f.fragmentation_ratio:.2f}"),
+                    ("Evicted keys", count(f.evicted_keys)),
+                ),
+            ),
+        ),
+    )
+
+
+def _stats_section(data: InfoReply, f: _Facts) -> KeyValues:
+    lookups = f"{pct(f.hit_pct) or 'no lookups yet'} ({count(f.hits)} hits, {count(f.misses)} misses)"
+    return KeyValues(
+        title="Stats",
+        items=(
+            ("Ops/sec", count(f.ops_per_sec)),
+            ("Hit ratio", lookups),
+            ("Expired / evicted keys", f"{count(f.expired_keys)} / {count(f.evicted_keys)}"),
+            ("Commands processed", count(data.get("total_commands_processed"))),
+        ),
+    )
+
+
+def _keyspace_section(keyspace: dict[str, InfoReply]) -> Table:
+    return Table(
+        title="Keyspace",
+        columns=("db", "keys", "with expiry", "avg TTL"),
+        rows=[
+            (db, count(v.get("keys")), count(v.get("expires")), duration(int(v.get("avg_ttl", 0)) / 1000))
+            for db, v in sorted(keyspace.items(), key=lambda kv: int(kv[0][2:]))
+        ],
+        summary="" if keyspace else "No keys.",
+    )
 
 
 def _replication(data: dict[str, Any], replicas: dict[str, Any], master_offset: int) -> Result:
@@ -234,7 +322,7 @@ class Latency(Params):
 
 
 @handler("redis.latency", Latency, client=Client.REDIS)
-def latency(ctx: Context[Any], params: Latency) -> KeyValues:
+def latency(ctx: RedisContext, params: Latency) -> KeyValues:
     """N PINGs in a row: min, average and max round trip, as `redis-cli --latency` shows.
 
     `/redis latency [instance] [-n 20]`
@@ -276,7 +364,7 @@ class Slowlog(Params):
 
 
 @handler("redis.slowlog", Slowlog, client=Client.REDIS)
-def slowlog(ctx: Context[Any], params: Slowlog) -> Table:
+def slowlog(ctx: RedisContext, params: Slowlog) -> Table:
     """The newest SLOWLOG entries: when, how long, the command and the client.
 
     `/redis slowlog [instance] [-n 10]`

@@ -9,8 +9,8 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from bot.cli import app as cli
-from bot.incidents.timeline import events, record_for_channel
 from bot.slack.ids import ActionId, CallbackId
+from bot.store.timeline import events, record_for_channel
 from tests.incidents.conftest import START, Harness, input_select, input_text, texts, view_submission
 
 

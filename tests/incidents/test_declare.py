@@ -7,8 +7,8 @@ import json
 from pathlib import Path
 
 from bot.incidents import records
-from bot.incidents.timeline import events
 from bot.slack.ids import ActionId, CallbackId
+from bot.store.timeline import events
 from tests.conftest import stop_bot
 from tests.fakes.slack import BOT_USER, FakeSlack
 from tests.incidents.conftest import (

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from bot.incidents.timeline import events
 from bot.slack.ids import ActionId
+from bot.store.timeline import events
 from tests.incidents.conftest import START, Harness, texts
 
 

@@ -13,9 +13,9 @@ import pytest
 
 from bot.app import make_web_client
 from bot.config import parse_config
-from bot.incidents.desk import Desk
+from bot.incidents.deps import IncidentDeps
 from bot.incidents.escalation import Escalations
-from bot.incidents.poster import DuePoster
+from bot.incidents.poster import ExactlyOncePoster
 from bot.incidents.reminders import Reminders
 from bot.store import Store
 from tests.conftest import drop_pg_database, make_pg_database, make_settings
@@ -39,16 +39,16 @@ def _instances(
     out = []
     for _ in range(n):
         store = Store(url)
-        desk = Desk(store.engine, config, make_web_client(make_settings(slack, tmp_path)), Clock())
+        desk = IncidentDeps(store.engine, config, make_web_client(make_settings(slack, tmp_path)), Clock())
         out.append((store, Reminders(desk, workers=8, batch=25), Escalations(desk, workers=4, batch=25)))
     return out
 
 
-def _together(fns: list[DuePoster], now: datetime) -> list[int]:
+def _together(fns: list[ExactlyOncePoster], now: datetime) -> list[int]:
     """Run the participants at the same moment, one thread each (two replicas ticking)."""
     start = threading.Barrier(len(fns))
 
-    def go(fn: DuePoster) -> int:
+    def go(fn: ExactlyOncePoster) -> int:
         start.wait()
         return fn.run(now)
 

@@ -10,7 +10,7 @@ from slack_sdk import WebClient
 
 from bot.incidents import records
 from bot.slack.listeners.incidents import (
-    IncidentDeps,
+    ListenerDeps,
     Press,
     acknowledge,
     declare_submitted,
@@ -36,7 +36,7 @@ def _view(
 
 
 def test_a_declare_form_with_a_short_title_is_refused_in_the_ack(harness: Harness) -> None:
-    deps = IncidentDeps(harness.bot.runtime)
+    deps = ListenerDeps(harness.bot.runtime)
     ack = Ack()
     view = _view(
         {
@@ -54,7 +54,7 @@ def test_a_declare_form_with_a_short_title_is_refused_in_the_ack(harness: Harnes
 
 def test_acknowledge_records_who_acknowledged(harness: Harness) -> None:
     inc = harness.declare("P2 Search is slow")
-    acknowledge(IncidentDeps(harness.bot.runtime), Press("U0CAROL", "C1", str(inc.id), ""), _Silent())
+    acknowledge(ListenerDeps(harness.bot.runtime), Press("U0CAROL", "C1", str(inc.id), ""), _Silent())
     assert harness.incident(inc.id).acknowledged_by == "U0CAROL"
 
 
@@ -62,7 +62,7 @@ def test_a_button_naming_no_incident_is_answered_and_audited_as_a_failure(harnes
     ack = Ack()
     body = {"user": {"id": "U0BOB"}, "channel": {"id": "C00000001"}}
     on_button(
-        IncidentDeps(harness.bot.runtime),
+        ListenerDeps(harness.bot.runtime),
         "ack",
         acknowledge,
         ack,
@@ -79,7 +79,7 @@ def test_a_button_naming_no_incident_is_answered_and_audited_as_a_failure(harnes
 
 def test_resolving_an_incident_someone_already_resolved_is_refused_in_the_form(harness: Harness) -> None:
     inc = harness.declare("P3 Thumbnails missing")
-    deps = IncidentDeps(harness.bot.runtime)
+    deps = ListenerDeps(harness.bot.runtime)
     view = _view({"summary": {"type": "plain_text_input", "value": "fixed"}}, f'{{"incident": {inc.id}}}')
     resolve_submitted(deps, Ack(), {"user": {"id": "U0BOB"}}, view, _client(harness))
     assert not harness.incident(inc.id).is_open

@@ -6,8 +6,8 @@ from datetime import timedelta
 
 from bot.incidents import claims, records
 from bot.incidents.reminders import Reminders
-from bot.incidents.timeline import events
 from bot.slack.ids import ActionId
+from bot.store.timeline import events
 from tests.incidents.conftest import START, Harness, texts
 
 

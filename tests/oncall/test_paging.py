@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.incidents.timeline import events
 from bot.oncall.paging import SUMMARY_MAX, Pager
 from bot.slack.ids import ActionId
 from bot.store.audit import latest
+from bot.store.timeline import events
 from tests.conftest import stop_bot
 from tests.fakes.pagerduty import FakePagerDuty, webhook_body, webhook_headers
 from tests.fakes.slack import FakeSlack

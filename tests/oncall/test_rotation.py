@@ -86,7 +86,7 @@ def test_a_rotation_that_starts_in_the_future_is_empty_until_then() -> None:
     at = berlin(2026, 11, 10, 9, 0)
     assert rot.index_at(at) < 0
     assert rot.scheduled_at(at) is None
-    assert rot.next_handoff(at) == berlin(2027, 1, 1, 17, 0)
+    assert rot.starts == berlin(2027, 1, 1, 17, 0)
     shifts = rot.base_shifts(at, at + timedelta(weeks=10))
     assert shifts[0].start == berlin(2027, 1, 1, 17, 0)
     assert shifts[0].user == ANA

@@ -8,9 +8,9 @@ from sqlalchemy import insert
 
 from bot import status_page
 from bot.config import ChatopsConfig
-from bot.incidents.timeline import add_event
 from bot.store import Store, utcnow
 from bot.store.tables import incidents
+from bot.store.timeline import add_event
 
 
 def test_open_and_recent_incidents_with_their_latest_public_update(store: Store) -> None:
@@ -64,7 +64,7 @@ def test_open_and_recent_incidents_with_their_latest_public_update(store: Store)
     assert data.open[1].update is None
     assert data.worst_severity == "P0"
     assert data.resolved[0].duration == timedelta(hours=2)
-    html = status_page.render(data)
+    html = status_page.status_html(data)
     assert "public 1" in html
     assert "private" not in html
 

@@ -15,9 +15,9 @@ import httpx
 import pytest
 from sqlalchemy import insert
 
-from bot.incidents.timeline import add_event
 from bot.store import utcnow
 from bot.store.tables import incidents
+from bot.store.timeline import add_event
 from tests.conftest import RunningBot, drop_pg_database, make_pg_database, start_bot, stop_bot
 from tests.fakes.slack import FakeSlack
 

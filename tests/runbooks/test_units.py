@@ -7,25 +7,25 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot.config import parse_config
-from bot.runbooks.checks import crosses, evaluate, parse_threshold
-from bot.runbooks.cron import latest_due, next_fire
+from bot.cron import latest_due, next_fire
 from bot.runbooks.model import CheckRule, Param, Runbook
 from bot.runbooks.params import ParamError, bind, split_assignments
-from bot.runbooks.template import OMIT, TemplateError, render, render_text, variables
+from bot.runbooks.template import OMIT, TemplateError, fill_args, fill_text, variables
+from bot.runbooks.thresholds import crosses, evaluate, parse_threshold
 from handlers.results import Status
 
 
 def test_a_whole_template_keeps_the_params_type() -> None:
-    assert render("{{ replicas }}", {"replicas": 3}) == 3
-    assert render("{{flag}}", {"flag": False}) is False
-    assert render("app={{ app }},tier={{tier}}", {"app": "web", "tier": 2}) == "app=web,tier=2"
-    assert render(["{{a}}/x", "{{b}}"], {"a": "h", "b": None}) == ["h/x"]
+    assert fill_args("{{ replicas }}", {"replicas": 3}) == 3
+    assert fill_args("{{flag}}", {"flag": False}) is False
+    assert fill_args("app={{ app }},tier={{tier}}", {"app": "web", "tier": 2}) == "app=web,tier=2"
+    assert fill_args(["{{a}}/x", "{{b}}"], {"a": "h", "b": None}) == ["h/x"]
 
 
 def test_an_unset_optional_param_leaves_the_arg_out() -> None:
-    assert render("{{pid}}", {"pid": None}) is OMIT
-    assert render({"pid": "{{pid}}", "service": "{{s}}"}, {"pid": None, "s": "api"}) == {"service": "api"}
-    assert render_text("Terminate {{pid}}", {"pid": None}) == "Terminate <pid>"
+    assert fill_args("{{pid}}", {"pid": None}) is OMIT
+    assert fill_args({"pid": "{{pid}}", "service": "{{s}}"}, {"pid": None, "s": "api"}) == {"service": "api"}
+    assert fill_text("Terminate {{pid}}", {"pid": None}) == "Terminate <pid>"
 
 
 def test_templates_are_names_only_never_expressions() -> None:
@@ -33,9 +33,9 @@ def test_templates_are_names_only_never_expressions() -> None:
     with pytest.raises(TemplateError, match="malformed template"):
         variables("{{ x.__class__ }}")
     with pytest.raises(TemplateError, match="malformed template"):
-        render("{{ 1 + 1 }}", {})
+        fill_args("{{ 1 + 1 }}", {})
     with pytest.raises(TemplateError, match="unknown template variable 'nope'"):
-        render("{{nope}}", {})
+        fill_args("{{nope}}", {})
 
 
 @pytest.mark.parametrize(

@@ -27,6 +27,7 @@ METHOD_SCOPES: dict[str, set[str]] = {
     "conversations_setPurpose": {"channels:manage", "groups:write"},
     "conversations_info": {"channels:read", "groups:read"},
     "conversations_join": {"channels:join"},
+    "conversations_history": {"channels:history", "groups:history"},
     "conversations_archive": {"channels:manage", "groups:write"},
     "pins_add": {"pins:write"},
     "bookmarks_add": {"bookmarks:write"},
@@ -42,8 +43,9 @@ METHOD_SCOPES: dict[str, set[str]] = {
     "reactions_add": {"reactions:write"},
     "auth_test": set(),
 }
+# A call (`client.chat_postMessage(`) or a typed method handed to a wrapper (`call(desk.web.pins_add, `).
 CALL = re.compile(
-    r"\.((?:chat|conversations|pins|bookmarks|users|usergroups|files|views|reactions|auth)_[A-Za-z0-9_]+)\("
+    r"\.((?:chat|conversations|pins|bookmarks|users|usergroups|files|views|reactions|auth)_[A-Za-z0-9_]+)[(,]"
 )
 
 

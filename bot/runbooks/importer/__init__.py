@@ -17,7 +17,7 @@ from bot.config import ChatopsConfig
 from bot.runbooks.importer.build import drafts
 from bot.runbooks.importer.markdown import MarkdownError, decode, parse
 from bot.runbooks.importer.report import FileReport, runbook_report
-from bot.runbooks.importer.writer import Rendered, WriteError, assign_names, render, write
+from bot.runbooks.importer.writer import Rendered, WriteError, assign_names, to_yaml, write
 from handlers import Registry
 
 __all__ = ["ImportFailed", "Imported", "MarkdownError", "WriteError", "import_file", "import_text"]
@@ -53,7 +53,7 @@ def import_text(
             + (f" (sections: {reasons})" if reasons else ""),
         )
     assign_names(found, prefix)
-    rendered = [render(d, file, registry, config) for d in found]
+    rendered = [to_yaml(d, file, registry, config) for d in found]
     return FileReport(file, [], skipped), rendered
 
 

@@ -228,18 +228,18 @@ class ParamBook:
             return "".join(p if isinstance(p, str) else (p.value or "") for p in value.parts)
         return str(value)
 
-    def render(self, value: Any) -> Any:
+    def as_template(self, value: Any) -> Any:
         """An arg with Sites and Tpls as `{{ name }}` templates (registering the params)."""
         if isinstance(value, Site):
             return "{{" + self._name(value) + "}}"
         if isinstance(value, Tpl):
             if len(value.parts) == 1 and isinstance(value.parts[0], Site):
-                return self.render(value.parts[0])
+                return self.as_template(value.parts[0])
             return "".join(
-                p.replace("{{", "{ {") if isinstance(p, str) else self.render(p) for p in value.parts
+                p.replace("{{", "{ {") if isinstance(p, str) else self.as_template(p) for p in value.parts
             )
         if isinstance(value, list):
-            return [self.render(v) for v in value]
+            return [self.as_template(v) for v in value]
         return value
 
     def step_args(self, spec: HandlerSpec, args: dict[str, Any]) -> dict[str, Any]:
@@ -252,4 +252,4 @@ class ParamBook:
                 out.pop(key, None)
             out = {"service": "{{service}}", **out}
         # A target with no default is left to the bot (its default target) when unset.
-        return {k: self.render(v) for k, v in out.items()}
+        return {k: self.as_template(v) for k, v in out.items()}

@@ -76,10 +76,6 @@ class Word:
                 merged.append(part)
         return merged
 
-    @property
-    def is_literal(self) -> bool:
-        return not self.has_cmdsub and all(isinstance(p, str) for p in self.parts())
-
     def __str__(self) -> str:
         return self.text
 

@@ -127,7 +127,7 @@ def _demote(draft: Draft, section: str, index: int, message: str) -> None:
     draft.demoted.append(f"{step['id']}: {reason}")
 
 
-def render(draft: Draft, file: str, registry: Registry, config: ChatopsConfig | None) -> Rendered:
+def to_yaml(draft: Draft, file: str, registry: Registry, config: ChatopsConfig | None) -> Rendered:
     """The draft's YAML, valid for the loader (steps that cannot be are demoted to manual)."""
     for _ in range(len(draft.diagnostics) + len(draft.resolution) + 1):
         text = dump(_data(draft, file, registry, config), _header(draft, file))

@@ -76,6 +76,6 @@ def on_command(
         user_id=request.user_id,
         guard=runtime.guard,
     )
-    dispatch(runtime, request, responder, {"trigger_id": command.get("trigger_id", "")}, route)
+    dispatch(runtime, request, responder, str(command.get("trigger_id") or ""), route)
     if isinstance(answer, AnswerInAck):
         answer.finish()

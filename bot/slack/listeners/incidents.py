@@ -5,7 +5,7 @@ runbook, Resolve (opens a form), Snooze 15/30/60. Modals: declare, update, resol
 wrong is shown in the form (`response_action="errors"`). Events: a message pinned, or
 marked with :pushpin:, in an incident channel goes on the timeline.
 
-Every listener is a module-level function whose first argument is `IncidentDeps`;
+Every listener is a module-level function whose first argument is `ListenerDeps`;
 `register` binds it with `functools.partial` (Bolt injects the rest by parameter name), so
 a test can call any one of them with a real `Ack` and a WebClient on the fake Slack API.
 """
@@ -29,7 +29,7 @@ from bot.commands.router import dispatch
 from bot.executor import NeedsConfirmation, Request
 from bot.incidents import lifecycle, records, views
 from bot.incidents.commands import report_declared
-from bot.incidents.desk import Desk
+from bot.incidents.deps import IncidentDeps
 from bot.incidents.records import IncidentError
 from bot.incidents.slackapi import SlackStepError, call
 from bot.render.slack import result_blocks, section
@@ -55,14 +55,14 @@ PIN_REACTIONS = ("pushpin", "round_pushpin")
 
 
 @dataclass(frozen=True)
-class IncidentDeps:
+class ListenerDeps:
     """What the incident listeners work with."""
 
     runtime: Runtime
 
     @property
-    def desk(self) -> Desk:
-        return Desk.of(self.runtime)
+    def desk(self) -> IncidentDeps:
+        return IncidentDeps.of(self.runtime)
 
     def audit(self, user: str, channel: str, what: str, failure: str = "") -> None:
         record(
@@ -143,7 +143,7 @@ def _warn(responder: Responder, warnings: list[str]) -> None:
         responder.error("\n".join(f"Slack: {w}" for w in warnings))
 
 
-def _open_incident(deps: IncidentDeps, incident_id: int) -> records.Incident:
+def _open_incident(deps: ListenerDeps, incident_id: int) -> records.Incident:
     inc = records.require(deps.desk.engine, incident_id)
     if not inc.is_open:
         raise IncidentError(f"Incident #{inc.id} is already resolved.")
@@ -163,11 +163,11 @@ class Press:
     trigger_id: str
 
 
-ButtonAction = Callable[[IncidentDeps, Press, Responder], None]
+ButtonAction = Callable[[ListenerDeps, Press, Responder], None]
 
 
 def on_button(
-    deps: IncidentDeps,
+    deps: ListenerDeps,
     what: str,
     act: ButtonAction,
     ack: Ack,
@@ -190,35 +190,35 @@ def on_button(
         responder.error(str(exc))
 
 
-def acknowledge(deps: IncidentDeps, press: Press, responder: Responder) -> None:
+def acknowledge(deps: ListenerDeps, press: Press, responder: Responder) -> None:
     _warn(responder, lifecycle.acknowledge(deps.desk, _incident_id(press.value), user=press.user).warnings)
 
 
-def snooze(deps: IncidentDeps, press: Press, responder: Responder) -> None:
+def snooze(deps: ListenerDeps, press: Press, responder: Responder) -> None:
     _id, _, minutes = press.value.partition(":")
     out = lifecycle.snooze(deps.desk, _incident_id(press.value), user=press.user, minutes=int(minutes or 30))
     _warn(responder, out.warnings)
 
 
-def _open_form(deps: IncidentDeps, press: Press, view: View) -> None:
+def _open_form(deps: ListenerDeps, press: Press, view: View) -> None:
     try:
         call(deps.desk.web.views_open, trigger_id=press.trigger_id, view=view.to_dict())
     except SlackStepError as exc:
         raise IncidentError(f"Could not open the form: {exc}") from None
 
 
-def open_update_form(deps: IncidentDeps, press: Press, _responder: Responder) -> None:
+def open_update_form(deps: ListenerDeps, press: Press, _responder: Responder) -> None:
     inc = _open_incident(deps, _incident_id(press.value))
     _open_form(deps, press, views.update(deps.desk.config, inc, metadata={"channel": press.channel}))
 
 
-def open_resolve_form(deps: IncidentDeps, press: Press, _responder: Responder) -> None:
+def open_resolve_form(deps: ListenerDeps, press: Press, _responder: Responder) -> None:
     inc = _open_incident(deps, _incident_id(press.value))
     _open_form(deps, press, views.resolve(deps.desk.config, inc, metadata={"channel": press.channel}))
 
 
 def _run_runbook(
-    deps: IncidentDeps, press: Press, incident: records.Incident, name: str, responder: Responder
+    deps: ListenerDeps, press: Press, incident: records.Incident, name: str, responder: Responder
 ) -> None:
     slash = deps.desk.command("runbook")
     target = incident.channel_id or press.channel
@@ -226,7 +226,7 @@ def _run_runbook(
     dispatch(deps.runtime, request, responder)
 
 
-def offer_runbooks(deps: IncidentDeps, press: Press, responder: Responder) -> None:
+def offer_runbooks(deps: ListenerDeps, press: Press, responder: Responder) -> None:
     """Run the incident's service's runbook, or ask which one when it has several."""
     inc = _open_incident(deps, _incident_id(press.value))
     svc = deps.desk.config.services.get(inc.service or "")
@@ -249,7 +249,7 @@ def offer_runbooks(deps: IncidentDeps, press: Press, responder: Responder) -> No
     responder.say(text, blocks=[section(text), ActionsBlock(elements=[picker])], ephemeral=True)
 
 
-def run_picked_runbook(deps: IncidentDeps, press: Press, responder: Responder) -> None:
+def run_picked_runbook(deps: ListenerDeps, press: Press, responder: Responder) -> None:
     inc = _open_incident(deps, _incident_id(press.value))
     _run_runbook(deps, press, inc, press.value.partition(":")[2], responder)
 
@@ -267,7 +267,7 @@ BUTTONS: tuple[tuple[ActionId, str, ButtonAction], ...] = (
 # -- modals --------------------------------------------------------------------------------
 
 
-def _declare_errors(desk: Desk, vals: Mapping[str, Any], title: str) -> dict[str, str]:
+def _declare_errors(desk: IncidentDeps, vals: Mapping[str, Any], title: str) -> dict[str, str]:
     """What is wrong with a declare form, by field; empty when it can be declared."""
     errors: dict[str, str] = {}
     if vals.get(views.SEVERITY) not in desk.config.severities:
@@ -282,7 +282,7 @@ def _declare_errors(desk: Desk, vals: Mapping[str, Any], title: str) -> dict[str
     return errors
 
 
-def declare_submitted(deps: IncidentDeps, ack: Ack, body: Payload, view: Payload, client: WebClient) -> None:
+def declare_submitted(deps: ListenerDeps, ack: Ack, body: Payload, view: Payload, client: WebClient) -> None:
     """The declare form: refuse it with the field errors, or declare and report what happened."""
     d = deps.desk
     vals, meta = views.values(view), views.metadata(view)
@@ -311,13 +311,13 @@ def declare_submitted(deps: IncidentDeps, ack: Ack, body: Payload, view: Payload
 
 
 def _change_submitted(
-    deps: IncidentDeps,
+    deps: ListenerDeps,
     body: Payload,
     meta: Mapping[str, Any],
     client: WebClient,
     incident: records.Incident,
     what: str,
-    change: Callable[[str], lifecycle.Outcome],
+    change: Callable[[str], lifecycle.IncidentChange],
 ) -> None:
     """After the form was accepted: make the change as its submitter, audit it, pass on warnings."""
     user = _user(body)
@@ -331,7 +331,7 @@ def _change_submitted(
     _warn(responder, out.warnings)
 
 
-def update_submitted(deps: IncidentDeps, ack: Ack, body: Payload, view: Payload, client: WebClient) -> None:
+def update_submitted(deps: ListenerDeps, ack: Ack, body: Payload, view: Payload, client: WebClient) -> None:
     """The status update form: post the update as its submitter, unless the incident closed."""
     vals, meta = views.values(view), views.metadata(view)
     text = str(vals.get(views.TEXT) or "").strip()
@@ -344,7 +344,7 @@ def update_submitted(deps: IncidentDeps, ack: Ack, body: Payload, view: Payload,
         return
     ack()
 
-    def post(user: str) -> lifecycle.Outcome:
+    def post(user: str) -> lifecycle.IncidentChange:
         return lifecycle.post_update(
             deps.desk,
             incident.id,
@@ -357,7 +357,7 @@ def update_submitted(deps: IncidentDeps, ack: Ack, body: Payload, view: Payload,
     _change_submitted(deps, body, meta, client, incident, "update", post)
 
 
-def resolve_submitted(deps: IncidentDeps, ack: Ack, body: Payload, view: Payload, client: WebClient) -> None:
+def resolve_submitted(deps: ListenerDeps, ack: Ack, body: Payload, view: Payload, client: WebClient) -> None:
     """The resolve form: resolve the incident as its submitter, unless someone was faster."""
     vals, meta = views.values(view), views.metadata(view)
     incident = records.get(deps.desk.engine, int(meta.get("incident") or 0))
@@ -367,7 +367,7 @@ def resolve_submitted(deps: IncidentDeps, ack: Ack, body: Payload, view: Payload
     ack()
     summary = str(vals.get(views.SUMMARY) or "")
 
-    def resolve(user: str) -> lifecycle.Outcome:
+    def resolve(user: str) -> lifecycle.IncidentChange:
         return lifecycle.resolve(deps.desk, incident.id, user=user, summary=summary)
 
     _change_submitted(deps, body, meta, client, incident, "resolve", resolve)
@@ -379,7 +379,7 @@ def resolve_submitted(deps: IncidentDeps, ack: Ack, body: Payload, view: Payload
 # incident channels are kept.
 
 
-def pin_added(deps: IncidentDeps, event: Payload) -> None:
+def pin_added(deps: ListenerDeps, event: Payload) -> None:
     item = event.get("item") or {}
     if item.get("type") != "message":
         return
@@ -394,7 +394,7 @@ def pin_added(deps: IncidentDeps, event: Payload) -> None:
     )
 
 
-def reaction_added(deps: IncidentDeps, event: Payload) -> None:
+def reaction_added(deps: ListenerDeps, event: Payload) -> None:
     item = event.get("item") or {}
     if event.get("reaction") not in PIN_REACTIONS or item.get("type") != "message":
         return
@@ -409,7 +409,7 @@ def reaction_added(deps: IncidentDeps, event: Payload) -> None:
 
 
 def register(app: App, runtime: Runtime) -> None:
-    deps = IncidentDeps(runtime)
+    deps = ListenerDeps(runtime)
     for action_id, what, act in BUTTONS:
         app.action(action_id.value)(partial(on_button, deps, what, act))
     app.view(CallbackId.INCIDENT_DECLARE.value)(partial(declare_submitted, deps))

@@ -13,7 +13,6 @@ from bot.runbooks.importer.mappers.common import (
     Result,
     Site,
     Unmappable,
-    command_name,
     parse_opts,
     value,
 )
@@ -121,7 +120,3 @@ def map_pg_isready(stage: Stage, cmd: Command, via: str = "") -> Result:
         "db.ping connects and runs SELECT 1 (pg_isready only checks that the server accepts connections)"
     ]
     return Mapped("db.ping", {"database": database_site(opts, via)}, notes)
-
-
-def is_postgres(stage: Stage) -> bool:
-    return command_name(stage) in ("psql", "pg_isready")

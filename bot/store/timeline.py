@@ -99,7 +99,7 @@ def events(engine: Engine, incident_id: int, *, kinds: tuple[str, ...] = ()) -> 
         out.append(
             Event(
                 id=int(r["id"]),
-                at=as_utc(r["at"]),  # type: ignore[arg-type]
+                at=as_utc(r["at"]),
                 kind=r["kind"],
                 author=r["author"] or "",
                 text=r["text"] or "",

@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 
 import httpx
 
@@ -83,14 +84,14 @@ def _url(url: str, timeout: float) -> str:
 def check_targets(config: ChatopsConfig, *, timeout: float = 3.0) -> Iterator[TargetCheck]:
     jobs: list[tuple[str, str, Callable[[], str]]] = []
     for name in config.clusters:
-        jobs.append(("cluster", name, lambda n=name: _cluster(config, n, timeout)))  # type: ignore[misc]
+        jobs.append(("cluster", name, partial(_cluster, config, name, timeout)))
     for name in config.databases:
-        jobs.append(("database", name, lambda n=name: _database(config, n, timeout)))  # type: ignore[misc]
+        jobs.append(("database", name, partial(_database, config, name, timeout)))
     for name in config.redis:
-        jobs.append(("redis", name, lambda n=name: _redis(config, n, timeout)))  # type: ignore[misc]
+        jobs.append(("redis", name, partial(_redis, config, name, timeout)))
     for svc_name, svc in config.services.items():
         for url in svc.health:
-            jobs.append(("health", f"{svc_name} {url}", lambda u=url: _url(u, timeout)))  # type: ignore[misc]
+            jobs.append(("health", f"{svc_name} {url}", partial(_url, url, timeout)))
     if not jobs:
         return
     with ThreadPoolExecutor(max_workers=min(8, len(jobs))) as pool:

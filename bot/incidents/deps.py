@@ -31,7 +31,9 @@ IncidentHook = Callable[[str, Incident, str, dict[str, Any]], None]
 
 
 @dataclass
-class Desk:
+class IncidentDeps:
+    """The dependencies of every incident function (passed as `desk`, the incident desk)."""
+
     engine: Engine
     config: ChatopsConfig
     slack: WebClient | None  # None in the console without --slack
@@ -51,9 +53,9 @@ class Desk:
                 log.exception("incident #%s: %s hook failed", inc.id, event)
 
     @classmethod
-    def of(cls, runtime: Runtime) -> Desk:
+    def of(cls, runtime: Runtime) -> IncidentDeps:
         desk = runtime.extras.get("incidents.desk")
-        if not isinstance(desk, Desk):
+        if not isinstance(desk, IncidentDeps):
             desk = cls(runtime.store.engine, runtime.config, runtime.slack, runtime.clock)
             runtime.extras["incidents.desk"] = desk
         return desk
