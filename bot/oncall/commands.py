@@ -237,7 +237,12 @@ def schedule(c: Call) -> None:
     engine = c.runtime.store.engine
     for name in names:
         zone = cfg.rotations[name].zone
-        for sh in roster.shifts(engine, c.runtime.config, name, at, end, now=at):
+        rot = roster.rotation(engine, c.runtime.config, name, at)
+        # Whole shifts: from the start of the current one to the end of the last one begun.
+        first, last = rot.index_at(at), rot.index_at(end)
+        start = rot.boundary(first) if first >= 0 else at
+        stop = rot.boundary(last + 1) if last >= 0 else end
+        for sh in roster.shifts(engine, c.runtime.config, name, start, stop, now=at):
             note = ""
             if sh.is_override:
                 note = f"override #{sh.override_id}" + (
