@@ -74,6 +74,30 @@ def _redis(config: ChatopsConfig, name: str, timeout: float) -> str:
     return f"Redis {info.get('redis_version', '?')}"
 
 
+def _prometheus(config: ChatopsConfig, name: str, timeout: float) -> str:
+    from bot.prometheus import build_client
+    from handlers import Context
+    from handlers.prom.api import get
+
+    with build_client(config.prometheus[name]) as client:
+        info = get(Context(client=client, timeout=timeout, target=name), "status/buildinfo")
+    return f"Prometheus {info.get('version', '?') if isinstance(info, dict) else '?'}"
+
+
+def _metric(config: ChatopsConfig, expr: str, timeout: float) -> str:
+    """A service's named PromQL, run once on the default Prometheus: a typo shows here, not at 3 a.m."""
+    from bot.prometheus import build_client
+    from handlers import Context
+    from handlers.prom.query import instant
+
+    name = config.default_target("prometheus")
+    if name is None:
+        raise RuntimeError("no default Prometheus: mark one `default: true` under `prometheus:`")
+    with build_client(config.prometheus[name]) as client:
+        rows = instant(Context(client=client, timeout=timeout, target=name), expr)
+    return f"{len(rows)} series" if rows else "valid PromQL, no series right now"
+
+
 def _url(url: str, timeout: float) -> str:
     resp = httpx.get(url, timeout=timeout)
     if resp.status_code >= 500:
@@ -89,6 +113,14 @@ def check_targets(config: ChatopsConfig, *, timeout: float = 3.0) -> Iterator[Ta
         jobs.append(("database", name, partial(_database, config, name, timeout)))
     for name in config.redis:
         jobs.append(("redis", name, partial(_redis, config, name, timeout)))
+    for name in config.prometheus:
+        jobs.append(("prometheus", name, partial(_prometheus, config, name, timeout)))
+    if config.prometheus:
+        from bot.prometheus import service_metrics
+
+        for svc_name, metrics in service_metrics(config.services).items():
+            for metric, expr in metrics.items():
+                jobs.append(("metric", f"{svc_name}.{metric}", partial(_metric, config, expr, timeout)))
     for svc_name, svc in config.services.items():
         for url in svc.health:
             jobs.append(("health", f"{svc_name} {url}", partial(_url, url, timeout)))

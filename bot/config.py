@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.oncall.config import OncallConfig, PagingConfig, check_rotation_refs
+from bot.prometheus import PrometheusConfig, check_metrics
 from handlers.params import Duration
 
 
@@ -91,6 +92,13 @@ class ServiceConfig(_Model):
     redis: str | None = None
     contacts: list[str] = Field(default_factory=list)  # contact group names or Slack ids
     runbooks: list[str] = Field(default_factory=list)
+    # Named PromQL (`error_rate`, `latency_p95`); see bot.prometheus.
+    metrics: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("metrics")
+    @classmethod
+    def _metrics(cls, v: dict[str, str]) -> dict[str, str]:
+        return check_metrics(v)
 
 
 class IncidentsConfig(_Model):
@@ -221,6 +229,7 @@ class ChatopsConfig(_Model):
     runbooks_dir: str = "runbooks"
     oncall: OncallConfig = OncallConfig()
     paging: PagingConfig = PagingConfig()
+    prometheus: dict[str, PrometheusConfig] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _references(self) -> ChatopsConfig:
@@ -245,7 +254,7 @@ class ChatopsConfig(_Model):
         sev = self.severities.get(severity)
         return sev.update_every if sev and sev.update_every else self.incidents.update_every
 
-    def default_target(self, kind: Literal["clusters", "databases", "redis"]) -> str | None:
+    def default_target(self, kind: Literal["clusters", "databases", "redis", "prometheus"]) -> str | None:
         """The only configured target of a kind, else the one marked default or named 'default'."""
         table: dict[str, Any] = getattr(self, kind)
         if len(table) == 1:

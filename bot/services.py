@@ -44,6 +44,7 @@ class Clients:
             Client.KUBERNETES: self._kubernetes,
             Client.POSTGRES: self._postgres,
             Client.REDIS: self._redis,
+            Client.PROMETHEUS: self._prometheus,
             Client.HTTP: lambda _name: httpx.Client(
                 timeout=httpx.Timeout(10.0, connect=CONNECT_TIMEOUT), follow_redirects=False
             ),
@@ -111,6 +112,11 @@ class Clients:
             client_name="chatops",
         )
 
+    def _prometheus(self, name: str) -> Any:
+        from bot.prometheus import build_client
+
+        return build_client(self.config.prometheus[name])
+
     def close(self) -> None:
         with self._lock:
             items = list(self._cache.items())
@@ -134,13 +140,22 @@ class Clients:
             return {}
         if kind is Client.HTTP:
             return {"services": {n: list(s.health) for n, s in cfg.services.items() if s.health}}
+        if kind is Client.PROMETHEUS:
+            from bot.prometheus import service_metrics
+
+            return {"metrics": service_metrics(cfg.services)}
         return {}
 
     def context(self, spec: HandlerSpec, target: str | None) -> Context[Any]:
         """Build the handler's context: resolve its target's client (or explain what is missing)."""
         timeout = self.config.limits.handler_timeout.total_seconds()
         options = dict(self.options(spec.client))
-        table_key = {Client.KUBERNETES: "clusters", Client.POSTGRES: "databases", Client.REDIS: "redis"}
+        table_key = {
+            Client.KUBERNETES: "clusters",
+            Client.POSTGRES: "databases",
+            Client.REDIS: "redis",
+            Client.PROMETHEUS: "prometheus",
+        }
         if spec.client in table_key:
             key = table_key[spec.client]
             table: Mapping[str, Any] = getattr(self.config, key)
@@ -152,6 +167,9 @@ class Clients:
                 known = ", ".join(sorted(table))
                 what = f"{target!r} is not" if target else "no target is"
                 raise NotConfigured(f"{what} configured under `{key}:` (known: {known})")
+            if spec.client is Client.PROMETHEUS:
+                # The instance's own timeout (its queries may be slower than other targets').
+                timeout = self.config.prometheus[target].timeout.total_seconds()
             if spec.client is Client.POSTGRES:
                 options["statement_timeout_ms"] = int(
                     self.config.databases[target].statement_timeout.total_seconds() * 1000
@@ -162,7 +180,7 @@ class Clients:
                 raise
             except Exception as exc:
                 raise HandlerError(
-                    f"{key[:-1] if key != 'redis' else 'redis'} {target}: {redact(str(exc))}"
+                    f"{key[:-1] if key not in ('redis', 'prometheus') else key} {target}: {redact(str(exc))}"
                 ) from None
             return Context(client=client, timeout=timeout, options=options, target=target)
         if spec.client is Client.HTTP:

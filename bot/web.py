@@ -267,6 +267,9 @@ def drain(app: App, server: HttpServer | None = None) -> None:
         log.info("shutting down: waiting for Slack listeners to finish")
         shutdown(wait=True)
     runtime = runtime_of(app)
+    answers = getattr(runtime.extras.get("commands.answers"), "shutdown", None)
+    if callable(answers):  # answers to slash commands still being sent (bot/slack/listeners/commands.py)
+        answers(wait=True)
     if runtime.scheduler is not None:
         runtime.scheduler.stop()
     runtime.pool.shutdown(wait=True)

@@ -29,7 +29,7 @@ P = TypeVar("P", bound=Params)
 
 # One package per command family, named after its command; `load_all()` imports every module
 # of each, which registers their handlers.
-HANDLER_PACKAGES = ("handlers.k8s", "handlers.db", "handlers.redis", "handlers.health")
+HANDLER_PACKAGES = ("handlers.k8s", "handlers.db", "handlers.redis", "handlers.health", "handlers.prom")
 
 
 class Client(StrEnum):
@@ -39,6 +39,7 @@ class Client(StrEnum):
     POSTGRES = "postgres"  # params field `database`
     REDIS = "redis"  # params field `instance`
     HTTP = "http"  # no target field: one shared httpx.Client
+    PROMETHEUS = "prometheus"  # params field `prometheus`: an httpx.Client per instance
     NONE = "none"
 
 
@@ -46,6 +47,7 @@ TARGET_FIELD: Mapping[Client, str] = {
     Client.KUBERNETES: "cluster",
     Client.POSTGRES: "database",
     Client.REDIS: "instance",
+    Client.PROMETHEUS: "prometheus",
 }
 
 

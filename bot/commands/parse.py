@@ -46,6 +46,36 @@ def split_words(text: str) -> list[str]:
         raise ParseError(f"cannot read the arguments: {exc} (check your quotes)") from None
 
 
+def split_verbatim(text: str) -> list[str]:
+    """Words for an expression language (PromQL): split on blanks outside quotes and brackets,
+    quotes kept (`up{job="api server"}` stays one word, quotes and all). Slack sends <, > and &
+    escaped; they are read back here."""
+    text = text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+    text = text.replace("“", '"').replace("”", '"').replace("‘", "'").replace("’", "'")
+    words: list[str] = []
+    current: list[str] = []
+    quote = ""
+    depth = 0
+    for ch in text:
+        if quote:
+            current.append(ch)
+            if ch == quote:
+                quote = ""
+        elif ch in "\"'`":
+            quote = ch
+            current.append(ch)
+        elif ch.isspace() and depth == 0:
+            if current:
+                words.append("".join(current))
+                current = []
+        else:
+            depth += 1 if ch in "([{" else -1 if ch in ")]}" and depth > 0 else 0
+            current.append(ch)
+    if current:
+        words.append("".join(current))
+    return words
+
+
 def _extra(info: FieldInfo) -> Mapping[str, Any]:
     extra = info.json_schema_extra
     return extra if isinstance(extra, dict) else {}

@@ -10,7 +10,7 @@ from enum import Enum, auto
 
 from bot.commands.builtin import Builtin, Call
 from bot.commands.observe import mark_help, note, observe
-from bot.commands.parse import ParseError, split_words, usage
+from bot.commands.parse import ParseError, split_verbatim, split_words, usage
 from bot.commands.responder import Responder
 from bot.executor import Done, Failed, NeedsConfirmation, Outcome_, Refused, Request
 from bot.runtime import Runtime
@@ -138,6 +138,11 @@ def resolve(runtime: Runtime, request: Request) -> Route:
         return Route(kind, command, tuple(words), tuple(rest), builtin=entry)
     if not isinstance(entry, HandlerSpec):
         raise TypeError(f"the command table holds a {type(entry).__name__}: neither a handler nor a built-in")
+    if getattr(entry.params, "VERBATIM", False):
+        # An expression (PromQL) keeps its quotes and brackets: shlex would strip them.
+        rest = split_verbatim(request.text)[len(words) - len(rest) :]
+        asks_help = bool(rest) and rest[0].lower() in HELP_WORDS
+        quote_error = ""
     if quote_error:
         return Route(RouteKind.QUOTE_ERROR, command, tuple(words), spec=entry, error=quote_error)
     kind = RouteKind.HANDLER_HELP if asks_help else RouteKind.HANDLER

@@ -56,6 +56,7 @@ _DEFAULT_KIND: dict[Client, Any] = {
     Client.KUBERNETES: "clusters",
     Client.POSTGRES: "databases",
     Client.REDIS: "redis",
+    Client.PROMETHEUS: "prometheus",
 }
 
 

@@ -17,7 +17,7 @@ from slack_sdk.models.views import View
 from bot.commands.builtin import BuiltinFn, Call, builtin
 from bot.commands.parse import ParseError
 from bot.commands.responder import Responder
-from bot.incidents import lifecycle, postmortem, records, views
+from bot.incidents import lifecycle, postmortem, postmortem_chart, records, views
 from bot.incidents.deps import IncidentDeps
 from bot.incidents.messages import duration, headline, hhmm, label
 from bot.incidents.records import Incident, IncidentError
@@ -146,6 +146,7 @@ def declare(c: Call) -> None:
             title=title,
             service=service,
             metadata={"channel": c.request.channel_id},
+            user=c.request.user_id,
         )
         if _open_modal(c, view):
             return
@@ -432,4 +433,7 @@ def postmortem_(c: Call) -> None:
             f"Could not upload the post-mortem: {exc}. "
             f"From a terminal: `chatops incident postmortem {inc.id} --out {postmortem.filename(inc.id)}`."
         ) from None
-    c.respond.say(f"Post-mortem draft for incident #{inc.id} uploaded to <#{channel}>.", ephemeral=True)
+    charted = postmortem_chart.upload(c.runtime, desk, inc.id, channel)
+    c.respond.say(
+        f"Post-mortem draft for incident #{inc.id} uploaded to <#{channel}>.{charted}", ephemeral=True
+    )

@@ -124,8 +124,14 @@ def declare(
     severity: str,
     service: str | None = None,
     description: str = "",
+    commander: str | None = None,
+    responders: list[str] | None = None,
+    source: MessageSource | None = None,
 ) -> IncidentChange:
-    """Store the incident (its number) first, then set Slack up step by step."""
+    """Store the incident (its number) first, then set Slack up on its critical path.
+
+    `commander` defaults to the declarer; `responders` (user ids) are invited with the on-call
+    and service contacts; `source`, the message it was declared from, goes on the timeline."""
     sev = normalise_severity(desk, severity)
     title = " ".join(title.split())
     if not title:
@@ -149,7 +155,7 @@ def declare(
                 description=description.strip(),
                 declared_by=user,
                 declared_at=now,
-                roles=json.dumps({"commander": user}),
+                roles=json.dumps({"commander": commander or user}),
                 setup_pending=json.dumps([{"step": s, "error": "not run yet"} for s in SETUP_STEPS]),
                 last_update_at=None,
                 next_update_due=now + desk.config.update_every(sev),
@@ -166,12 +172,49 @@ def declare(
         author=user,
         text=f"{sev} {title}{svc}",
         at=now,
-        data={"severity": sev, "service": service},
+        data={"severity": sev, "service": service, "responders": list(dict.fromkeys(responders or []))},
     )
+    if source is not None:
+        add_message(desk, inc.id, source, added_by=user, at=now)
     records.refresh_open_gauge(desk.engine)
     inc, failures = slack_setup.run(desk, inc, SETUP_STEPS)
     desk.emit("declared", inc, user)
     return IncidentChange(inc, failures=failures)
+
+
+@dataclass(frozen=True)
+class MessageSource:
+    """A Slack message put on an incident's timeline (declared from it, or added to it)."""
+
+    channel: str
+    ts: str
+    author: str
+    text: str
+    permalink: str = ""
+
+
+MESSAGE_TEXT_MAX = 3000
+
+
+def add_message(
+    desk: IncidentDeps, incident_id: int, msg: MessageSource, *, added_by: str, at: datetime
+) -> None:
+    """The message, its author and its permalink on the timeline (once per incident and message)."""
+    if any(
+        e.data.get("ts") == msg.ts and e.data.get("channel") == msg.channel
+        for e in events(desk.engine, incident_id, kinds=("message",))
+    ):
+        raise IncidentError(f"That message is already on incident #{incident_id}'s timeline.")
+    text = " ".join(msg.text.split())[:MESSAGE_TEXT_MAX] or f"(message {msg.ts})"
+    add_event(
+        desk.engine,
+        incident_id,
+        kind="message",
+        author=msg.author,
+        text=text,
+        at=at,
+        data={"channel": msg.channel, "ts": msg.ts, "permalink": msg.permalink, "added_by": added_by},
+    )
 
 
 def retry_setup(desk: IncidentDeps, incident_id: int) -> IncidentChange:

@@ -65,6 +65,9 @@ def describe_event(ev: Event, name: Name) -> str:
         return f"Resolved by {who}: {text}"
     if ev.kind == "pin":
         return f"Pinned by {who}: {text}"
+    if ev.kind == "message":
+        link = str(ev.data.get("permalink") or "")
+        return f"Message from {who}: {text}" + (f" ({link})" if link else "")
     if ev.kind == "escalation":
         return text
     if ev.kind == "role":

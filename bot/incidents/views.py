@@ -13,6 +13,8 @@ from slack_sdk.models.blocks import (
     Option,
     PlainTextInputElement,
     StaticSelectElement,
+    UserMultiSelectElement,
+    UserSelectElement,
 )
 from slack_sdk.models.views import View
 
@@ -27,6 +29,9 @@ MAX_OPTIONS = 100  # Slack's limit for a static select
 # block ids (the keys of `ack(response_action="errors", errors=...)`); every element is "value".
 SEVERITY, TITLE, SERVICE, DESCRIPTION = "severity", "title", "service", "description"
 TEXT, STATUS, PUBLIC, SUMMARY = "text", "status", "public", "summary"
+COMMANDER, RESPONDERS, INCIDENT = "commander", "responders", "incident"
+MAX_RESPONDERS = 30  # people picked in the form; groups and contacts come from chatops.yaml
+DESCRIPTION_MAX = 2000
 
 
 def _select(options: list[tuple[str, str]], initial: str | None, placeholder: str) -> StaticSelectElement:
@@ -42,7 +47,12 @@ def declare(
     title: str = "",
     service: str | None = None,
     metadata: Mapping[str, Any] | None = None,
+    user: str | None = None,
+    description: str = "",
+    source: str = "",
 ) -> View:
+    """The declare form; `user` is the default commander, `source` a line about the message
+    it was opened from (that message goes on the timeline)."""
     sevs = [(s, f"{s} — {c.label}") for s, c in sorted(config.severities.items())]
     blocks: list[Block] = [
         InputBlock(block_id=SEVERITY, label="Severity", element=_select(sevs, severity, "P0 … P3")),
@@ -68,9 +78,34 @@ def declare(
             block_id=DESCRIPTION,
             label="Description",
             optional=True,
-            element=PlainTextInputElement(action_id="value", multiline=True, max_length=2000),
+            element=PlainTextInputElement(
+                action_id="value",
+                multiline=True,
+                max_length=DESCRIPTION_MAX,
+                initial_value=description[:DESCRIPTION_MAX] or None,
+            ),
         )
     )
+    blocks += [
+        InputBlock(
+            block_id=COMMANDER,
+            label="Incident commander",
+            optional=True,
+            hint="Leave empty to take the role yourself.",
+            element=UserSelectElement(action_id="value", initial_user=user or None, placeholder="Who leads?"),
+        ),
+        InputBlock(
+            block_id=RESPONDERS,
+            label="Responders",
+            optional=True,
+            hint="Invited to the channel with the on-call contacts and the service's contacts.",
+            element=UserMultiSelectElement(
+                action_id="value", placeholder="Who else?", max_selected_items=MAX_RESPONDERS
+            ),
+        ),
+    ]
+    if source:
+        blocks.append(context(source))
     return View(
         type="modal",
         callback_id=CallbackId.INCIDENT_DECLARE.value,
@@ -131,6 +166,32 @@ def resolve(config: ChatopsConfig, inc: Incident, *, metadata: Mapping[str, Any]
     )
 
 
+def timeline_add(
+    config: ChatopsConfig, open_incidents: list[Incident], *, preview: str, metadata: Mapping[str, Any]
+) -> View:
+    """Pick the open incident whose timeline gets the message (newest first)."""
+    options = [(str(i.id), f"#{i.id} {headline(config, i)}"[:75]) for i in reversed(open_incidents)]
+    return View(
+        type="modal",
+        callback_id=CallbackId.TIMELINE_ADD.value,
+        title="Add to incident timeline",
+        submit="Add",
+        close="Cancel",
+        blocks=[
+            context(preview),
+            InputBlock(
+                block_id=INCIDENT, label="Incident", element=_select(options, None, "Which incident?")
+            ),
+        ],
+        private_metadata=json.dumps(dict(metadata)),
+    )
+
+
+def notice(title: str, text: str) -> View:
+    """A modal that only says something (nothing to submit)."""
+    return View(type="modal", title=title[:24], close="Close", blocks=[context(text)])
+
+
 def values(view: Mapping[str, Any]) -> dict[str, Any]:
     """{block_id: text | selected value | [checked values] | None} from a submitted view's state."""
     out: dict[str, Any] = {}
@@ -140,6 +201,10 @@ def values(view: Mapping[str, Any]) -> dict[str, Any]:
         kind = element.get("type")
         if kind == "static_select":
             out[block_id] = (element.get("selected_option") or {}).get("value")
+        elif kind == "users_select":
+            out[block_id] = element.get("selected_user")
+        elif kind == "multi_users_select":
+            out[block_id] = [str(u) for u in element.get("selected_users") or []]
         elif kind == "checkboxes":
             out[block_id] = [o.get("value") for o in element.get("selected_options") or []]
         else:

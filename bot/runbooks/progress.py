@@ -94,6 +94,10 @@ class View:
         title = escape(fill_text(step.title, run.values))
         head = f"{ICON[sr.state]} *{title}* `{step.handler}` — {sr.state.value}{took}"
         lines = [escape(f.text) for f in sr.findings]
+        # A metric check's value and the threshold it was judged against (prom.check).
+        judged = sr.result.values.get("judged") if sr.result is not None else None
+        if judged:
+            lines.insert(0, escape(str(judged)))
         if sr.error:
             lines.append(escape(redact(sr.error)))
         detail = "\n".join(lines)

@@ -11,6 +11,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.models.blocks import Block
 
+from bot.charts.upload import upload_charts
 from bot.executor import NeedsConfirmation
 from bot.guard import Guard, MessageRef
 from bot.render.slack import result_blocks, section
@@ -78,6 +79,9 @@ class SlackResponder:
         )
         if rendered.file is not None:
             self.upload(rendered.file, title=result.title or heading or "output")
+        if self.client is not None:
+            for problem in upload_charts(self.client, self.channel_id, result):
+                self.say(f":warning: {problem}", ephemeral=True)
 
     def upload(self, content: str, *, title: str) -> None:
         name = "".join(c if c.isalnum() or c in "-_." else "-" for c in title.lower())[:60] or "output"

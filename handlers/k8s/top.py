@@ -9,6 +9,7 @@ from pydantic import field_validator
 
 from handlers import Client, Context, handler
 from handlers.errors import TargetUnavailable
+from handlers.figures import Bar, BarChart, BarPanel
 from handlers.k8s.errors import ApiNotServed, ApiServerError, Call, call, cluster_name
 from handlers.k8s.fmt import cpu_millis, fmt_cpu, fmt_mem, fmt_pct, mem_bytes, pct
 from handlers.k8s.refs import SERVICE_HELP, NamespacedParams
@@ -79,37 +80,60 @@ def _usage(usage: dict[str, Any]) -> tuple[float, float]:
     return cpu_millis(usage.get("cpu")) or 0.0, mem_bytes(usage.get("memory")) or 0.0
 
 
-def _limits(pod: V1Pod) -> tuple[float | None, float | None]:
-    """The pod's CPU (millicores) and memory (bytes) limits; None when a container has none."""
+def _limits(pod: V1Pod, kind: str = "limits") -> tuple[float | None, float | None]:
+    """The pod's CPU (millicores) and memory (bytes) limits (or requests); None when a
+    container has none."""
     cpu: float | None = 0.0
     mem: float | None = 0.0
     for c in pod.spec.containers if pod.spec else []:
-        lim = (c.resources.limits if c.resources else None) or {}
+        lim = (getattr(c.resources, kind) if c.resources else None) or {}
         c_cpu, c_mem = cpu_millis(lim.get("cpu")), mem_bytes(lim.get("memory"))
         cpu = None if cpu is None or c_cpu is None else cpu + c_cpu
         mem = None if mem is None or c_mem is None else mem + c_mem
     return cpu, mem
 
 
-def _sort(rows: list[tuple[str, float, float, list[str]]], by: str) -> list[list[str]]:
+def _ordered(
+    rows: list[tuple[str, float, float, list[str]]], by: str
+) -> list[tuple[str, float, float, list[str]]]:
     if by == "name":
-        rows.sort(key=lambda r: r[0])
-    else:
-        rows.sort(key=lambda r: (-(r[1] if by == "cpu" else r[2]), r[0]))
-    return [r[3] for r in rows]
+        return sorted(rows, key=lambda r: r[0])
+    return sorted(rows, key=lambda r: (-(r[1] if by == "cpu" else r[2]), r[0]))
+
+
+def _key(pod: V1Pod) -> tuple[str, str]:
+    meta = pod.metadata
+    return ((meta.namespace or "") if meta else "", (meta.name or "") if meta else "")
+
+
+def _bars(
+    rows: list[tuple[str, float, float, list[str]]],
+    marks: dict[str, tuple[Any, Any]],
+    limit_label: str = "limit",
+) -> list[BarPanel]:
+    """CPU (cores) and memory (bytes) bars in the table's order, with each one's request and limit."""
+    cpu, mem = [], []
+    for key, used_cpu, used_mem, _row in rows:
+        if used_cpu < 0:  # a node without metrics: nothing to draw
+            continue
+        (req_cpu, req_mem), (lim_cpu, lim_mem) = marks.get(key, ((None, None), (None, None)))
+        name = key.split("/", 1)[-1]
+        cpu.append(Bar(name, used_cpu / 1000, _scaled(req_cpu, 1000), _scaled(lim_cpu, 1000)))
+        mem.append(Bar(name, used_mem, req_mem, lim_mem))
+    return [BarPanel("CPU", "cores", cpu, limit_label), BarPanel("Memory", "bytes", mem, limit_label)]
+
+
+def _scaled(value: float | None, by: float) -> float | None:
+    return None if value is None else value / by
 
 
 def top_pods(ctx: Context[ApiClient], params: TopParams) -> Table:
     namespace = None if params.all_namespaces else params.namespace
     metrics = _metrics(ctx, "pods", namespace, params.selector)
     # Limits come from the pods themselves: usage as a share of its limit shows who is near OOM.
-    limits = {
-        (
-            (p.metadata.namespace or "") if p.metadata else "",
-            (p.metadata.name or "") if p.metadata else "",
-        ): _limits(p)
-        for p in list_pods(ctx, namespace, params.selector)
-    }
+    pods = list_pods(ctx, namespace, params.selector)
+    limits = {_key(p): _limits(p) for p in pods}
+    requests = {_key(p): _limits(p, "requests") for p in pods}
     rows: list[tuple[str, float, float, list[str]]] = []
     max_cpu_pct = max_mem_pct = None
     for item in metrics:
@@ -146,10 +170,15 @@ def top_pods(ctx: Context[ApiClient], params: TopParams) -> Table:
     summary = f"{len(rows)} pods using {fmt_cpu(total_cpu)} CPU and {fmt_mem(total_mem)} memory"
     if max_mem_pct is not None:
         summary += f"; the closest to its memory limit is at {fmt_pct(max_mem_pct)}"
-    return Table(
+    marks = {
+        f"{ns}/{name}": (requests.get((ns, name), (None, None)), lim) for (ns, name), lim in limits.items()
+    }
+    ordered = _ordered(rows, params.sort_by)
+    return BarChart(
         title=f"Pod usage in {where} on cluster {cluster_name(ctx)} (by {params.sort_by})",
         columns=("NAMESPACE", *columns) if namespace is None else columns,
-        rows=_sort(rows, params.sort_by),
+        rows=[r[3] for r in ordered],
+        panels=_bars(ordered, marks),
         summary=summary
         if rows
         else "No pod metrics (no running pods, or metrics-server has not scraped them yet).",
@@ -195,10 +224,17 @@ def top_nodes(ctx: Context[ApiClient], params: TopParams) -> Table:
         summary += f"; busiest: CPU {busiest_cpu}, memory {busiest_mem} of allocatable"
     if missing:
         summary += f"; no metrics from {', '.join(missing)}"
-    return Table(
+    ordered = _ordered(rows, params.sort_by)
+    # A node's allocatable is its limit; it has no request.
+    marks = {
+        name: ((None, None), (cpu_millis(alloc.get("cpu")), mem_bytes(alloc.get("memory"))))
+        for name, alloc in allocatable.items()
+    }
+    return BarChart(
         title=f"Node usage on cluster {cluster_name(ctx)} (by {params.sort_by})",
         columns=("NAME", "CPU(cores)", "CPU%", "MEMORY(bytes)", "MEMORY%"),
-        rows=_sort(rows, params.sort_by),
+        rows=[r[3] for r in ordered],
+        panels=_bars(ordered, marks, "allocatable"),
         summary=summary,
         values=values,
     )

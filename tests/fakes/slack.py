@@ -66,6 +66,7 @@ class FakeSlack:
         self.pins: list[tuple[str, str]] = []
         self.bookmarks: list[dict[str, Any]] = []
         self.reactions: list[dict[str, Any]] = []
+        self.homes: dict[str, dict[str, Any]] = {}  # App Home views by user id (views.publish)
         # Messages by channel id, oldest first (chat.postMessage and post_as_user), for history.
         self.messages: dict[str, list[dict[str, Any]]] = {}
         self._failures: dict[str, list[_Failure]] = {}
@@ -331,6 +332,25 @@ class FakeSlack:
                     {"id": f["id"], "title": f.get("title", ""), "name": f.get("title", "")} for f in parsed
                 ],
             }
+        if method == "views.publish":
+            uid = str(args.get("user_id", ""))
+            view = args.get("view")
+            view = json.loads(view) if isinstance(view, str) else view
+            if not uid.startswith(("U", "W")) or not isinstance(view, dict) or view.get("type") != "home":
+                return {"ok": False, "error": "invalid_arguments"}
+            # Slack's hash of the published view comes back in app_home_opened's `view`.
+            digest = f"h{next(self._ts)}"
+            with self._lock:
+                self.homes[uid] = {**view, "hash": digest}
+            return {**ok, "view": {"id": f"V{next(self._ids):08d}", **view, "hash": digest}}
+        if method == "chat.getPermalink":
+            cid, ts = str(args.get("channel", "")), str(args.get("message_ts", ""))
+            if cid not in self.channels:
+                return {"ok": False, "error": "channel_not_found"}
+            if not any(m["ts"] == ts for m in self.messages.get(cid, [])):
+                return {"ok": False, "error": "message_not_found"}
+            link = f"https://test.slack.com/archives/{cid}/p{ts.replace('.', '')}"
+            return {**ok, "channel": cid, "permalink": link}
         if method in ("views.open", "views.update", "views.push"):
             view = args.get("view")
             view = json.loads(view) if isinstance(view, str) else view

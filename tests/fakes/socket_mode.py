@@ -45,8 +45,9 @@ class FakeSocketMode:
         for message in conn:
             self.acks.put(json.loads(message))
 
-    def push(self, kind: str, payload: dict[str, Any]) -> str:
-        """Send an envelope (kind: slash_commands, interactive, events_api); returns its id."""
+    def push(self, kind: str, payload: dict[str, Any], *, retry_attempt: int = 0) -> str:
+        """Send an envelope (kind: slash_commands, interactive, events_api); returns its id.
+        `retry_attempt` > 0 is Slack delivering an event again."""
         assert self._conn is not None, "the bot has not connected"
         envelope_id = uuid.uuid4().hex
         self._conn.send(
@@ -56,7 +57,8 @@ class FakeSocketMode:
                     "type": kind,
                     "payload": payload,
                     "accepts_response_payload": kind != "events_api",
-                    "retry_attempt": 0,
+                    "retry_attempt": retry_attempt,
+                    **({"retry_reason": "timeout"} if retry_attempt else {}),
                 }
             )
         )

@@ -167,9 +167,10 @@ def test_postmortem_from_slack_and_from_the_terminal(harness: Harness, tmp_path:
     harness.command("resolve Rolled back the migration", channel=channel)
 
     harness.command("postmortem", channel=channel)
-    [upload] = harness.slack.calls_to("files.completeUploadExternal")
-    assert upload.args["channel_id"] == channel
-    [content] = harness.slack.uploads.values()
+    # The Markdown, then its timeline chart beside it.
+    uploads = harness.slack.calls_to("files.completeUploadExternal")
+    assert [u.args["channel_id"] for u in uploads] == [channel, channel]
+    [content] = [c for c in harness.slack.uploads.values() if not c.startswith(b"\x89PNG")]
     md = content.decode()
     for section in (
         "## Summary",

@@ -1,9 +1,18 @@
-"""Slash commands: ack at once, then route in the worker thread Bolt gives the listener."""
+"""Slash commands: ack at once, then answer on a pool of their own.
+
+Bolt runs each listener on its listener executor and sends the ack once the listener has
+called `ack()`. An answer that goes out later (response_url, a cluster, a database) must not
+hold that thread: when every executor thread is busy sending answers, the next command's
+ack waits in the executor's queue. So after the ack the rest of the work moves to the
+answers pool (`ANSWERS`), and the executor thread is free for the next ack at once.
+"""
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from functools import partial
 from typing import Any
 
@@ -16,8 +25,14 @@ from bot.runtime import Runtime
 from bot.slack.responder import SlackResponder
 from bot.slack.response_url import ResponseUrl
 
+log = logging.getLogger(__name__)
+
+ANSWERS = "commands.answers"  # runtime.extras key; bot.web.drain waits for it at shutdown
+ANSWER_WORKERS = 32  # answers mostly wait on Slack or a target, not on the CPU
+
 
 def register(app: App, runtime: Runtime) -> None:
+    runtime.extras[ANSWERS] = ThreadPoolExecutor(max_workers=ANSWER_WORKERS, thread_name_prefix="answer")
     listener = partial(on_command, runtime)
     for key in runtime.commands():
         app.command(runtime.config.command_name(key))(listener)
@@ -76,6 +91,18 @@ def on_command(
         user_id=request.user_id,
         guard=runtime.guard,
     )
-    dispatch(runtime, request, responder, str(command.get("trigger_id") or ""), route)
+    trigger = str(command.get("trigger_id") or "")
     if isinstance(answer, AnswerInAck):
+        dispatch(runtime, request, responder, trigger, route)
         answer.finish()
+        return
+    # The answer goes out on the answers pool: this thread is Bolt's, needed for the next ack.
+    answers: ThreadPoolExecutor = runtime.extras[ANSWERS]
+    answers.submit(dispatch, runtime, request, responder, trigger, route).add_done_callback(_logged)
+
+
+def _logged(done: Future[None]) -> None:
+    """dispatch never raises; should it ever, say so (Bolt's error handler no longer sees it)."""
+    exc = done.exception()
+    if exc is not None:
+        log.error("answering a command failed", exc_info=exc)
