@@ -13,10 +13,10 @@ from bot.slack.listeners.incidents import (
     ListenerDeps,
     Press,
     acknowledge,
-    declare_submitted,
     on_button,
     resolve_submitted,
 )
+from bot.slack.listeners.modals import declare_submitted
 from tests.incidents.conftest import Harness
 
 CHANNEL_META = '{"channel": "C00000001"}'

@@ -28,7 +28,6 @@ from bot.commands.responder import Responder, preview_text
 from bot.commands.router import dispatch
 from bot.executor import NeedsConfirmation, Request
 from bot.incidents import lifecycle, records, views
-from bot.incidents.commands import report_declared
 from bot.incidents.deps import IncidentDeps
 from bot.incidents.records import IncidentError
 from bot.incidents.slackapi import SlackStepError, call
@@ -267,49 +266,6 @@ BUTTONS: tuple[tuple[ActionId, str, ButtonAction], ...] = (
 # -- modals --------------------------------------------------------------------------------
 
 
-def _declare_errors(desk: IncidentDeps, vals: Mapping[str, Any], title: str) -> dict[str, str]:
-    """What is wrong with a declare form, by field; empty when it can be declared."""
-    errors: dict[str, str] = {}
-    if vals.get(views.SEVERITY) not in desk.config.severities:
-        errors[views.SEVERITY] = "Pick a severity."
-    if len(title) < 3:
-        errors[views.TITLE] = "Say what is broken, for whom (at least 3 characters)."
-    elif len(title) > lifecycle.TITLE_MAX:
-        errors[views.TITLE] = f"Keep it under {lifecycle.TITLE_MAX} characters."
-    service = vals.get(views.SERVICE)
-    if service and service not in desk.config.services:
-        errors[views.SERVICE] = "That service is no longer configured."
-    return errors
-
-
-def declare_submitted(deps: ListenerDeps, ack: Ack, body: Payload, view: Payload, client: WebClient) -> None:
-    """The declare form: refuse it with the field errors, or declare and report what happened."""
-    d = deps.desk
-    vals, meta = views.values(view), views.metadata(view)
-    title = " ".join(str(vals.get(views.TITLE) or "").split())
-    errors = _declare_errors(d, vals, title)
-    if errors:
-        ack(response_action="errors", errors=errors)
-        return
-    ack()
-    user = _user(body)
-    responder = ChannelResponder(client, channel=str(meta.get("channel") or ""), user=user)
-    try:
-        out = lifecycle.declare(
-            d,
-            user=user,
-            title=title,
-            severity=str(vals[views.SEVERITY]),
-            service=vals.get(views.SERVICE) or None,
-            description=str(vals.get(views.DESCRIPTION) or ""),
-        )
-    except IncidentError as exc:
-        responder.error(str(exc))
-        return
-    deps.audit(user, str(meta.get("channel") or ""), f"declare #{out.incident.id}")
-    report_declared(responder, d, out)
-
-
 def _change_submitted(
     deps: ListenerDeps,
     body: Payload,
@@ -412,7 +368,6 @@ def register(app: App, runtime: Runtime) -> None:
     deps = ListenerDeps(runtime)
     for action_id, what, act in BUTTONS:
         app.action(action_id.value)(partial(on_button, deps, what, act))
-    app.view(CallbackId.INCIDENT_DECLARE.value)(partial(declare_submitted, deps))
     app.view(CallbackId.INCIDENT_UPDATE.value)(partial(update_submitted, deps))
     app.view(CallbackId.INCIDENT_RESOLVE.value)(partial(resolve_submitted, deps))
     app.event("pin_added")(partial(pin_added, deps))

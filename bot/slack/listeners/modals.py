@@ -7,7 +7,11 @@ from __future__ import annotations
 
 import logging
 import time
+from functools import partial
 from typing import Any
+
+from slack_bolt import Ack
+from slack_sdk import WebClient
 
 from bot.commands.router import dispatch
 from bot.executor import Request
@@ -23,7 +27,7 @@ from bot.runbooks.commands import catalog_of
 from bot.runtime import Runtime
 from bot.slack import forms
 from bot.slack.ids import CallbackId
-from bot.slack.listeners.incidents import ChannelResponder
+from bot.slack.listeners.incidents import ChannelResponder, ListenerDeps, Payload
 from bot.slack.listeners.shortcuts import permalink
 from bot.store.audit import Event, Outcome, record
 from bot.store.timeline import events
@@ -81,42 +85,45 @@ def declare_errors(desk: IncidentDeps, vals: dict[str, Any]) -> tuple[str, dict[
     return title, errors
 
 
+def declare_submitted(deps: ListenerDeps, ack: Ack, body: Payload, view: Payload, client: WebClient) -> None:
+    """The declare form (from /incident declare, the shortcuts and App Home): refuse it with the
+    field errors, or declare with its commander, responders and source message, and report."""
+    d = deps.desk
+    vals, meta = incident_views.values(view), incident_views.metadata(view)
+    title, errors = declare_errors(d, vals)
+    if errors:
+        ack(response_action="errors", errors=errors)
+        return
+    ack()
+    user = _user(body)
+    channel = str(meta.get("channel") or "")
+    responder = ChannelResponder(client, channel=channel, user=user)
+    src = _source(meta)
+    if src is not None and not src.permalink:
+        src = MessageSource(**{**src.__dict__, "permalink": permalink(d, src.channel, src.ts)})
+    try:
+        out = lifecycle.declare(
+            d,
+            user=user,
+            title=title,
+            severity=str(vals[incident_views.SEVERITY]),
+            service=vals.get(incident_views.SERVICE) or None,
+            description=str(vals.get(incident_views.DESCRIPTION) or ""),
+            commander=vals.get(incident_views.COMMANDER) or None,
+            responders=list(vals.get(incident_views.RESPONDERS) or []),
+            source=src,
+        )
+    except IncidentError as exc:
+        deps.audit(user, channel, "declare (form)", str(exc))
+        responder.error(str(exc))
+        return
+    deps.audit(user, channel, f"declare #{out.incident.id}")
+    report_declared(responder, d, out)
+
+
 def register(app: Any, runtime: Runtime) -> None:
     def desk() -> IncidentDeps:
         return IncidentDeps.of(runtime)
-
-    def on_declare(ack: Any, body: dict[str, Any], view: dict[str, Any], client: Any) -> None:
-        d = desk()
-        vals, meta = incident_views.values(view), incident_views.metadata(view)
-        title, errors = declare_errors(d, vals)
-        if errors:
-            ack(response_action="errors", errors=errors)
-            return
-        ack()
-        user = _user(body)
-        channel = str(meta.get("channel") or "")
-        responder = ChannelResponder(client, channel=channel, user=user)
-        src = _source(meta)
-        if src is not None and not src.permalink:
-            src = MessageSource(**{**src.__dict__, "permalink": permalink(d, src.channel, src.ts)})
-        try:
-            out = lifecycle.declare(
-                d,
-                user=user,
-                title=title,
-                severity=str(vals[incident_views.SEVERITY]),
-                service=vals.get(incident_views.SERVICE) or None,
-                description=str(vals.get(incident_views.DESCRIPTION) or ""),
-                commander=vals.get(incident_views.COMMANDER) or None,
-                responders=list(vals.get(incident_views.RESPONDERS) or []),
-                source=src,
-            )
-        except IncidentError as exc:
-            _audit(runtime, user, channel, "declare (form)", "incident.declare", str(exc))
-            responder.error(str(exc))
-            return
-        _audit(runtime, user, channel, f"declare #{out.incident.id}", "incident.declare")
-        report_declared(responder, d, out)
 
     def on_timeline_add(ack: Any, body: dict[str, Any], view: dict[str, Any], client: Any) -> None:
         d = desk()
@@ -177,8 +184,6 @@ def register(app: Any, runtime: Runtime) -> None:
         request = Request(user_id=user, command=desk().command("runbook"), text=text, channel_id=channel)
         dispatch(runtime, request, ChannelResponder(client, channel=channel, user=user))
 
-    # Registered before bot.slack.listeners.incidents, whose declare-form listener this one
-    # supersedes (it adds the commander, the responders and the message declared from).
-    app.view(CallbackId.INCIDENT_DECLARE.value)(on_declare)
+    app.view(CallbackId.INCIDENT_DECLARE.value)(partial(declare_submitted, ListenerDeps(runtime)))
     app.view(CallbackId.TIMELINE_ADD.value)(on_timeline_add)
     app.view(CallbackId.RUNBOOK_RUN.value)(on_runbook_run)
