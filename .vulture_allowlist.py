@@ -4,6 +4,7 @@
 """
 # ruff: noqa: B018
 
+from bot.alerts.pipeline import Pipeline
 from bot.cron import next_fire
 from bot.incidents.slackapi import OfflineSlack
 from bot.metrics import SlackErrorCounter
@@ -35,6 +36,7 @@ Registry.with_handlers  # tests build registries of their own handlers
 Client.NONE  # a handler that needs no client (the test registries' handlers)
 next_fire  # crontab's weekday meaning, checked in tests/runbooks/test_units.py
 role_rules  # deploy/'s RBAC roles are checked against it (tests/integration/k8s/test_k8s_rbac.py)
+Pipeline.wait_idle  # tests and bench/alerts.py wait until an alert group's Slack work is done
 
 # PagerDuty's client reads its retry policy from these (bot/oncall/paging.py sets them).
 from pagerduty import EventsApiV2Client  # noqa: E402

@@ -11,6 +11,7 @@ from slack_bolt import App
 from slack_sdk import WebClient
 
 from bot import metrics
+from bot.alerts import wiring as alert_wiring
 from bot.commands.builtin import command_table
 from bot.config import Settings
 from bot.executor import Executor
@@ -31,6 +32,7 @@ BUILTIN_MODULES = (
     "bot.incidents.commands",
     "bot.runbooks.commands",
     "bot.oncall.commands",
+    "bot.alerts.commands",
 )
 
 SLACK_TIMEOUT = 10  # seconds, each Web API call
@@ -91,6 +93,7 @@ def build_runtime(settings: Settings, services: Services, slack: Any = None) -> 
     incident_reminders.register(runtime)  # status reminders + escalation ladder on the tick
     runbook_schedules.register(runtime)  # scheduled runbooks and posts, each slot claimed once
     oncall_wiring.register(runtime)  # on-call hand-off posts; PagerDuty paging when configured
+    alert_wiring.register(runtime)  # alert pipeline (webhooks → Slack, incidents, runbooks) and watches
     return runtime
 
 

@@ -105,6 +105,15 @@ def _url(url: str, timeout: float) -> str:
     return f"HTTP {resp.status_code}"
 
 
+def _alertmanager(url: str, timeout: float) -> str:
+    """Alertmanager's status API: where `/alerts silence` and the Silence buttons go."""
+    resp = httpx.get(url.rstrip("/") + "/api/v2/status", timeout=timeout)
+    if resp.status_code != 200:
+        raise RuntimeError(f"HTTP {resp.status_code} from /api/v2/status")
+    version = (resp.json().get("versionInfo") or {}).get("version", "?")
+    return f"Alertmanager {version}"
+
+
 def check_targets(config: ChatopsConfig, *, timeout: float = 3.0) -> Iterator[TargetCheck]:
     jobs: list[tuple[str, str, Callable[[], str]]] = []
     for name in config.clusters:
@@ -124,6 +133,9 @@ def check_targets(config: ChatopsConfig, *, timeout: float = 3.0) -> Iterator[Ta
     for svc_name, svc in config.services.items():
         for url in svc.health:
             jobs.append(("health", f"{svc_name} {url}", partial(_url, url, timeout)))
+    if config.alerts is not None and config.alerts.alertmanager is not None:
+        am = config.alerts.alertmanager.url
+        jobs.append(("alertmanager", am, partial(_alertmanager, am, timeout)))
     if not jobs:
         return
     with ThreadPoolExecutor(max_workers=min(8, len(jobs))) as pool:

@@ -16,6 +16,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bot.alerts.config import AlertsConfig, WatchConfig, check_watches
 from bot.oncall.config import OncallConfig, PagingConfig, check_rotation_refs
 from bot.prometheus import PrometheusConfig, check_metrics
 from handlers.params import Duration
@@ -230,6 +231,8 @@ class ChatopsConfig(_Model):
     oncall: OncallConfig = OncallConfig()
     paging: PagingConfig = PagingConfig()
     prometheus: dict[str, PrometheusConfig] = Field(default_factory=dict)
+    alerts: AlertsConfig | None = None
+    watches: list[WatchConfig] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _references(self) -> ChatopsConfig:
@@ -248,6 +251,7 @@ class ChatopsConfig(_Model):
                 raise ValueError(f"severities.{sev}: severity names are P0..P9")
             del cfg
         check_rotation_refs(self)  # rotation:NAME contacts name a rotation (bot.oncall.config)
+        check_watches(self.watches, set(self.services))
         return self
 
     def update_every(self, severity: str) -> timedelta:

@@ -6,6 +6,7 @@ timeout → audit. The outcome is a value the front end renders; nothing here ta
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 import time
 from collections.abc import Callable
@@ -133,6 +134,7 @@ class Executor:
         started = time.monotonic()
         try:
             ctx = self.clients.context(spec, getattr(params, spec.target_field or "", None))
+            ctx = dataclasses.replace(ctx, requester=req.user_id)
             future = self.pool.submit(spec.fn, ctx, params)
             # The handler's own calls time out at ctx.timeout; this bounds the whole handler.
             result = future.result(timeout=ctx.timeout * 3 + 5)

@@ -139,7 +139,11 @@ class Clients:
         if kind is Client.POSTGRES:
             return {}
         if kind is Client.HTTP:
-            return {"services": {n: list(s.health) for n, s in cfg.services.items() if s.health}}
+            am = cfg.alerts.alertmanager.url if cfg.alerts and cfg.alerts.alertmanager else None
+            return {
+                "services": {n: list(s.health) for n, s in cfg.services.items() if s.health},
+                "alertmanager": am,  # /alerts silence: the only Alertmanager it may reach
+            }
         if kind is Client.PROMETHEUS:
             from bot.prometheus import service_metrics
 

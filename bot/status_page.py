@@ -18,6 +18,8 @@ from pathlib import Path
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy import Connection, Engine, and_, or_, select
 
+from bot.alerts.status import ServiceStatus
+from bot.alerts.status import services as service_states
 from bot.config import ChatopsConfig
 from bot.store import as_utc
 from bot.store.tables import incident_events, incidents
@@ -54,6 +56,7 @@ class StatusData:
     open: Sequence[IncidentView]
     resolved: Sequence[IncidentView]
     generated_at: datetime
+    services: Sequence[ServiceStatus] = ()  # from the watches (bot.alerts.status)
 
     @property
     def worst_severity(self) -> str | None:
@@ -131,7 +134,9 @@ def load(engine: Engine, now: datetime, config: ChatopsConfig | None = None) -> 
         (v for v in views if v.resolved is not None),
         key=lambda v: -v.resolved.timestamp() if v.resolved else 0,
     )
-    return StatusData(open=open_, resolved=resolved, generated_at=now)
+    return StatusData(
+        open=open_, resolved=resolved, generated_at=now, services=service_states(engine, now, config)
+    )
 
 
 # -- rendering ----------------------------------------------------------------------------

@@ -26,6 +26,8 @@ from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 
 from bot import metrics, status_page
+from bot.alerts.web import routes as alert_routes
+from bot.alerts.wiring import stop as alerts_stop
 from bot.oncall.webhook import Webhook
 from bot.runtime import Runtime
 
@@ -88,6 +90,7 @@ class WebApp:
             "/status": self.status,
             "/paging/pagerduty": Webhook(self.runtime),  # PagerDuty v3 webhooks (bot.oncall.webhook)
         }
+        self.routes.update(alert_routes(self.runtime))
 
     def __call__(self, environ: dict[str, Any], start: StartResponse) -> Iterable[bytes]:
         rid = request_id(environ)
@@ -272,6 +275,7 @@ def drain(app: App, server: HttpServer | None = None) -> None:
         answers(wait=True)
     if runtime.scheduler is not None:
         runtime.scheduler.stop()
+    alerts_stop(runtime)  # the alert groups being worked on finish
     runtime.pool.shutdown(wait=True)
     runtime.response_pool.clear()  # the listeners are done: no answer is still being sent
     runtime.services.close()

@@ -29,7 +29,14 @@ P = TypeVar("P", bound=Params)
 
 # One package per command family, named after its command; `load_all()` imports every module
 # of each, which registers their handlers.
-HANDLER_PACKAGES = ("handlers.k8s", "handlers.db", "handlers.redis", "handlers.health", "handlers.prom")
+HANDLER_PACKAGES = (
+    "handlers.k8s",
+    "handlers.db",
+    "handlers.redis",
+    "handlers.health",
+    "handlers.prom",
+    "handlers.alerts",
+)
 
 
 class Client(StrEnum):
@@ -59,6 +66,7 @@ class Context(Generic[C]):
     timeout: float = 10.0
     options: Mapping[str, Any] = field(default_factory=dict)
     target: str = ""  # the configured target's name (cluster, database, instance), for messages
+    requester: str = ""  # who asked (a Slack user id), for what the target records (a silence's author)
 
 
 Run = Callable[[Context[Any], Any], Result]

@@ -8,6 +8,7 @@ left as an italic prompt to fill in.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Callable
 from datetime import datetime
@@ -70,6 +71,8 @@ def describe_event(ev: Event, name: Name) -> str:
         return f"Message from {who}: {text}" + (f" ({link})" if link else "")
     if ev.kind == "escalation":
         return text
+    if ev.kind == "detected":
+        return f"Alert detected: {text}"
     if ev.kind == "role":
         return f"{text} (assigned by {who})"
     if ev.kind in ("status", "severity"):
@@ -151,6 +154,7 @@ def _impact(inc: Incident, timeline: list[Event], end: datetime | None) -> list[
     return [
         "## Impact",
         f"- **Duration**: {took}",
+        *_alert_times(inc, timeline, end),
         f"- **Time to acknowledge**: {ack}",
         f"- **Escalation steps notified**: {escalations}",
         "- **Users affected**: _number or percentage_",
@@ -183,4 +187,21 @@ def _resolution(inc: Incident, timeline: list[Event], name: Name, fmt: str) -> l
         lines += [
             f"- {e.at.strftime(fmt)} — {_plain(e.text, name)} ({_who(e.author, name)})" for e in actions
         ]
+    return lines
+
+
+def _alert_times(inc: Incident, timeline: list[Event], end: datetime | None) -> list[str]:
+    """For an incident declared from an alert: its start is the detection time (seed 001's
+    time to detect / declare / resolve), measured from the alert's startsAt."""
+    detected = next((e for e in timeline if e.kind == "detected"), None)
+    if detected is None:
+        return []
+    start = detected.at
+    received = detected.data.get("received_at")
+    lines = [f"- **Detected (alert started)**: {start:%Y-%m-%d %H:%M} UTC"]
+    if isinstance(received, str):
+        with contextlib.suppress(ValueError):
+            lines.append(f"- **Time to detect**: {duration(datetime.fromisoformat(received) - start)}")
+    lines.append(f"- **Time to declare**: {duration(inc.declared_at - start)}")
+    lines.append(f"- **Time to resolve**: {duration(end - start) if end else 'ongoing'}")
     return lines

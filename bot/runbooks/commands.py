@@ -101,6 +101,7 @@ def run_runbook(
     channel: str,
     respond: Responder | None = None,
     note: str = "",
+    thread_ts: str = "",
 ) -> Run:
     """Run the diagnostics with a live progress message in `channel` (or a reply), audit, record."""
     engine = engine_for(runtime)
@@ -114,7 +115,7 @@ def run_runbook(
     )
     sink: ProgressSink | None = None
     if runtime.slack is not None and channel:
-        slack_sink = SlackProgress(runtime.slack, channel, view)
+        slack_sink = SlackProgress(runtime.slack, channel, view, thread_ts=thread_ts)
         if slack_sink.start(run):
             sink = slack_sink
         elif respond is not None:

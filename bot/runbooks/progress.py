@@ -267,6 +267,7 @@ class SlackProgress:
     channel_id: str = ""
     ts: str = ""
     error: str = ""  # why the message could not be posted
+    thread_ts: str = ""  # post the progress as a reply in this thread (an alert group's message)
     _queue: queue.Queue[tuple[str, Any]] = field(default_factory=queue.Queue)
     _worker: threading.Thread | None = None
 
@@ -276,6 +277,7 @@ class SlackProgress:
                 channel=self.channel,
                 text=self.view.text(run),
                 blocks=[b.to_dict() for b in self.view.blocks(run)],
+                **({"thread_ts": self.thread_ts} if self.thread_ts else {}),
             )
         except SlackApiError as exc:
             self.error = _slack_error("chat.postMessage", exc)
@@ -336,11 +338,17 @@ class SlackProgress:
     def _post_output(self, run: Run, sr: StepRun) -> None:
         text, blocks, whole = step_output(run, sr)
         try:
-            self.client.chat_postMessage(channel=self.channel_id, thread_ts=self.ts, text=text, blocks=blocks)
+            self.client.chat_postMessage(
+                channel=self.channel_id, thread_ts=self.thread_ts or self.ts, text=text, blocks=blocks
+            )
             if whole is not None:
                 name = f"{run.runbook.name}-{sr.step.id}.txt"
                 self.client.files_upload_v2(
-                    channel=self.channel_id, thread_ts=self.ts, content=whole, filename=name, title=text
+                    channel=self.channel_id,
+                    thread_ts=self.thread_ts or self.ts,
+                    content=whole,
+                    filename=name,
+                    title=text,
                 )
         except SlackApiError as exc:
             log.warning(

@@ -7,7 +7,7 @@ from slack_bolt import App
 from bot.oncall import home as oncall_home
 from bot.runtime import Runtime
 from bot.slack import once
-from bot.slack.listeners import commands, guard, home, incidents, modals, runbooks, shortcuts
+from bot.slack.listeners import alerts, commands, guard, home, incidents, modals, runbooks, shortcuts
 
 
 def register(app: App, runtime: Runtime) -> None:
@@ -22,3 +22,4 @@ def register(app: App, runtime: Runtime) -> None:
     runbooks.register(app, runtime)
     home.register(app, runtime, oncall=oncall_home.provider(runtime))  # rotations (bot.oncall)
     shortcuts.register(app, runtime)
+    alerts.register(app, runtime)
