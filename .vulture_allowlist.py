@@ -26,6 +26,12 @@ from kubernetes.client import Configuration  # noqa: E402
 Configuration.retries  # bot/services.py: one retry per API call
 Connection.isolation_level  # bot/store: autocommit, SQLAlchemy manages the transactions
 
+from cheroot.server import HTTPServer  # noqa: E402
+
+HTTPServer.ConnectionClass  # bot/web.py: connections that gather a request before a worker takes it
+HTTPServer.max_request_header_size  # bot/web.py: cheroot's own limits, behind bot.httpconn's
+HTTPServer.max_request_body_size
+
 # Read by bot/templates/status.html (Jinja).
 IncidentView.severity_label
 StatusData.worst_severity

@@ -5,9 +5,10 @@
 FROM python:3.11-slim AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /src
-COPY pyproject.toml README.md ./
+COPY pyproject.toml setup.py README.md ./
 COPY bot ./bot
 COPY handlers ./handlers
+COPY runbooks ./runbooks
 RUN python -m venv /opt/chatops \
  && /opt/chatops/bin/pip install . \
  && /opt/chatops/bin/python -m compileall -q /opt/chatops
@@ -22,14 +23,14 @@ RUN groupadd --system --gid 10001 chatops \
  && useradd --system --uid 10001 --gid chatops --home-dir /var/lib/chatops --create-home \
       --shell /usr/sbin/nologin chatops
 COPY --from=build /opt/chatops /opt/chatops
-COPY runbooks /app/runbooks
+# The built-in runbooks are inside the package (bot/_runbooks); a team mounts its own and
+# names the directory in chatops.yaml (runbooks_dir).
 COPY chatops.example.yaml /app/chatops.example.yaml
 WORKDIR /app
 USER 10001:10001
 EXPOSE 3000
-# HTTP mode only: in Socket Mode (SLACK_APP_TOKEN set) there is no port to ask. slim has no
-# curl, so Python's urllib asks /healthz.
+# Both modes listen on 3000 for the probes. slim has no curl, so Python's urllib asks /healthz.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
-  CMD ["python", "-c", "import os, sys, urllib.request as u; sys.exit(0 if os.environ.get('SLACK_APP_TOKEN') else u.urlopen('http://127.0.0.1:3000/healthz', timeout=4).status != 200)"]
+  CMD ["python", "-c", "import sys, urllib.request as u; sys.exit(u.urlopen('http://127.0.0.1:3000/healthz', timeout=4).status != 200)"]
 ENTRYPOINT ["chatops"]
 CMD ["serve"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import logging
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from pathlib import Path
 
 from slack_bolt import App
 from slack_sdk import WebClient
@@ -15,14 +15,20 @@ from bot.alerts import wiring as alert_wiring
 from bot.commands.builtin import command_table
 from bot.config import Settings
 from bot.executor import Executor
-from bot.guard import Access, Guard
+from bot.guard import Access, ActionStore, Guard
 from bot.incidents import reminders as incident_reminders
+from bot.incidents.deps import IncidentDeps
 from bot.oncall import wiring as oncall_wiring
 from bot.runbooks import schedule as runbook_schedules
+from bot.runbooks.commands import catalog_of
 from bot.runtime import Runtime
 from bot.scheduler import Scheduler
 from bot.services import Services
 from bot.slack import listeners
+from bot.slack import retry as slack_retry
+from bot.slack.response_url import make_pool
+from bot.store.auditlog import AuditLog
+from bot.store.spool import Spool, default_path
 
 log = logging.getLogger(__name__)
 
@@ -44,8 +50,9 @@ def make_web_client(settings: Settings) -> WebClient:
         token=settings.slack_bot_token or None,
         base_url=settings.slack_api_url,
         timeout=SLACK_TIMEOUT,
-        # The same retries, counted, plus a last handler that counts the calls that failed.
-        retry_handlers=metrics.slack_retry_handlers(max_retry_count=2),
+        # The same retries, counted, plus a last handler that counts the calls that failed;
+        # 429 waits capped per call, so a long Retry-After never holds a listener.
+        retry_handlers=slack_retry.retry_handlers(max_retry_count=2),
     )
 
 
@@ -55,11 +62,14 @@ class ChatopsApp(App):
     runtime: Runtime
 
 
-def build_runtime(settings: Settings, services: Services, slack: Any = None) -> Runtime:
+def build_runtime(settings: Settings, services: Services, slack: WebClient | None = None) -> Runtime:
     """Everything but the App: used by `build_app` and by the console."""
     for module in BUILTIN_MODULES:
         importlib.import_module(module)
-    pool = ThreadPoolExecutor(max_workers=services.config.limits.workers, thread_name_prefix="handler")
+    limits = services.config.limits
+    pool = ThreadPoolExecutor(max_workers=limits.workers, thread_name_prefix="handler")
+    # Confirmed fixes never queue behind read-only traffic.
+    action_pool = ThreadPoolExecutor(max_workers=limits.action_workers, thread_name_prefix="action")
 
     def resolve_group(group_id: str) -> set[str]:
         if slack is None:
@@ -67,31 +77,46 @@ def build_runtime(settings: Settings, services: Services, slack: Any = None) -> 
         resp = slack.usergroups_users_list(usergroup=group_id)
         return set(resp.get("users", []))
 
+    spool = Spool(Path(settings.audit_spool) if settings.audit_spool else default_path(settings.database_url))
+    audit = AuditLog(services.store.engine, spool)
     access = Access(services.config, resolve_group)
-    guard = Guard(access, store=services.store, config=services.config, clock=services.clock)
+    actions = ActionStore(services.store, services.config, audit, clock=services.clock)
     executor = Executor(
         config=services.config,
         registry=services.registry,
         clients=services.clients,
-        store=services.store,
-        guard=guard,
+        access=access,
+        audit=audit,
+        hold=actions.hold,
         pool=pool,
+        action_pool=action_pool,
         on_result=metrics.observe_handler,
     )
-    guard.attach(executor)  # confirmed actions run through the executor, which holds the guard
+    guard = Guard(access, actions, services.registry, executor.run_confirmed)
+    scheduler = Scheduler(services.clock)
+    scheduler.add("audit-spool", actions.drain_spool)  # before anything that may read its rows
     runtime = Runtime(
         settings=settings,
         services=services,
         access=access,
+        actions=actions,
         guard=guard,
         executor=executor,
         pool=pool,
+        action_pool=action_pool,
         command_table=command_table(services.registry),
+        response_pool=make_pool(),
         slack=slack,
-        scheduler=Scheduler(services.clock),
+        scheduler=scheduler,
     )
+    # Parts still reached by key in bot.commands.router and bot.runbooks: the same objects.
+    runtime.extras["help_texts"] = runtime.help_texts
+    runtime.provide(IncidentDeps(services.store.engine, services.config, slack, services.clock))
+    runtime.provide(catalog_of(runtime))
+    actions.drain_spool()  # outcomes kept while the store was down, written now it answers
     incident_reminders.register(runtime)  # status reminders + escalation ladder on the tick
-    runbook_schedules.register(runtime)  # scheduled runbooks and posts, each slot claimed once
+    # Scheduled runbooks and posts, each slot claimed once.
+    runtime.provide(runbook_schedules.register(runtime))
     oncall_wiring.register(runtime)  # on-call hand-off posts; PagerDuty paging when configured
     alert_wiring.register(runtime)  # alert pipeline (webhooks → Slack, incidents, runbooks) and watches
     return runtime

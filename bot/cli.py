@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import sys
-import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 
-from bot.config import ChatopsConfig, ConfigError, Settings, load_config
 from bot.logging_setup import LogFormat, setup_logging
-from bot.store import Store, StoreError
 
+# Each command imports what it uses: `chatops --help` must not load pydantic-settings,
+# SQLAlchemy or Alembic (cold start, bench/startup.py).
 if TYPE_CHECKING:
+    from bot.config import ChatopsConfig, Settings
     from bot.runtime import Runtime
     from bot.services import Services
 
@@ -26,6 +26,8 @@ err = Console(stderr=True, soft_wrap=True, highlight=False)
 
 
 def _settings() -> Settings:
+    from bot.config import Settings
+
     try:
         return Settings()
     except Exception as exc:
@@ -35,6 +37,8 @@ def _settings() -> Settings:
 
 def _config(settings: Settings) -> ChatopsConfig:
     """chatops.yaml, or exit 2 naming what is wrong with it."""
+    from bot.config import ConfigError, load_config
+
     try:
         return load_config(settings.config_path)
     except ConfigError as exc:
@@ -46,7 +50,9 @@ def _services(
     settings: Settings, *, config: ChatopsConfig | None = None, failed: str = "cannot start"
 ) -> Services:
     """The targets' clients and the migrated state store, or exit 2 naming what is wrong."""
+    from bot.config import ConfigError
     from bot.services import Services
+    from bot.store import StoreError
 
     try:
         services = Services.from_settings(settings, config=config)
@@ -59,13 +65,15 @@ def _services(
 
 @app.command()
 def serve(
-    port: Annotated[int, typer.Option(help="HTTP port (HTTP mode, when SLACK_APP_TOKEN is not set)")] = 3000,
+    port: Annotated[
+        int, typer.Option(help="HTTP port: probes, metrics, status page, webhooks; Slack events in HTTP mode")
+    ] = 3000,
     host: Annotated[str, typer.Option(help="Address to listen on")] = "0.0.0.0",
     log_format: Annotated[LogFormat, typer.Option(help="Log lines as text or as one JSON object each")] = (
         LogFormat.TEXT
     ),
 ) -> None:
-    """Run the bot: Socket Mode when SLACK_APP_TOKEN is set, else HTTP on --port."""
+    """Run the bot: Socket Mode when SLACK_APP_TOKEN is set, else HTTP; both serve HTTP on --port."""
     from bot.app import build_app
 
     setup_logging(log_format)
@@ -83,29 +91,25 @@ def serve(
         err.print(f"[red]cannot start:[/red] Slack refused the bot token or is unreachable: {exc}")
         raise typer.Exit(2) from None
     _load_runbooks(bolt.runtime)
-    stopped = threading.Event()
     scheduler = bolt.runtime.scheduler
     if scheduler is not None:
         scheduler.start()
-    if settings.slack_app_token:
-        from slack_bolt.adapter.socket_mode import SocketModeHandler
-
-        from bot.web import Shutdown, install_signal_handlers
-
-        handler = SocketModeHandler(bolt, settings.slack_app_token, web_client=bolt.client)
-        install_signal_handlers(stopped.set)
-        out.print("chatops: Socket Mode")
-        handler.connect()
-        try:
-            stopped.wait()
-        finally:
-            handler.close()  # no new events; then the same drain as HTTP mode
-            Shutdown(bolt).run()
-        return
     from bot.web import HttpServer, WebApp
     from bot.web import serve as serve_http
 
-    server = HttpServer(WebApp(bolt), host=host, port=port)
+    socket_mode = bool(settings.slack_app_token)
+    # Probes, metrics, the status page and the webhooks listen on --port in both modes;
+    # Slack's own endpoint only in HTTP mode (Socket Mode gets its events over the WebSocket).
+    web = WebApp(bolt, slack_path=None if socket_mode else "/slack/events")
+    server = HttpServer(web, host=host, port=port)
+    if socket_mode:
+        from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+        handler = SocketModeHandler(bolt, settings.slack_app_token, web_client=bolt.client)
+        out.print(f"chatops: Socket Mode; probes and metrics on http://{host}:{server.port}/")
+        handler.connect()
+        serve_http(bolt, server, first=handler.close)  # until SIGTERM/SIGINT
+        return
     out.print(f"chatops: HTTP mode on http://{host}:{server.port}/slack/events")
     serve_http(bolt, server)  # until SIGTERM/SIGINT, then a graceful shutdown
 
@@ -113,7 +117,7 @@ def serve(
 def _load_runbooks(runtime: Runtime) -> None:
     """Load and validate every runbook before taking requests: a broken file is reported at
     start, and neither the first /runbook command nor the first scheduler tick pays for it."""
-    from bot.runbooks.commands import catalog_of
+    from bot.runbooks.catalog import catalog_of
 
     loaded = catalog_of(runtime).current()
     out.print(f"runbooks: {len(loaded.runbooks)} loaded, {len(loaded.problems)} with problems")
@@ -162,6 +166,8 @@ def console_cmd(
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Apply the state store's migrations."""
+    from bot.store import Store, StoreError
+
     settings = _settings()
     store = Store(settings.database_url)
     try:
@@ -207,6 +213,7 @@ def incident_postmortem(
     """Draft an incident's post-mortem from its timeline (the same Markdown /incident postmortem uploads)."""
     from bot.incidents.postmortem import draft_postmortem
     from bot.incidents.records import IncidentError
+    from bot.store import Store
 
     settings = _settings()
     config = _config(settings)
@@ -238,18 +245,25 @@ runbook_app = typer.Typer(
 )
 app.add_typer(runbook_app, name="runbook")
 RunbookDir = Annotated[
-    Path | None, typer.Option("--dir", help="The runbooks directory (default: runbooks_dir in chatops.yaml)")
+    Path | None,
+    typer.Option(
+        "--dir", help="The team's runbooks directory, besides the built-in ones (default: runbooks_dir)"
+    ),
 ]
 
 
-def _runbooks(directory: Path | None) -> tuple[Settings, Any, Any]:
-    """Settings, chatops.yaml and the runbooks loaded against the real handler registry."""
+def _runbooks(directory: Path | None, *, only: bool = False) -> tuple[Settings, Any, Any]:
+    """Settings, chatops.yaml and the runbooks loaded against the real handler registry: the
+    built-in ones and the team's (`--dir`, else runbooks_dir), or with `only` just `--dir`'s."""
+    from bot.runbooks.catalog import load_catalog, team_dir
     from bot.runbooks.terminal import load
     from handlers import load_all
 
     settings = _settings()
     config = _config(settings)
-    return settings, config, load(directory or Path(config.runbooks_dir), load_all())
+    if only and directory is not None:
+        return settings, config, load(directory, load_all())
+    return settings, config, load_catalog(team_dir(config, directory), load_all())
 
 
 def _named(loaded: Any, name: str) -> Any:
@@ -327,10 +341,12 @@ def runbook_run(
 
 @runbook_app.command("validate")
 def runbook_validate(directory: RunbookDir = None) -> None:
-    """Check every runbook file (and chatops.yaml's schedules); each problem names its file and line."""
+    """Check every runbook file (and chatops.yaml's schedules); each problem names its file and line.
+
+    With --dir, only that directory's files (a team's CI), else the built-in and the team's."""
     from bot.runbooks.terminal import schedule_problems, validate
 
-    settings, config, loaded = _runbooks(directory)
+    settings, config, loaded = _runbooks(directory, only=True)
     extra = schedule_problems(config, loaded, str(settings.config_path))
     raise typer.Exit(validate(out, loaded, extra))
 
@@ -356,7 +372,7 @@ def runbook_import(
 
     Nothing in the file is executed. Every file written passes `chatops runbook validate`.
     """
-    from bot.config import parse_config
+    from bot.config import ConfigError, parse_config
     from bot.runbooks.importer import ImportFailed, import_file
     from bot.runbooks.importer.params import lenient_env
     from handlers import load_all

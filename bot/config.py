@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     database_url: str = Field("sqlite:///chatops.db", alias="DATABASE_URL")
     # The console's identity: a Slack user id, so access rules apply as they do in Slack.
     console_user: str = Field("", alias="CHATOPS_USER")
+    # Where outcomes wait when the state store is down (bot/store/spool.py); default: next to
+    # the SQLite file, or in the temp directory for PostgreSQL.
+    audit_spool: str = Field("", alias="CHATOPS_AUDIT_SPOOL")
 
     @field_validator("slack_api_url")
     @classmethod
@@ -182,6 +185,11 @@ class LimitsConfig(_Model):
     scale: ScaleBounds = ScaleBounds()
     handler_timeout: Duration = timedelta(seconds=10)
     workers: int = Field(16, ge=1, le=256)
+    # Confirmed destructive actions run on workers of their own, which read-only traffic
+    # cannot fill; one person's read-only work in flight is capped (bot/executor.py).
+    action_workers: int = Field(4, ge=1, le=64)
+    user_inflight: int = Field(4, ge=1, le=256)
+    fan_out: int = Field(20, ge=1, le=1000)  # items one list argument may carry (`--url` ×N)
 
 
 class ScheduleConfig(_Model):

@@ -127,6 +127,10 @@ class ConsoleResponder:
                 )
         elif done.kind == "cancelled":
             self.console.print(mrkdwn(done.message or "Cancelled. Nothing was run."), style="yellow")
+        elif done.kind == "running" and done.later is not None:
+            # Still running after its wait: a terminal can wait for the real outcome.
+            self.console.print(mrkdwn(f":hourglass: {done.message}"), style="yellow")
+            self.show_action(done.later.result())
         else:  # failed, refused, expired, already decided, unknown, store down
             self.error(done.message or done.error or f"The action ended as {done.kind}.")
 

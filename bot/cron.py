@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from apscheduler.triggers.cron import CronTrigger
+if TYPE_CHECKING:  # APScheduler loads when a cron expression is first read (cold start)
+    from apscheduler.triggers.cron import CronTrigger
 
 _DAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _WEEKDAY_NUMBER = re.compile(r"\b([0-7])\b")
@@ -41,6 +43,8 @@ def trigger(expr: str, timezone: str) -> CronTrigger:
         raise ValueError(
             f"unknown time zone {timezone!r} (use an IANA name like UTC or Europe/Berlin)"
         ) from None
+    from apscheduler.triggers.cron import CronTrigger
+
     try:
         return CronTrigger(
             minute=minute, hour=hour, day=day, month=month, day_of_week=_weekday_names(weekday), timezone=tz

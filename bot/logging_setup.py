@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from handlers.redact import redact
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 
 class LogFormat(StrEnum):
@@ -35,7 +37,15 @@ def extras(record: logging.LogRecord) -> dict[str, Any]:
     return {k: v for k, v in record.__dict__.items() if k not in _STANDARD and not k.startswith("_")}
 
 
-def _safe(value: Any) -> Any:
+def _redactor() -> Callable[[str], str]:
+    # Imported when a formatter is built, not with this module: `chatops --help` imports the
+    # module (for LogFormat) and must not pay for the handler package (cold start).
+    from handlers.redact import redact
+
+    return redact
+
+
+def _safe(value: Any, redact: Callable[[str], str]) -> Any:
     if isinstance(value, str):
         return redact(value)
     if isinstance(value, int | float | bool) or value is None:
@@ -46,7 +56,12 @@ def _safe(value: Any) -> Any:
 class JsonFormatter(logging.Formatter):
     """One JSON object a line: ts, level, logger, msg, the extras, and exc when there is one."""
 
+    def __init__(self) -> None:
+        super().__init__()
+        self.redact = _redactor()
+
     def format(self, record: logging.LogRecord) -> str:
+        redact = self.redact
         entry: dict[str, Any] = {
             "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname.lower(),
@@ -54,31 +69,51 @@ class JsonFormatter(logging.Formatter):
             "msg": redact(record.getMessage()),
         }
         for key, value in extras(record).items():
-            entry.setdefault(key, _safe(value))
+            entry.setdefault(key, _safe(value, redact))
         if record.exc_info:
             entry["exc"] = redact(self.formatException(record.exc_info))
         return json.dumps(entry, ensure_ascii=False)
 
 
+# Control characters (newline, carriage return, escape...) in a message or a field would let
+# whoever controls the text (a URL path, a Slack payload) start a line of their own: a forged
+# log entry. They are written as escapes (\n, \x1b) instead.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\u0085\u2028\u2029]")
+
+
+def escape_controls(text: str) -> str:
+    return _CONTROL.sub(lambda m: json.dumps(m.group())[1:-1], text)
+
+
 class TextFormatter(logging.Formatter):
-    """`time LEVEL logger: message key=value ...`, the extras sorted so lines line up."""
+    """`time LEVEL logger: message key=value ...`, the extras sorted so lines line up.
+
+    One record is one line (control characters escaped); only a traceback, which the logging
+    call itself attached, continues on the lines below.
+    """
 
     def __init__(self) -> None:
         super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
+        self.redact = _redactor()
+
+    def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 - logging's name
+        return escape_controls(super().formatMessage(record))
 
     def format(self, record: logging.LogRecord) -> str:
         line = super().format(record)
         fields = extras(record)
         if fields:
             head, sep, tail = line.partition("\n")  # keep a traceback below the fields
-            pairs = " ".join(f"{k}={_quote(_safe(v))}" for k, v in sorted(fields.items()))
+            pairs = " ".join(f"{k}={_quote(_safe(v, self.redact))}" for k, v in sorted(fields.items()))
             line = f"{head} {pairs}{sep}{tail}"
-        return redact(line)
+        return self.redact(line)
 
 
 def _quote(value: Any) -> str:
     text = str(value)
-    return json.dumps(text) if (not text or any(c in text for c in ' "=')) else text
+    if not text or any(c in text for c in ' "=') or _CONTROL.search(text):
+        return json.dumps(text, ensure_ascii=False)
+    return text
 
 
 def setup_logging(

@@ -6,36 +6,59 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import urllib3
+from slack_sdk import WebClient
 
 from bot.config import ChatopsConfig, Settings
 from bot.executor import Executor
-from bot.guard import Access
+from bot.guard import Access, ActionStore, Guard
 from bot.scheduler import Scheduler
 from bot.services import Clients, Services
-from bot.slack.response_url import make_pool
 from bot.store import Store
 from handlers import Registry
 from handlers.command_table import CommandTable, Entry
+
+T = TypeVar("T")
 
 
 @dataclass
 class Runtime:
     settings: Settings
     services: Services
-    access: Access
-    guard: Any  # bot.guard.Guard
+    access: Access  # policy: who may run what
+    actions: ActionStore  # the pending-action store (and the audit spool)
+    guard: Guard  # the confirm flow
     executor: Executor
-    pool: ThreadPoolExecutor
+    pool: ThreadPoolExecutor  # read-only handlers and runbook diagnostics
+    action_pool: ThreadPoolExecutor  # confirmed destructive actions only
     # Every (command, subcommand): handlers and built-ins (bot.commands.builtin.command_table).
     command_table: CommandTable[Entry]
-    slack: Any = None  # slack_sdk.WebClient when running against Slack
+    # Pooled keep-alive connections for answers to response_url (built by bot.app).
+    response_pool: urllib3.PoolManager
+    slack: WebClient | None = None  # None in the console
     scheduler: Scheduler | None = None  # started by `chatops serve`, ticked by tests
-    # Pooled keep-alive connections for answers to response_url (bot/slack/response_url.py).
-    response_pool: urllib3.PoolManager = field(default_factory=make_pool)
-    extras: dict[str, Any] = field(default_factory=dict)  # scheduler, metrics, ...
+    # Built once per runtime: help depends only on the registries and config.
+    help_texts: dict[str, str] = field(default_factory=dict)
+    # Legacy: parts other modules still keep by string key (router's help texts, the runbook
+    # catalog and schedules, the command answers pool, App Home's refresher). New parts go
+    # through `provide` / `part`, typed by their class; these move there one by one.
+    extras: dict[str, Any] = field(default_factory=dict)
+    # The features' own parts (incident deps, the runbook catalog, the scheduler participants),
+    # built by bot.app.build_runtime and found by their type: this layer sits below them.
+    _parts: dict[type, object] = field(default_factory=dict)
+
+    def provide(self, part: object) -> None:
+        """Add one part, found later by its type (one part per type)."""
+        self._parts[type(part)] = part
+
+    def part(self, kind: type[T]) -> T:
+        """The part of this type that `bot.app.build_runtime` provided."""
+        found = self._parts.get(kind)
+        if not isinstance(found, kind):
+            raise LookupError(f"this runtime has no {kind.__name__}: bot.app.build_runtime provides it")
+        return found
 
     @property
     def config(self) -> ChatopsConfig:

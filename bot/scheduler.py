@@ -12,8 +12,10 @@ import logging
 import threading
 from collections.abc import Callable
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-from apscheduler.schedulers.background import BackgroundScheduler
+if TYPE_CHECKING:  # APScheduler loads when the scheduler starts (the console never starts it)
+    from apscheduler.schedulers.background import BackgroundScheduler
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +46,8 @@ class Scheduler:
     def start(self) -> None:
         if self._aps is not None:
             return
+        from apscheduler.schedulers.background import BackgroundScheduler
+
         self._aps = BackgroundScheduler(timezone="UTC")
         self._aps.add_job(
             self.tick, "interval", seconds=self.interval, id="tick", max_instances=1, coalesce=True

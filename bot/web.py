@@ -1,4 +1,5 @@
-"""HTTP mode: /slack/events (Bolt), /healthz, /readyz, /metrics, /status, on a production WSGI server.
+"""The HTTP server, in both modes: /healthz, /readyz, /metrics, /status, the routes other parts add
+(alerts, paging), and /slack/events (Bolt) in HTTP mode; on a production WSGI server.
 
 Every request gets an id (the caller's `X-Request-Id` when it is a sane token, else a new
 one), echoed in the response and logged in one line with status and duration. Shutdown
@@ -9,6 +10,7 @@ close the clients and the state store.
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import re
@@ -17,10 +19,11 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from cheroot import wsgi
+from cheroot.errors import MaxSizeExceeded
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
@@ -28,7 +31,9 @@ from slack_bolt.adapter.wsgi import SlackRequestHandler
 from bot import metrics, status_page
 from bot.alerts.web import routes as alert_routes
 from bot.alerts.wiring import stop as alerts_stop
+from bot.httpconn import MAX_BODY, MAX_HEAD, REQUEST_DEADLINE, GatheringConnection
 from bot.oncall.webhook import Webhook
+from bot.replay import ReplayGuard, Verdict
 from bot.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -74,23 +79,91 @@ def request_id(environ: dict[str, Any]) -> str:
     return given if _REQUEST_ID.fullmatch(given) else secrets.token_hex(8)
 
 
-class WebApp:
-    """The WSGI application: Slack's endpoint plus the probes, metrics and the status page."""
+def body_of(environ: dict[str, Any]) -> bytes:
+    """The request body WebApp already read (bounded to MAX_BODY) for a route."""
+    return bytes(environ.get("chatops.body", b""))
 
-    def __init__(self, app: App, *, slack_path: str = "/slack/events") -> None:
+
+class BodyTooLarge(Exception):
+    pass
+
+
+class BodyTimeout(Exception):
+    pass
+
+
+def _read_body(environ: dict[str, Any]) -> bytes:
+    """Read at most MAX_BODY bytes; BodyTooLarge past it (checked on Content-Length first)."""
+    try:
+        declared = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        declared = 0
+    if declared > MAX_BODY:
+        raise BodyTooLarge
+    stream = environ.get("wsgi.input")
+    if stream is None:
+        return b""
+    try:
+        data = stream.read(declared) if declared else stream.read(MAX_BODY + 1)
+    except (ValueError, MaxSizeExceeded):  # cheroot's chunked reader past its limit
+        raise BodyTooLarge from None
+    except OSError:  # the socket's timeout (only without bot.httpconn, which reads it first)
+        raise BodyTimeout from None
+    if len(data) > MAX_BODY:
+        raise BodyTooLarge
+    return bytes(data)
+
+
+def _headers_only(body: Iterable[bytes]) -> list[bytes]:
+    """HEAD: the GET route's status and headers, no body (cheroot would send it, and a body
+    on a HEAD response corrupts the next response on a kept-alive connection)."""
+    close = getattr(body, "close", None)
+    if callable(close):
+        close()
+    return []
+
+
+def _methods(key: str) -> tuple[str, str]:
+    """'POST /alerts/x' -> ('POST', '/alerts/x'); a bare path takes every method ('*')."""
+    method, sep, path = key.partition(" ")
+    return (method.upper(), path) if sep else ("*", key)
+
+
+class WebApp:
+    """The WSGI application: Slack's endpoint plus the probes, metrics and the status page.
+
+    Routing is one table, `routes`, keyed "METHOD /path" (GET also answers HEAD; a bare
+    "/path" takes every method and checks for itself). Another method on a known path gets
+    405 with `Allow`, an unknown path 404. A route is a WSGI callable; WebApp has already read
+    the body (at most MAX_BODY bytes, else 413) and hands it over as `wsgi.input` and as
+    `body_of(environ)`. Add a route with one line: `routes={"POST /alerts/grafana": fn}`.
+    """
+
+    def __init__(
+        self,
+        app: App,
+        *,
+        slack_path: str | None = "/slack/events",
+        routes: Mapping[str, Route] | None = None,
+    ) -> None:
         self.app = app
         self.runtime = runtime_of(app)
-        self.slack = SlackRequestHandler(app, path=slack_path)
         self.slack_path = slack_path
         self.draining = False  # set at shutdown: /readyz answers 503 so traffic moves away
         self.routes: dict[str, Route] = {
-            "/healthz": self.healthz,
-            "/readyz": self.readyz,
-            "/metrics": self.metrics,
-            "/status": self.status,
-            "/paging/pagerduty": Webhook(self.runtime),  # PagerDuty v3 webhooks (bot.oncall.webhook)
+            "GET /healthz": self.healthz,
+            "GET /readyz": self.readyz,
+            "GET /metrics": self.metrics,
+            "GET /status": self.status,
+            "POST /paging/pagerduty": Webhook(self.runtime),  # PagerDuty v3 webhooks (bot.oncall.webhook)
         }
         self.routes.update(alert_routes(self.runtime))
+        if slack_path is not None:  # HTTP mode; Socket Mode gets its events over the WebSocket
+            self.slack = SlackRequestHandler(app, path=slack_path)
+            self.replays = ReplayGuard(self.runtime.settings.slack_signing_secret, self.runtime.store.engine)
+            self.routes[f"POST {slack_path}"] = self.slack_events
+        self.routes.update(routes or {})
+        self._ready_why = "ok"
 
     def __call__(self, environ: dict[str, Any], start: StartResponse) -> Iterable[bytes]:
         rid = request_id(environ)
@@ -134,22 +207,68 @@ class WebApp:
 
     def _route(self, environ: dict[str, Any], start: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
-        if path == self.slack_path:
-            return self.slack(environ, start)
-        route = self.routes.get(path)
-        if route is None:
+        method = str(environ.get("REQUEST_METHOD", "GET")).upper()
+        by_method = {m: fn for m, p, fn in ((*_methods(k), fn) for k, fn in self.routes.items()) if p == path}
+        if not by_method:
             return _reply(start, "404 Not Found", b"not found\n")
+        route = by_method.get(method) or by_method.get("*")
+        if route is None and method == "HEAD" and "GET" in by_method:
+            return _headers_only(by_method["GET"](environ, start))
+        if route is None:
+            allowed = sorted(set(by_method) | ({"HEAD"} if "GET" in by_method else set()))
+            return _reply(
+                start,
+                "405 Method Not Allowed",
+                b"method not allowed\n",
+                headers=[("Allow", ", ".join(allowed))],
+            )
+        if method not in ("GET", "HEAD"):
+            try:
+                body = _read_body(environ)
+            except BodyTooLarge:
+                log.warning("request body over %d bytes refused", MAX_BODY, extra={"path": path})
+                return _reply(
+                    start,
+                    "413 Content Too Large",
+                    b"request body too large\n",
+                    headers=[("Connection", "close")],
+                )
+            environ["chatops.body"] = body
+            environ["wsgi.input"] = io.BytesIO(body)
+            environ["CONTENT_LENGTH"] = str(len(body))
         return route(environ, start)
+
+    def slack_events(self, environ: dict[str, Any], start: StartResponse) -> Iterable[bytes]:
+        """Slack's endpoint: signature, timestamp and replay checked here, then Bolt."""
+        headers = {
+            "x-slack-request-timestamp": str(environ.get("HTTP_X_SLACK_REQUEST_TIMESTAMP", "")),
+            "x-slack-signature": str(environ.get("HTTP_X_SLACK_SIGNATURE", "")),
+        }
+        verdict = self.replays.check(body_of(environ), headers)
+        if verdict is Verdict.OK:
+            return self.slack(environ, start)
+        # One line, and never the body: it is unauthenticated input.
+        log.warning(
+            "slack request refused: %s", verdict.value, extra={"remote": environ.get("REMOTE_ADDR", "")}
+        )
+        if verdict is Verdict.REPLAY:
+            return _reply(start, "200 OK", b"")  # already handled once; a retry needs nothing more
+        return _reply(start, "401 Unauthorized", b'{"error":"invalid request"}', "application/json")
 
     def healthz(self, _env: dict[str, Any], start: StartResponse) -> Iterable[bytes]:
         return _reply(start, "200 OK", b"ok\n")
 
     def readyz(self, _env: dict[str, Any], start: StartResponse) -> Iterable[bytes]:
+        """Ready or not, and a one-word reason; never a host, port or error text (it is public)."""
         if self.draining:
             body = json.dumps({"ready": False, "store": "shutting down"}).encode() + b"\n"
             return _reply(start, "503 Service Unavailable", body, "application/json")
         ok, why = self.runtime.store.readiness()
-        body = json.dumps({"ready": ok, "store": why}).encode() + b"\n"
+        if why != self._ready_why:  # the detail goes to the log, once per change
+            log.log(logging.INFO if ok else logging.WARNING, "readiness: %s", why)
+            self._ready_why = why
+        reason = "ok" if ok else ("migrations not current" if "migration" in why else "unreachable")
+        body = json.dumps({"ready": ok, "store": reason}).encode() + b"\n"
         return _reply(start, "200 OK" if ok else "503 Service Unavailable", body, "application/json")
 
     def metrics(self, _env: dict[str, Any], start: StartResponse) -> Iterable[bytes]:
@@ -160,9 +279,7 @@ class WebApp:
             log.warning("metrics: cannot read gauges from the state store: %s", exc)
         return _reply(start, "200 OK", generate_latest(REGISTRY), CONTENT_TYPE_LATEST)
 
-    def status(self, env: dict[str, Any], start: StartResponse) -> Iterable[bytes]:
-        if env.get("REQUEST_METHOD", "GET") not in ("GET", "HEAD"):
-            return _reply(start, "405 Method Not Allowed", b"GET only\n", headers=[("Allow", "GET, HEAD")])
+    def status(self, _env: dict[str, Any], start: StartResponse) -> Iterable[bytes]:
         rt = self.runtime
         try:
             html = status_page.page(rt.store.engine, rt.clock(), rt.config)
@@ -187,6 +304,7 @@ class HttpServer:
         port: int = 3000,
         threads: int = 16,
         shutdown_timeout: int = 20,
+        request_deadline: int = REQUEST_DEADLINE,
     ) -> None:
         self.web = web
         self.server = wsgi.Server(
@@ -197,7 +315,16 @@ class HttpServer:
             # cheroot's default listen backlog is 5: a burst of Slack requests (an incident, a
             # channel full of people clicking) overflows it and each refused SYN waits ~1 s.
             request_queue_size=LISTEN_BACKLOG,
+            # A silent connection is closed after this; a slow one gets 408 (bot.httpconn).
+            timeout=request_deadline,
         )
+        # Requests are gathered without holding a worker (slowloris); cheroot's own limits
+        # stay as a second line behind the gathering connection's.
+        self.server.ConnectionClass = type(
+            "Connection", (GatheringConnection,), {"deadline": float(request_deadline)}
+        )
+        self.server.max_request_header_size = MAX_HEAD
+        self.server.max_request_body_size = MAX_BODY
         self.server.prepare()
         self._thread: threading.Thread | None = None
 
@@ -223,6 +350,7 @@ class HttpServer:
 class Shutdown:
     """The shutdown sequence, run once, in order, whatever asks for it first.
 
+    0. `first`, when given (Socket Mode: close the WebSocket, so no new events arrive);
     1. the HTTP server stops accepting and finishes the requests in flight;
     2. the Bolt listeners still running after their ack finish (listener executor);
     3. the scheduler stops (a tick in progress completes);
@@ -230,9 +358,12 @@ class Shutdown:
     5. clients and the state store close.
     """
 
-    def __init__(self, app: App, server: HttpServer | None = None) -> None:
+    def __init__(
+        self, app: App, server: HttpServer | None = None, *, first: Callable[[], None] | None = None
+    ) -> None:
         self.app = app
         self.server = server
+        self.first = first  # e.g. close the Socket Mode connection: no new events while draining
         self.done = threading.Event()
         self._started = False
         self._lock = threading.Lock()
@@ -252,6 +383,8 @@ class Shutdown:
 
     def _run(self) -> None:
         try:
+            if self.first is not None:
+                self.first()
             drain(self.app, self.server)
         except Exception:
             log.exception("shutdown did not finish cleanly")
@@ -293,9 +426,10 @@ def install_signal_handlers(stop: Callable[[], None]) -> None:
     signal.signal(signal.SIGINT, handler)
 
 
-def serve(app: App, server: HttpServer) -> None:
-    """Serve until SIGTERM/SIGINT, then shut down gracefully; returns when everything stopped."""
-    shutdown = Shutdown(app, server)
+def serve(app: App, server: HttpServer, *, first: Callable[[], None] | None = None) -> None:
+    """Serve until SIGTERM/SIGINT, then shut down gracefully (`first` first); returns when everything
+    stopped."""
+    shutdown = Shutdown(app, server, first=first)
     install_signal_handlers(shutdown.begin)
     try:
         server.serve_forever()

@@ -21,3 +21,7 @@ class Forbidden(HandlerError):
 
 class InvalidRequest(HandlerError):
     """The parameters passed validation but make no sense against the live target."""
+
+
+class TargetMoved(HandlerError):
+    """The target changed since the preview that was confirmed; nothing was run."""

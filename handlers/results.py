@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 Value = float | int | str | bool | None
+# What a destructive preview saw and its confirmed run must still find (see Preview.pin).
+Pin = Mapping[str, Value | list[str]]
 
 
 class Status(StrEnum):
@@ -90,11 +92,15 @@ class Preview:
     """What a destructive handler would change, shown before anyone confirms it.
 
     `summary` is one line (`deployment backend in prod: replicas 3 → 0`); `details` are
-    further lines (the current image, the query a backend is running).
+    further lines (the current image, the query a backend is running). `pin` is what the
+    preview saw and the run must still find (JSON values: a revision, a pid and its start, the
+    keys): it is stored with the pending action and handed back to the handler when the
+    action runs (`handlers.pin.pinned`), which refuses when the target moved on.
     """
 
     summary: str
     details: Sequence[str] = ()
+    pin: Pin = field(default_factory=dict)
 
 
 def status_of(result: Result) -> Status:

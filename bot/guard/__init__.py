@@ -1,29 +1,35 @@
-"""Who may run what (access), and destructive actions held until confirmed (and approved).
+"""Who may run what (access), destructive actions held until confirmed (and approved).
 
-    guard.check(user_id, spec, target) -> Decision
-    guard.request(req, spec, params, target, preview) -> NeedsConfirmation | Refused | Failed
-    guard.confirm / cancel / approve / reject(action_id, user_id, where=MessageRef) -> ActionResult
+    Access.check(user_id, spec, target) -> Decision                      (policy)
+    ActionStore.hold(req, spec, params, target, preview, needs_approval)   (the pending-action store)
+    Guard.confirm / cancel / approve / reject(action_id, user_id, where=MessageRef) -> ActionResult
+                                                                           (the confirm flow)
 
-Front ends (the Slack listeners, the console) render the `ActionResult`; nothing in this
-package talks to Slack.
+The confirm flow runs a confirmed action through the `RunConfirmed` it is given (the
+executor's `run_confirmed`); the executor holds requests through `ActionStore.hold`. Front
+ends (the Slack listeners, the console) render the `ActionResult`; nothing in this package
+talks to Slack.
 """
 
 from __future__ import annotations
 
 from bot.guard.access import Access, Decision, GroupResolver
-from bot.guard.actions import Guard
+from bot.guard.flow import Guard, RunConfirmed
 from bot.guard.outcome import ActionResult, Kind, mention
 from bot.guard.pending import MessageRef, PendingAction, Status
+from bot.guard.store import ActionStore
 
 __all__ = [
     "Access",
     "ActionResult",
+    "ActionStore",
     "Decision",
     "GroupResolver",
     "Guard",
     "Kind",
     "MessageRef",
     "PendingAction",
+    "RunConfirmed",
     "Status",
     "mention",
 ]

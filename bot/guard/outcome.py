@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -14,6 +15,7 @@ from handlers.results import Result
 class Kind(StrEnum):
     EXECUTED = "executed"  # it ran; `result` holds what the handler returned
     FAILED = "failed"  # it ran (or could not start) and failed; `error` says why
+    RUNNING = "running"  # confirmed and still running; `later` resolves to how it ended
     AWAITING_APPROVAL = "awaiting_approval"  # confirmed; an approver must approve it now
     CANCELLED = "cancelled"
     REJECTED = "rejected"
@@ -43,11 +45,19 @@ class ActionResult:
     result: Result | None = None
     error: str = ""
     actor: str = ""
+    # RUNNING only: the final outcome, once the action ends (recorded and audited by then).
+    later: Future[ActionResult] | None = None
 
     @property
     def ok(self) -> bool:
         """The person's click did what they asked (it ran, or was cancelled, rejected, passed on)."""
-        return self.kind in (Kind.EXECUTED, Kind.AWAITING_APPROVAL, Kind.CANCELLED, Kind.REJECTED)
+        return self.kind in (
+            Kind.EXECUTED,
+            Kind.RUNNING,
+            Kind.AWAITING_APPROVAL,
+            Kind.CANCELLED,
+            Kind.REJECTED,
+        )
 
     @property
     def final(self) -> bool:

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from enum import Enum, StrEnum
 from pathlib import PurePath
-from typing import Any
 from uuid import UUID
 
 from sqlalchemy import Connection, Engine, RowMapping, func, insert, select, update
@@ -63,7 +62,7 @@ class PendingAction:
     id: str
     requester: str
     handler: str
-    params: Mapping[str, Any]  # as stored; re-validated with the handler's model before running
+    params: Mapping[str, object]  # as stored; re-validated with the handler's model before running
     target: str  # Target.describe()
     preview: Preview
     channel_id: str
@@ -98,7 +97,7 @@ class PendingAction:
 # -- params as JSON ----------------------------------------------------------------------------
 
 
-def _json_default(value: Any) -> Any:
+def _json_default(value: object) -> object:
     # Durations go back as seconds: the Duration validator reads numbers, not ISO 8601.
     if isinstance(value, timedelta):
         return value.total_seconds()
@@ -118,13 +117,19 @@ def encode_params(params: Params) -> str:
 
 
 def encode_preview(preview: Preview) -> str:
-    return json.dumps({"summary": preview.summary, "details": list(preview.details)})
+    # The pin travels with the preview: it is what the confirmed run must still find.
+    return json.dumps(
+        {"summary": preview.summary, "details": list(preview.details), "pin": dict(preview.pin)}
+    )
 
 
 def _decode_preview(raw: str) -> Preview:
     data = json.loads(raw or "{}")
+    pin = data.get("pin")
     return Preview(
-        summary=str(data.get("summary", "")), details=tuple(str(d) for d in data.get("details", []))
+        summary=str(data.get("summary", "")),
+        details=tuple(str(d) for d in data.get("details", [])),
+        pin=pin if isinstance(pin, dict) else {},
     )
 
 
@@ -218,9 +223,11 @@ def count_recent(conn: Connection, requester: str, since: datetime) -> int:
     return int(conn.execute(q).scalar_one())
 
 
-def add(conn: Connection, **values: Any) -> None:
+def add(conn: Connection, **values: object) -> None:
     for key in ("created_at", "expires_at"):
-        values[key] = utc(values[key])
+        at = values[key]
+        assert isinstance(at, datetime), key
+        values[key] = utc(at)
     conn.execute(insert(t).values(**values))
 
 
@@ -232,7 +239,7 @@ def transition(
     *,
     live_at: datetime | None = None,
     expired_at: datetime | None = None,
-    **values: Any,
+    **values: object,
 ) -> bool:
     """Move one action from one of `from_` to `to`; True only for the caller whose update won.
 
@@ -251,7 +258,7 @@ def transition(
 
 def attach_message(engine: Engine, action_id: str, ref: MessageRef) -> None:
     """Remember where the preview was shown (keeps the first channel/ts, the newest response_url)."""
-    values: dict[str, Any] = {}
+    values: dict[str, object] = {}
     if ref.response_url:
         values["response_url"] = ref.response_url
     with engine.begin() as conn:

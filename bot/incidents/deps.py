@@ -1,6 +1,6 @@
 """What incident code works with: the store, the config, Slack and the clock.
 
-Built from the runtime (once, kept in `runtime.extras`) or directly by a benchmark, so the
+Built once by `bot.app.build_runtime` (`runtime.part(IncidentDeps)`) or directly by a benchmark, so the
 scheduler participants never need the whole bot.
 """
 
@@ -54,11 +54,8 @@ class IncidentDeps:
 
     @classmethod
     def of(cls, runtime: Runtime) -> IncidentDeps:
-        desk = runtime.extras.get("incidents.desk")
-        if not isinstance(desk, IncidentDeps):
-            desk = cls(runtime.store.engine, runtime.config, runtime.slack, runtime.clock)
-            runtime.extras["incidents.desk"] = desk
-        return desk
+        """The runtime's incident dependencies (built once, by `bot.app.build_runtime`)."""
+        return runtime.part(IncidentDeps)
 
     @property
     def web(self) -> WebClient:

@@ -42,7 +42,7 @@ def register(runtime: Runtime) -> None:
     desk = IncidentDeps.of(runtime)
     reminders = Reminders(desk)
     escalations = Escalations(desk)
-    runtime.extras["incidents.reminders"] = reminders
-    runtime.extras["incidents.escalations"] = escalations
+    runtime.provide(reminders)
+    runtime.provide(escalations)
     runtime.scheduler.add("incident-reminders", reminders)
     runtime.scheduler.add("incident-escalation", escalations)

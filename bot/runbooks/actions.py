@@ -18,6 +18,7 @@ from pydantic import ValidationError
 
 from bot.config import ChatopsConfig
 from bot.executor import Done, Failed, NeedsConfirmation, Outcome_, Refused, Request
+from bot.runbooks.catalog import catalog_of
 from bot.runbooks.model import HandlerStep, Runbook
 from bot.runbooks.params import ParamError, bind
 from bot.runbooks.resolve import StepError, as_words, raw_args, validation_message
@@ -107,8 +108,6 @@ def offers(
 
 def perform(runtime: Runtime, *, value: str, user_id: str, channel_id: str) -> Outcome_:
     """A resolution button was clicked: run (or ask to confirm) that step as the clicker."""
-    from bot.runbooks.commands import catalog_of
-
     try:
         name, step_id, given = decode(value)
     except ValueError as exc:

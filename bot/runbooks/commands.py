@@ -7,7 +7,6 @@ incident channel is recorded on the incident's timeline with its verdict.
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine as SqlEngine
@@ -18,7 +17,8 @@ from bot.commands.target import Target
 from bot.metrics import HANDLER_SECONDS
 from bot.render.slack import escape
 from bot.runbooks.actions import offers
-from bot.runbooks.catalog import Catalog, Loaded
+from bot.runbooks.catalog import Loaded
+from bot.runbooks.catalog import catalog_of as catalog_of  # re-exported: its home was here
 from bot.runbooks.engine import Authorize, Engine, Run, State, StepRun
 from bot.runbooks.model import ChecklistStep, HandlerStep, ManualStep, Runbook
 from bot.runbooks.params import ParamError, bind, describe, split_assignments
@@ -32,16 +32,6 @@ if TYPE_CHECKING:
     from bot.runtime import Runtime
 
 log = logging.getLogger(__name__)
-
-
-def catalog_of(runtime: Runtime) -> Catalog:
-    """The runtime's runbooks (`runbooks_dir` in chatops.yaml), loaded on first use."""
-    found = runtime.extras.get("runbooks")
-    if isinstance(found, Catalog):
-        return found
-    catalog = Catalog(Path(runtime.config.runbooks_dir), runtime.registry)
-    runtime.extras["runbooks"] = catalog
-    return catalog
 
 
 def engine_for(runtime: Runtime) -> Engine:
@@ -166,20 +156,32 @@ def run_runbook(
 # -- /runbook -----------------------------------------------------------------------------
 
 
+COLUMNS = ("NAME", "FROM", "TITLE", "TAGS", "STEPS")
+
+
+def _origin(loaded: Loaded, rb: Runbook) -> str:
+    return "team" if rb.name in loaded.team else "built-in"
+
+
 @builtin("runbook", "list", usage="[tag or words]")
 def list_(call: Call) -> None:
     """List the runbooks (optionally those with a tag, or words in their name, title or symptoms)."""
     loaded = catalog_of(call.runtime).current()
     words = " ".join(call.words)
     chosen = [rb for rb in loaded.runbooks.values() if not words or words in rb.tags or rb.matches(words)]
-    rows = [[rb.name, rb.title, ", ".join(rb.tags), str(len(rb.handler_steps()))] for rb in chosen]
+    rows = [
+        [rb.name, _origin(loaded, rb), rb.title, ", ".join(rb.tags), str(len(rb.handler_steps()))]
+        for rb in chosen
+    ]
     summary = f"{len(rows)} runbooks" + (f" matching {words!r}" if words else "")
     summary += ". Run one with /runbook run NAME [key=value …]; /runbook show NAME for its steps."
     if loaded.problems:
         files = sorted({p.file for p in loaded.problems})
         summary += f" {len(files)} file(s) did not load: {', '.join(files)} (/runbook validate)."
     call.respond.result(
-        Table(title="Runbooks", columns=["NAME", "TITLE", "TAGS", "STEPS"], rows=rows, summary=summary)
+        Table(
+            title="Runbooks", columns=["NAME", "FROM", "TITLE", "TAGS", "STEPS"], rows=rows, summary=summary
+        )
     )
 
 

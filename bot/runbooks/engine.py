@@ -21,10 +21,10 @@ from typing import Any
 
 from bot.commands.target import Target
 from bot.config import ChatopsConfig
+from bot.runbooks.judge import Finding, evaluate
 from bot.runbooks.model import ChecklistStep, HandlerStep, ManualStep, Runbook
 from bot.runbooks.resolve import StepError, resolve
 from bot.runbooks.template import fill_text
-from bot.runbooks.thresholds import Finding, evaluate
 from handlers import Context, HandlerSpec, Registry
 from handlers.errors import HandlerError
 from handlers.params import Params

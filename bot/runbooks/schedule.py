@@ -27,6 +27,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from bot.cron import latest_due
 from bot.metrics import SLACK_API_ERRORS
 from bot.render.slack import section
+from bot.runbooks.catalog import catalog_of
+from bot.runbooks.commands import run_runbook
 from bot.runbooks.params import ParamError, bind
 from bot.store.tables import scheduled_runs
 
@@ -61,8 +63,6 @@ def _channel(name: str) -> str:
 
 def jobs(runtime: Runtime) -> list[Job]:
     """Every schedule: chatops.yaml's, then the runbooks' own ones that config does not replace."""
-    from bot.runbooks.commands import catalog_of
-
     config = runtime.config
     out: list[Job] = []
     replaced: set[str] = set()
@@ -110,8 +110,6 @@ class Schedules:
 
     def _check_runbooks(self, all_jobs: list[Job]) -> None:
         """Once, on the first tick: say which schedules name a runbook that does not load."""
-        from bot.runbooks.commands import catalog_of
-
         known = catalog_of(self.runtime).current().runbooks
         for job in all_jobs:
             if job.runbook is not None and job.runbook not in known:
@@ -195,8 +193,6 @@ class Schedules:
         return "ok" if self._say(job.channel, job.message) else "error"
 
     def _runbook(self, job: Job) -> str:
-        from bot.runbooks.commands import catalog_of, run_runbook
-
         assert job.runbook is not None
         rb = catalog_of(self.runtime).get(job.runbook)
         if rb is None:

@@ -43,6 +43,7 @@ STYLE = {
 
 
 def load(directory: Path, registry: Registry) -> Loaded:
+    """One directory's runbooks alone (`chatops runbook validate --dir DIR`)."""
     runbooks, problems = load_dir(directory, registry)
     return Loaded(runbooks, problems)
 
@@ -93,6 +94,7 @@ def validate(out: Console, loaded: Loaded, extra: list[Problem]) -> int:
 def list_runbooks(out: Console, loaded: Loaded, words: str) -> int:
     table = Table(box=None, pad_edge=False)
     table.add_column("NAME", no_wrap=True)
+    table.add_column("FROM", no_wrap=True)
     table.add_column("TITLE")
     table.add_column("TAGS")
     table.add_column("STEPS", justify="right")
@@ -101,7 +103,12 @@ def list_runbooks(out: Console, loaded: Loaded, words: str) -> int:
         if words and words not in rb.tags and not rb.matches(words):
             continue
         table.add_row(
-            rb.name, rb.title, ", ".join(rb.tags), str(len(rb.handler_steps())), str(len(rb.source))
+            rb.name,
+            "team" if rb.name in loaded.team else "built-in",
+            rb.title,
+            ", ".join(rb.tags),
+            str(len(rb.handler_steps())),
+            str(len(rb.source)),
         )
     out.print(table)
     if loaded.problems:

@@ -9,15 +9,15 @@ validated with the param's default, or a stand-in of the param's type when it ha
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from pydantic import ValidationError
 
-from bot.runbooks.loader import KeyPath, Located, Problem, where
 from bot.runbooks.model import ChecklistStep, HandlerStep, ManualStep, Runbook
 from bot.runbooks.params import coerce, placeholders
 from bot.runbooks.resolve import SERVICE_FILLS
+from bot.runbooks.source import STEP_LISTS, KeyPath, Located, Problem, where
 from bot.runbooks.template import TemplateError, fill_args, variables
 from bot.runbooks.thresholds import parse_threshold
 from handlers import TARGET_FIELD, HandlerSpec, Registry
@@ -222,4 +222,33 @@ def check(runbook: Runbook, doc: Located, file: str, registry: Registry | None) 
     _check_steps(out, runbook, registry)
     _check_checks(out, runbook)
     _check_schedule(out, runbook)
+    return out.problems
+
+
+def check_raw(doc: Located, file: str, registry: Registry | None) -> list[Problem]:
+    """What can be checked on a file whose schema failed: each step's handler and its argument
+    names, read from the raw YAML data."""
+    out = _Collector(doc, file)
+    if registry is None or not isinstance(doc.data, Mapping):
+        return out.problems
+    names = [s.name for s in registry]
+    for section in STEP_LISTS:
+        steps = doc.data.get(section)
+        for i, step in enumerate(steps if isinstance(steps, list) else []):
+            handler = step.get("handler") if isinstance(step, Mapping) else None
+            if not isinstance(handler, str):
+                continue
+            spec = registry.get(handler)
+            if spec is None:
+                out.add((section, i, "handler"), f"unknown handler {handler!r}{_closest(handler, names)}")
+                continue
+            args = step.get("args")
+            fields = spec.params.model_fields
+            for key in args if isinstance(args, Mapping) else ():
+                if key != "service" and key not in fields:
+                    out.add(
+                        (section, i, "args", key),
+                        f"{spec.name} has no argument {key!r}{_closest(str(key), fields)} "
+                        f"(arguments: {', '.join(fields)})",
+                    )
     return out.problems

@@ -195,6 +195,7 @@ def approval_message(action: PendingAction, approvers: Sequence[str]) -> Message
 
 
 _ICON = {
+    Kind.RUNNING: ":hourglass_flowing_sand:",
     Kind.EXECUTED: ":white_check_mark:",
     Kind.FAILED: ":x:",
     Kind.CANCELLED: ":no_entry_sign:",
@@ -211,7 +212,8 @@ def outcome_message(res: ActionResult) -> Message:
     if action is None:
         return Message(text=res.text, blocks=[head])
     # The Guard's message names who asked (and approved) once the action ran; say it otherwise.
-    footer = "" if res.kind in (Kind.EXECUTED, Kind.FAILED) else f"Requested by {mention(action.requester)}. "
+    named = (Kind.EXECUTED, Kind.FAILED, Kind.RUNNING)
+    footer = "" if res.kind in named else f"Requested by {mention(action.requester)}. "
     if action.command_line:
         footer += f"`{escape(_clip(action.command_line, 200))}`"
     blocks: list[Block] = [head]

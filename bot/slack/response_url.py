@@ -14,6 +14,19 @@ import urllib3
 
 from handlers.redact import redact
 
+MAX_RETRY_AFTER = 3.0  # seconds: a longer Retry-After is not waited out inside a request
+
+
+class CappedRetry(urllib3.Retry):
+    """urllib3's Retry, but a Retry-After longer than MAX_RETRY_AFTER ends the retries at once
+    (the caller falls back and says so) instead of holding the listener for it."""
+
+    def sleep_for_retry(self, response: urllib3.BaseHTTPResponse) -> bool:
+        wait = self.get_retry_after(response)
+        if wait is not None and wait > MAX_RETRY_AFTER:
+            raise urllib3.exceptions.MaxRetryError(None, "", f"rate-limited: Retry-After {wait:.0f} s")  # type: ignore[arg-type]
+        return super().sleep_for_retry(response)
+
 
 def make_pool() -> urllib3.PoolManager:
     """Built with the runtime (never at import) and shared by every answer it sends."""
@@ -21,7 +34,7 @@ def make_pool() -> urllib3.PoolManager:
         num_pools=4,
         maxsize=16,
         timeout=urllib3.Timeout(connect=3.0, read=10.0),
-        retries=urllib3.Retry(
+        retries=CappedRetry(
             total=2,
             backoff_factor=0.2,
             status_forcelist=(429, 500, 502, 503, 504),

@@ -77,11 +77,13 @@ def record(
     target: str = "",
     detail: str = "",
     duration_ms: int | None = None,
+    at: datetime | None = None,
 ) -> None:
+    """One audit row; `at` is when it happened (a row written late from the spool keeps its time)."""
     with engine.begin() as conn:
         conn.execute(
             insert(audit).values(
-                at=utcnow(),
+                at=at or utcnow(),
                 request_id=request_id,
                 user_id=user_id,
                 channel_id=channel_id,

@@ -9,9 +9,10 @@ from pydantic import PositiveInt
 
 from handlers import Client, Context, handler
 from handlers.db.common import Cursor, Row, database_arg, label, read_only, sql_text, writable
-from handlers.errors import HandlerError, InvalidRequest, NotFound
+from handlers.errors import HandlerError, InvalidRequest, NotFound, TargetMoved
 from handlers.humanize import duration
 from handlers.params import Params, arg
+from handlers.pin import pinned
 from handlers.results import KeyValues, Preview
 
 _BACKEND_SQL = """
@@ -76,6 +77,7 @@ def preview_cancel(ctx: Context[Any], params: Backend) -> Preview:
     if row["state"] != "active":
         details.append(f"it is {row['state']}: there is no running query to cancel")
     return Preview(
+        pin=_pin(row),
         summary=f"Cancel the query of {headline} on {label(ctx)}",
         details=(*details, "The session stays connected; its current statement fails with an error."),
     )
@@ -86,9 +88,30 @@ def preview_terminate(ctx: Context[Any], params: Backend) -> Preview:
         row = _backend(ctx, cur, params.pid, "terminate")
     headline, details = _describe(row)
     return Preview(
+        pin=_pin(row),
         summary=f"Terminate {headline} on {label(ctx)}",
         details=(*details, "The connection is closed and its open transaction is rolled back."),
     )
+
+
+def _pin(row: Row) -> dict[str, str | int]:
+    """A pid is reused once its session ends: the pair (pid, backend_start) names one session."""
+    return {"pid": int(row["pid"]), "backend_start": row["backend_start"].isoformat()}
+
+
+def _check_pin(ctx: Context[Any], row: Row, verb: str) -> str | None:
+    """The pinned session's start, or None when unpinned; refuses a different session."""
+    pin = pinned(ctx)
+    if pin is None:
+        return None
+    started = str(pin.get("backend_start"))
+    if row["backend_start"].isoformat() != started:
+        raise TargetMoved(
+            f"{label(ctx)}: pid {row['pid']} is now a different session (started "
+            f"{row['backend_start'].isoformat()}) than the one the confirmed preview showed (started "
+            f"{started}); refusing to {verb} it. Nothing was changed; ask again for a fresh preview."
+        )
+    return started
 
 
 def _gone_or_stopped(ctx: Context[Any], cur: Cursor, row: Row, terminated: bool) -> bool:
@@ -111,10 +134,17 @@ def _gone_or_stopped(ctx: Context[Any], cur: Cursor, row: Row, terminated: bool)
         time.sleep(0.05)
 
 
-# The only two statements a signal runs; picked by name, never built from input.
+# The only statements a signal runs; picked by name, never built from input. The pinned
+# form signals only the session the preview showed, in the same statement that checks it.
 _SIGNAL_SQL = {
     "cancel": "SELECT pg_cancel_backend(%(pid)s) AS ok",
     "terminate": "SELECT pg_terminate_backend(%(pid)s) AS ok",
+}
+_PINNED_SQL = {
+    "cancel": "SELECT pg_cancel_backend(pid) AS ok FROM pg_stat_activity "
+    "WHERE pid = %(pid)s AND backend_start = %(start)s",
+    "terminate": "SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity "
+    "WHERE pid = %(pid)s AND backend_start = %(start)s",
 }
 
 
@@ -122,7 +152,11 @@ def _signal(ctx: Context[Any], pid: int, verb: str) -> tuple[Row, bool]:
     """Check the backend, send it the signal, and whether it reacted within the settle time."""
     with writable(ctx) as cur:
         row = _backend(ctx, cur, pid, verb)
-        cur.execute(_SIGNAL_SQL[verb], {"pid": pid})
+        started = _check_pin(ctx, row, verb)
+        if started is None:
+            cur.execute(_SIGNAL_SQL[verb], {"pid": pid})
+        else:
+            cur.execute(_PINNED_SQL[verb], {"pid": pid, "start": row["backend_start"]})
         if not (cur.fetchone() or {}).get("ok"):
             raise HandlerError(f"{label(ctx)}: could not signal pid {pid} (it may have just ended)")
         return row, _gone_or_stopped(ctx, cur, row, terminated=verb == "terminate")

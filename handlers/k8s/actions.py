@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-from kubernetes.client import ApiClient, AppsV1Api, AutoscalingV2Api, CoreV1Api, V1Deployment, V1Pod, V1Scale
 from pydantic import AfterValidator, Field
 
 from handlers import Client, Context, handler
@@ -24,6 +23,15 @@ from handlers.k8s.workloads import patch_deployment, read_deployment
 from handlers.params import arg
 from handlers.results import KeyValues, Preview
 
+# The kubernetes client loads in ~0.5 s: only when a Kubernetes handler runs (cold start).
+if TYPE_CHECKING:
+    from kubernetes.client import (
+        ApiClient,
+        V1Deployment,
+        V1Pod,
+        V1Scale,
+    )
+
 # --- scale --------------------------------------------------------------------------------
 
 
@@ -37,6 +45,8 @@ class ScaleParams(NamespacedParams):
 
 def _scale_plan(ctx: Context[ApiClient], params: ScaleParams) -> int:
     """The current replicas, read through the scale subresource; refuses what is out of bounds."""
+    from kubernetes.client import AppsV1Api
+
     ns, name = params.namespace, params.deployment
     lo, hi = int(ctx.options.get("scale_min", 0)), int(ctx.options.get("scale_max", 50))
     if not lo <= params.replicas <= hi:
@@ -59,6 +69,8 @@ def _scale_plan(ctx: Context[ApiClient], params: ScaleParams) -> int:
 
 def _autoscaler_of(ctx: Context[ApiClient], namespace: str, deployment: str) -> str | None:
     """The HPA managing this deployment, if any (it would undo a manual scale)."""
+    from kubernetes.client import AutoscalingV2Api
+
     try:
         hpas = call(
             ctx,
@@ -105,6 +117,8 @@ def scale(ctx: Context[ApiClient], params: ScaleParams) -> KeyValues:
     `/k8s scale deploy/backend 5 -n prod`, `/k8s scale backend --replicas 0 -n prod`. The
     preview shows current → new replicas; runs after confirmation.
     """
+    from kubernetes.client import AppsV1Api
+
     ns, name = params.namespace, params.deployment
     current = _scale_plan(ctx, params)
     done: V1Scale = call(
@@ -239,6 +253,8 @@ class DeletePodParams(NamespacedParams):
 
 
 def _pod_plan(ctx: Context[ApiClient], params: DeletePodParams) -> tuple[V1Pod, str]:
+    from kubernetes.client import CoreV1Api
+
     ns = params.namespace
     pod: V1Pod = call(
         ctx,
@@ -280,6 +296,8 @@ def delete_pod(ctx: Context[ApiClient], params: DeletePodParams) -> KeyValues:
 
     `/k8s delete pod backend-7d9f-x2x -n prod [--grace-period 0]`. Runs after confirmation.
     """
+    from kubernetes.client import CoreV1Api
+
     ns = params.namespace
     pod, fate = _pod_plan(ctx, params)
     before = pod_state(pod)

@@ -3,16 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
-from kubernetes.client import (
-    ApiClient,
-    CoreV1Api,
-    V1Container,
-    V1ContainerState,
-    V1ContainerStatus,
-    V1Deployment,
-    V1Pod,
-)
 from pydantic import model_validator
 
 from handlers import Client, Context, handler
@@ -30,6 +22,17 @@ from handlers.k8s.workloads import (
 )
 from handlers.params import ObjectName, arg
 from handlers.results import Group, KeyValues, Result, Table, Value
+
+# The kubernetes client loads in ~0.5 s: only when a Kubernetes handler runs (cold start).
+if TYPE_CHECKING:
+    from kubernetes.client import (
+        ApiClient,
+        V1Container,
+        V1ContainerState,
+        V1ContainerStatus,
+        V1Deployment,
+        V1Pod,
+    )
 
 
 class DescribeParams(NamespacedParams):
@@ -99,6 +102,8 @@ def _conditions(rows: list[list[str]]) -> Table:
 
 
 def describe_pod(ctx: Context[ApiClient], namespace: str, name: str) -> Group:
+    from kubernetes.client import CoreV1Api
+
     pod: V1Pod = call(
         ctx,
         Call("get", "pods", namespace=namespace, name=name),

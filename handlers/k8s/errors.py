@@ -11,16 +11,19 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import urllib3
-from kubernetes.client import ApiClient
-from kubernetes.client.exceptions import ApiException
 from pydantic import ValidationError
 
 from handlers import Context
 from handlers.errors import Forbidden, HandlerError, InvalidRequest, NotFound, TargetUnavailable
 from handlers.redact import redact
+
+# The kubernetes client loads in ~0.5 s: only when a Kubernetes handler runs (cold start).
+if TYPE_CHECKING:
+    from kubernetes.client import ApiClient
+    from kubernetes.client.exceptions import ApiException
 
 T = TypeVar("T")
 
@@ -168,6 +171,8 @@ def unreachable(ctx: Context[ApiClient], what: Call, exc: BaseException) -> Targ
 
 def call(ctx: Context[ApiClient], what: Call, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """Run one API call with the handler's timeout; failures become HandlerErrors."""
+    from kubernetes.client.exceptions import ApiException
+
     kwargs["_request_timeout"] = ctx.timeout
     try:
         return fn(*args, **kwargs)

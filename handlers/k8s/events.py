@@ -5,9 +5,8 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-from kubernetes.client import ApiClient, CoreV1Api, CoreV1Event
 from pydantic import AfterValidator
 
 from handlers import Client, Context, handler
@@ -16,6 +15,10 @@ from handlers.k8s.fmt import age, cut
 from handlers.k8s.refs import SERVICE_HELP, NamespacedParams, check_name
 from handlers.params import arg
 from handlers.results import Table
+
+# The kubernetes client loads in ~0.5 s: only when a Kubernetes handler runs (cold start).
+if TYPE_CHECKING:
+    from kubernetes.client import ApiClient, CoreV1Event
 
 # kubectl's short names for the kinds events are usually about.
 EVENT_KINDS = {
@@ -75,6 +78,8 @@ def fetch_events(
     ctx: Context[ApiClient], namespace: str | None, kind: str | None = None, name: str | None = None
 ) -> list[CoreV1Event]:
     """Events in a namespace (or everywhere), optionally about one object; server-side filtered."""
+    from kubernetes.client import CoreV1Api
+
     fields = []
     if name:
         fields.append(f"involvedObject.name={name}")

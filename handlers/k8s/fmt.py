@@ -5,9 +5,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
+from typing import TYPE_CHECKING
 
-from kubernetes.client import V1LabelSelector
-from kubernetes.utils import parse_quantity as _parse_quantity
+# The kubernetes client loads in ~0.5 s: only when a Kubernetes handler runs (cold start).
+if TYPE_CHECKING:
+    from kubernetes.client import V1LabelSelector
+
 
 MI = 1024 * 1024
 
@@ -55,6 +58,8 @@ def _aware(ts: datetime) -> datetime:
 
 def quantity(value: object) -> Decimal | None:
     """A Kubernetes quantity (`250m`, `512Mi`, `1.5`) as a number; None when unreadable."""
+    from kubernetes.utils import parse_quantity as _parse_quantity
+
     if value is None:
         return None
     try:

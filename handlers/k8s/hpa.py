@@ -2,17 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-from kubernetes.client import (
-    ApiClient,
-    AutoscalingV2Api,
-    V2HorizontalPodAutoscaler,
-    V2MetricSpec,
-    V2MetricStatus,
-    V2MetricTarget,
-    V2MetricValueStatus,
-)
 from pydantic import Field, model_validator
 
 from handlers import Client, Context, handler
@@ -22,6 +13,17 @@ from handlers.k8s.fmt import age, cut
 from handlers.k8s.refs import NamespacedParams
 from handlers.params import LabelSelector, ObjectName, arg
 from handlers.results import Group, KeyValues, Preview, Table, Value
+
+# The kubernetes client loads in ~0.5 s: only when a Kubernetes handler runs (cold start).
+if TYPE_CHECKING:
+    from kubernetes.client import (
+        ApiClient,
+        V2HorizontalPodAutoscaler,
+        V2MetricSpec,
+        V2MetricStatus,
+        V2MetricTarget,
+        V2MetricValueStatus,
+    )
 
 GROUP = "autoscaling"
 
@@ -121,6 +123,8 @@ def hpas(ctx: Context[ApiClient], params: HpaParams) -> Table | Group:
 
 
 def _read_hpas(ctx: Context[ApiClient], params: HpaParams) -> list[V2HorizontalPodAutoscaler]:
+    from kubernetes.client import AutoscalingV2Api
+
     api, ns = AutoscalingV2Api(ctx.client), params.namespace
     if params.name:
         return [
@@ -200,6 +204,8 @@ class PatchHpaParams(NamespacedParams):
 
 
 def _planned(ctx: Context[ApiClient], params: PatchHpaParams) -> tuple[V2HorizontalPodAutoscaler, int, int]:
+    from kubernetes.client import AutoscalingV2Api
+
     ns = params.namespace
     hpa = call(
         ctx,
@@ -250,6 +256,8 @@ def patch_hpa(ctx: Context[ApiClient], params: PatchHpaParams) -> KeyValues:
 
     `/k8s patch hpa backend --min 3 --max 20 -n prod`. Runs after confirmation.
     """
+    from kubernetes.client import AutoscalingV2Api
+
     hpa, new_min, new_max = _planned(ctx, params)
     min_r, max_r, _cur, _desired = _numbers(hpa)
     ns = params.namespace

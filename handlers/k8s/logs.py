@@ -4,9 +4,8 @@ matches (each line prefixed `[pod/NAME/CONTAINER]`, as `kubectl logs --prefix`),
 from __future__ import annotations
 
 import math
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-from kubernetes.client import ApiClient, CoreV1Api, V1Pod
 from pydantic import Field, model_validator
 
 from handlers import Client, Context, handler
@@ -18,6 +17,10 @@ from handlers.k8s.workloads import deployment_selector, list_pods, newest_pod, r
 from handlers.params import Duration, LabelSelector, arg
 from handlers.redact import redact
 from handlers.results import Logs
+
+# The kubernetes client loads in ~0.5 s: only when a Kubernetes handler runs (cold start).
+if TYPE_CHECKING:
+    from kubernetes.client import ApiClient, V1Pod
 
 # The API server cuts the log here: a chat message never needs more, and memory stays bounded.
 # With a selector the budget is shared between the pods read.
@@ -95,6 +98,8 @@ def _container(pod: V1Pod, params: LogsParams) -> str:
 
 def _read(ctx: Context[ApiClient], params: LogsParams, pod: str, container: str, limit: int) -> list[str]:
     """One container's log lines, secrets redacted."""
+    from kubernetes.client import CoreV1Api
+
     kwargs: dict[str, object] = {
         "container": container,
         "tail_lines": params.tail,
@@ -139,6 +144,8 @@ def _window(params: LogsParams, each: str = "") -> str:
 
 def _resolve(ctx: Context[ApiClient], params: LogsParams) -> tuple[V1Pod, str]:
     """The pod to read, and how it was chosen (for the note)."""
+    from kubernetes.client import CoreV1Api
+
     ns = params.namespace
     kind, _, name = (params.name or "").partition("/")
     if params.name is not None and kind == "pod":

@@ -3,17 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar
-
-from kubernetes.client import (
-    ApiClient,
-    CoreV1Api,
-    NetworkingV1Api,
-    V1Endpoints,
-    V1Ingress,
-    V1IngressBackend,
-    V1Service,
-)
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from handlers import Client, Context, handler
 from handlers.k8s.errors import Call, call, cluster_name
@@ -21,6 +11,16 @@ from handlers.k8s.fmt import age, labels_string
 from handlers.k8s.refs import NamespacedParams
 from handlers.params import LabelSelector, ObjectName, arg
 from handlers.results import Table
+
+# The kubernetes client loads in ~0.5 s: only when a Kubernetes handler runs (cold start).
+if TYPE_CHECKING:
+    from kubernetes.client import (
+        ApiClient,
+        V1Endpoints,
+        V1Ingress,
+        V1IngressBackend,
+        V1Service,
+    )
 
 SHOWN_ADDRESSES = 3
 T = TypeVar("T")
@@ -80,6 +80,8 @@ def services(ctx: Context[ApiClient], params: NetworkParams) -> Table:
     `/k8s svc -n prod`, `/k8s svc backend -n prod`. A LoadBalancer still waiting for its
     address shows `<pending>`.
     """
+    from kubernetes.client import CoreV1Api
+
     core, ns = CoreV1Api(ctx.client), params.namespace
     items: list[V1Service] = _fetch(
         ctx, params, "services", "", core.read_namespaced_service, core.list_namespaced_service
@@ -133,6 +135,8 @@ def endpoints(ctx: Context[ApiClient], params: NetworkParams) -> Table:
     `/k8s endpoints -n prod`, `/k8s endpoints backend -n prod`. A service without a ready
     address sends its traffic nowhere: its pods are not ready or its selector matches none.
     """
+    from kubernetes.client import CoreV1Api
+
     core, ns = CoreV1Api(ctx.client), params.namespace
     items: list[V1Endpoints] = _fetch(
         ctx, params, "endpoints", "", core.read_namespaced_endpoints, core.list_namespaced_endpoints
@@ -236,6 +240,8 @@ def ingresses(ctx: Context[ApiClient], params: NetworkParams) -> Table:
 
     `/k8s ingress -n prod`, `/k8s ingress web -n prod`.
     """
+    from kubernetes.client import NetworkingV1Api
+
     net, ns = NetworkingV1Api(ctx.client), params.namespace
     items: list[V1Ingress] = _fetch(
         ctx,

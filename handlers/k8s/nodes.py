@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kubernetes.client import ApiClient, CoreV1Api, V1Node
+from typing import TYPE_CHECKING
 
 from handlers import Client, Context, handler
 from handlers.k8s.errors import Call, call, cluster_name
@@ -10,6 +10,10 @@ from handlers.k8s.fmt import age
 from handlers.k8s.refs import K8sParams
 from handlers.params import LabelSelector, ObjectName, arg
 from handlers.results import Table
+
+# The kubernetes client loads in ~0.5 s: only when a Kubernetes handler runs (cold start).
+if TYPE_CHECKING:
+    from kubernetes.client import ApiClient, V1Node
 
 PRESSURE = ("MemoryPressure", "DiskPressure", "PIDPressure", "NetworkUnavailable")
 ROLE_PREFIX = "node-role.kubernetes.io/"
@@ -58,6 +62,8 @@ def nodes(ctx: Context[ApiClient], params: NodesParams) -> Table:
     A cordoned node shows SchedulingDisabled; MemoryPressure, DiskPressure, PIDPressure and
     NetworkUnavailable show under PRESSURE.
     """
+    from kubernetes.client import CoreV1Api
+
     core = CoreV1Api(ctx.client)
     if params.name:
         items = [call(ctx, Call("get", "nodes", name=params.name), core.read_node, params.name)]

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-
-from kubernetes.client import ApiClient, V1Pod
+from typing import TYPE_CHECKING
 
 from handlers import Client, Context, handler
 from handlers.k8s.errors import cluster_name
@@ -15,6 +14,10 @@ from handlers.k8s.status import IMAGE_PULL, PodState, pod_state
 from handlers.k8s.workloads import deployment_selector, list_pods, read_deployment
 from handlers.params import LabelSelector, arg
 from handlers.results import Table
+
+# The kubernetes client loads in ~0.5 s: only when a Kubernetes handler runs (cold start).
+if TYPE_CHECKING:
+    from kubernetes.client import ApiClient, V1Pod
 
 COLUMNS = ("NAME", "READY", "STATUS", "RESTARTS", "AGE", "NODE")
 

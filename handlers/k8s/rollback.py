@@ -10,12 +10,10 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
-
-from kubernetes.client import ApiClient, AppsV1Api, V1Deployment
+from typing import TYPE_CHECKING, Any
 
 from handlers import Client, Context, handler
-from handlers.errors import HandlerError, InvalidRequest
+from handlers.errors import HandlerError, InvalidRequest, TargetMoved
 from handlers.k8s.errors import Call, call, cluster_name
 from handlers.k8s.fmt import age, now
 from handlers.k8s.rollout import Revision, RolloutParams
@@ -30,7 +28,12 @@ from handlers.k8s.workloads import (
 )
 from handlers.k8s.workloads import Revision as RevisionInfo
 from handlers.params import arg
-from handlers.results import KeyValues, Preview
+from handlers.pin import pinned
+from handlers.results import KeyValues, Pin, Preview
+
+# The kubernetes client loads in ~0.5 s: only when a Kubernetes handler runs (cold start).
+if TYPE_CHECKING:
+    from kubernetes.client import ApiClient, V1Deployment
 
 # kubectl keeps these deployment annotations and does not copy them from the ReplicaSet.
 ANNOTATIONS_TO_SKIP = frozenset(
@@ -171,6 +174,8 @@ def preview_undo(ctx: Context[ApiClient], params: UndoParams) -> Preview:
     plan = _plan(ctx, params)
     t = plan.target
     return Preview(
+        # What runs after the confirmation must still go from this revision to that one.
+        pin={"from_revision": plan.current, "to_revision": t.number, "replicaset": t.name},
         summary=(
             f"deployment {params.deployment} in {params.namespace}: revision {plan.current} → {t.number} "
             f"(image {_images(plan.deployment)} → {_images(t)})"
@@ -184,8 +189,39 @@ def preview_undo(ctx: Context[ApiClient], params: UndoParams) -> Preview:
     )
 
 
+def _pointer(key: str) -> str:
+    """A JSON pointer segment (RFC 6901): `~` → `~0`, `/` → `~1`."""
+    return key.replace("~", "~0").replace("/", "~1")
+
+
+def _pinned_plan(ctx: Context[ApiClient], params: UndoParams, pin: Pin) -> _Plan:
+    """The plan, refused with what changed when the deployment is not where the preview saw it."""
+    ns, name = params.namespace, params.deployment
+    was, to = pin.get("from_revision"), pin.get("to_revision")
+    shown = f"the confirmed preview showed revision {was} → {to}"
+    dep = read_deployment(ctx, ns, name)
+    now = revision_of(dep)
+    if now != was:
+        raise TargetMoved(
+            f"deployment {name} in {ns} moved on since the preview: it is at revision {now} now, and "
+            f"{shown}. Nothing was changed; ask again for a fresh preview."
+        )
+    try:
+        plan = _plan(ctx, params)
+    except InvalidRequest as exc:
+        raise TargetMoved(f"{exc}; {shown}. Nothing was changed; ask again for a fresh preview.") from None
+    if plan.target.number != to or plan.target.name != pin.get("replicaset", plan.target.name):
+        raise TargetMoved(
+            f"deployment {name} in {ns}: revision {to} is now ReplicaSet {plan.target.name}, not "
+            f"{pin.get('replicaset')}; {shown}. Nothing was changed; ask again for a fresh preview."
+        )
+    return plan
+
+
 def _raw_template(ctx: Context[ApiClient], namespace: str, rs_name: str) -> dict[str, Any]:
     """The ReplicaSet's pod template exactly as the server stores it (no model round trip)."""
+    from kubernetes.client import AppsV1Api
+
     resp: Any = call(
         ctx,
         Call("get", "replicasets", "apps", namespace, rs_name),
@@ -221,7 +257,13 @@ def rollout_undo(ctx: Context[ApiClient], params: UndoParams) -> KeyValues:
     after confirmation.
     """
     ns, name = params.namespace, params.deployment
-    plan = _plan(ctx, params)
+    pin = pinned(ctx)
+    if pin is not None:
+        # Exactly the revisions the confirmed preview showed, or nothing.
+        params = params.model_copy(update={"to_revision": pin.get("to_revision")})
+        plan = _pinned_plan(ctx, params, pin)
+    else:
+        plan = _plan(ctx, params)
     template = _raw_template(ctx, ns, plan.target.name)
     labels = (template.get("metadata") or {}).get("labels")
     if isinstance(labels, dict):
@@ -236,11 +278,25 @@ def rollout_undo(ctx: Context[ApiClient], params: UndoParams) -> KeyValues:
             if k not in ANNOTATIONS_TO_SKIP
         }
     )
-    patch = [
+    patch: list[dict[str, Any]] = [
         {"op": "replace", "path": "/spec/template", "value": template},
         {"op": "add", "path": "/metadata/annotations", "value": annotations},
     ]
-    patch_deployment(ctx, ns, name, patch)
+    if pin is not None and plan.current is not None:
+        # The API server applies the patch only if the deployment is still at the pinned
+        # revision: a deploy landing between our read and our write makes it refuse (422).
+        test = {
+            "op": "test",
+            "path": "/metadata/annotations/" + _pointer(REVISION),
+            "value": str(plan.current),
+        }
+        patch.insert(0, test)
+    try:
+        patch_deployment(ctx, ns, name, patch)
+    except HandlerError:
+        if pin is not None:
+            _pinned_plan(ctx, params, pin)  # raises TargetMoved naming the new revision
+        raise
     t = plan.target
     return KeyValues(
         title=f"Deployment {name} in {ns} on cluster {cluster_name(ctx)} rolled back to revision {t.number}",

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-from kubernetes.client import ApiClient, V1Deployment
 from pydantic import Field
 
 from handlers import Client, Context, handler
@@ -16,6 +15,10 @@ from handlers.k8s.refs import SERVICE_HELP, DeploymentName, NamespacedParams
 from handlers.k8s.workloads import deployment_conditions, read_deployment, revision_of, revisions
 from handlers.params import arg
 from handlers.results import Check, Group, KeyValues, Result, Status, Table, Value
+
+# The kubernetes client loads in ~0.5 s: only when a Kubernetes handler runs (cold start).
+if TYPE_CHECKING:
+    from kubernetes.client import ApiClient, V1Deployment
 
 STALLED_REASON = "ProgressDeadlineExceeded"
 Revision = Annotated[int, Field(ge=1)]

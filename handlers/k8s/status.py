@@ -10,10 +10,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-
-from kubernetes.client import V1Container, V1ContainerStatus, V1Pod
+from typing import TYPE_CHECKING
 
 from handlers.k8s.fmt import age
+
+# The kubernetes client loads in ~0.5 s: only when a Kubernetes handler runs (cold start).
+if TYPE_CHECKING:
+    from kubernetes.client import V1Container, V1ContainerStatus, V1Pod
 
 # Statuses that are healthy for a pod: running with every container ready, or finished well.
 DONE = frozenset({"Completed", "Succeeded"})

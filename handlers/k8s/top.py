@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from kubernetes.client import ApiClient, CoreV1Api, CustomObjectsApi, V1Pod
 from pydantic import field_validator
 
 from handlers import Client, Context, handler
@@ -16,6 +15,10 @@ from handlers.k8s.refs import SERVICE_HELP, NamespacedParams
 from handlers.k8s.workloads import list_pods
 from handlers.params import LabelSelector, arg
 from handlers.results import Table, Value
+
+# The kubernetes client loads in ~0.5 s: only when a Kubernetes handler runs (cold start).
+if TYPE_CHECKING:
+    from kubernetes.client import ApiClient, V1Pod
 
 GROUP, VERSION = "metrics.k8s.io", "v1beta1"
 MI = 1024 * 1024
@@ -40,6 +43,8 @@ class TopParams(NamespacedParams):
 def _metrics(
     ctx: Context[ApiClient], plural: str, namespace: str | None, selector: str | None
 ) -> list[dict[str, Any]]:
+    from kubernetes.client import CustomObjectsApi
+
     api = CustomObjectsApi(ctx.client)
     try:
         if namespace is None:
@@ -187,6 +192,8 @@ def top_pods(ctx: Context[ApiClient], params: TopParams) -> Table:
 
 
 def top_nodes(ctx: Context[ApiClient], params: TopParams) -> Table:
+    from kubernetes.client import CoreV1Api
+
     metrics = _metrics(ctx, "nodes", None, params.selector)
     nodes = call(
         ctx, Call("list", "nodes"), CoreV1Api(ctx.client).list_node, label_selector=params.selector

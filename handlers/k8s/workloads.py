@@ -4,16 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-
-from kubernetes.client import (
-    ApiClient,
-    AppsV1Api,
-    CoreV1Api,
-    V1Deployment,
-    V1Pod,
-    V1PodTemplateSpec,
-    V1ReplicaSet,
-)
+from typing import TYPE_CHECKING
 
 from handlers import Context
 from handlers.errors import InvalidRequest
@@ -22,6 +13,16 @@ from handlers.k8s.fmt import age, cut, selector_string
 from handlers.k8s.status import pod_state
 from handlers.results import Table
 
+# The kubernetes client loads in ~0.5 s: only when a Kubernetes handler runs (cold start).
+if TYPE_CHECKING:
+    from kubernetes.client import (
+        ApiClient,
+        V1Deployment,
+        V1Pod,
+        V1PodTemplateSpec,
+        V1ReplicaSet,
+    )
+
 REVISION = "deployment.kubernetes.io/revision"
 CHANGE_CAUSE = "kubernetes.io/change-cause"
 HASH_LABEL = "pod-template-hash"
@@ -29,6 +30,8 @@ RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
 
 
 def read_deployment(ctx: Context[ApiClient], namespace: str, name: str) -> V1Deployment:
+    from kubernetes.client import AppsV1Api
+
     return call(
         ctx,
         Call("get", "deployments", "apps", namespace, name),
@@ -40,6 +43,8 @@ def read_deployment(ctx: Context[ApiClient], namespace: str, name: str) -> V1Dep
 
 def patch_deployment(ctx: Context[ApiClient], namespace: str, name: str, patch: object) -> V1Deployment:
     """Patch a deployment: a dict is a strategic merge patch, a list of ops a JSON patch."""
+    from kubernetes.client import AppsV1Api
+
     return call(
         ctx,
         Call("patch", "deployments", "apps", namespace, name),
@@ -120,6 +125,8 @@ class Revision:
 
 def revisions(ctx: Context[ApiClient], dep: V1Deployment) -> list[Revision]:
     """The deployment's ReplicaSets that it controls (by owner reference), oldest revision first."""
+    from kubernetes.client import AppsV1Api
+
     meta = dep.metadata
     namespace = (meta.namespace if meta else None) or "default"
     uid = meta.uid if meta else None
@@ -142,6 +149,8 @@ def revisions(ctx: Context[ApiClient], dep: V1Deployment) -> list[Revision]:
 
 
 def list_pods(ctx: Context[ApiClient], namespace: str | None, selector: str | None) -> list[V1Pod]:
+    from kubernetes.client import CoreV1Api
+
     core = CoreV1Api(ctx.client)
     return list_core(
         ctx,

@@ -9,9 +9,10 @@ import redis
 from pydantic import Field
 
 from handlers import Client, Context, handler
-from handlers.errors import InvalidRequest, NotFound
+from handlers.errors import InvalidRequest, NotFound, TargetMoved
 from handlers.humanize import count, duration, show_bytes, size
 from handlers.params import Params, arg
+from handlers.pin import pinned
 from handlers.redact import redact
 from handlers.redis.common import (
     DELETE_BATCH,
@@ -27,7 +28,7 @@ from handlers.redis.common import (
     scan,
     text,
 )
-from handlers.results import Check, KeyValues, Preview, Status, Table, Text
+from handlers.results import Check, KeyValues, Pin, Preview, Status, Table, Text, Value
 
 
 class Keys(Params):
@@ -221,25 +222,86 @@ class Delete(Params):
     instance: str | None = instance_arg()
 
 
+# A preview that found at most this many keys (all of them) pins the keys themselves: the
+# confirmed run deletes exactly those. Beyond it, the count is pinned instead.
+PIN_KEYS = 1000
+# A pattern matching this share of the keys scanned is flagged as a whole-database delete,
+# however it is spelled (`*`, `?*`, `[a-z]*` on a db of lowercase keys).
+WHOLE_DB = 0.9
+# The confirmed run refuses when this many more keys match than the preview counted.
+GROWTH = 1.1
+
+
 def preview_delete(ctx: Context[Any], params: Delete) -> Preview:
     deadline = time.monotonic() + ctx.timeout * 0.8
     with calls(ctx) as client:
         found, scan_calls, complete = scan(client, params.pattern, want=None, deadline=deadline)
         dbsize = int(client.dbsize())
-    where = f"{label(ctx)} db {db_number(client)}"
+    db = db_number(client)
+    where = f"{label(ctx)} db {db}"
     if not found and complete:
-        return Preview(summary=f"No keys match {params.pattern!r} on {where}: nothing would be deleted")
+        return Preview(
+            summary=f"No keys match {params.pattern!r} on {where}: nothing would be deleted",
+            pin={"pattern": params.pattern, "count": 0, "complete": True, "keys": []},
+        )
     n = f"{count(len(found))}" if complete else f"at least {count(len(found))}"
     details = [f"e.g. {show_bytes(k)}" for k in found[:PREVIEW_SAMPLE]]
+    scanned = dbsize if complete else min(dbsize, scan_calls * SCAN_COUNT)
     if not complete:
-        details.append(
-            f"(counting stopped after scanning about {count(scan_calls * SCAN_COUNT)} "
-            f"of {count(dbsize)} keys)"
+        details.append(f"(counting stopped after scanning about {count(scanned)} of {count(dbsize)} keys)")
+    summary = f"Delete {n} keys matching {params.pattern!r} on {where}"
+    if scanned and len(found) >= WHOLE_DB * scanned:
+        share = min(100, round(100 * len(found) / scanned))
+        details.insert(
+            0,
+            f"this pattern matches EVERY key in db {db} ({count(dbsize)} keys)"
+            if share >= 100 and complete
+            else f"this pattern matches nearly EVERY key in db {db}: {share}% of the keys scanned",
         )
-    if params.pattern.strip("*") == "":
-        details.insert(0, f"this pattern matches EVERY key in db {db_number(client)} ({count(dbsize)} keys)")
     details.append("Keys are removed with UNLINK in batches; memory is freed in the background.")
-    return Preview(summary=f"Delete {n} keys matching {params.pattern!r} on {where}", details=details)
+    pin: dict[str, Value | list[str]] = {"pattern": params.pattern, "count": len(found), "complete": complete}
+    if complete and len(found) <= PIN_KEYS:
+        pin["keys"] = [k.hex() for k in found]
+    return Preview(summary=summary, details=details, pin=pin)
+
+
+def _delete_pinned(ctx: Context[Any], params: Delete, keys: list[str]) -> Text:
+    """Delete exactly the keys the confirmed preview listed (those that still exist)."""
+    names = [bytes.fromhex(k) for k in keys]
+    deleted, batches = 0, 0
+    with calls(ctx) as client:
+        for start in range(0, len(names), DELETE_BATCH):
+            deleted += int(client.unlink(*names[start : start + DELETE_BATCH]))
+            batches += 1
+    where = f"{label(ctx)} db {db_number(client)}"
+    gone = len(names) - deleted
+    outcome = (
+        f"Deleted {count(deleted)} keys matching {params.pattern!r} on {where}: the keys the preview listed"
+    )
+    outcome += f" ({count(gone)} of them had gone already)." if gone else "."
+    outcome += " Keys that match and appeared after the preview were left."
+    return Text(
+        title=f"Deleted {params.pattern} on {label(ctx)}",
+        text=outcome,
+        values={"deleted": deleted, "batches": batches, "complete": True, "previewed": len(names)},
+    )
+
+
+def _check_growth(ctx: Context[Any], params: Delete, pin: Pin) -> None:
+    """Refuse when far more keys match now than the confirmed preview counted."""
+    counted = pin.get("count")
+    was = counted if isinstance(counted, int) else 0
+    deadline = time.monotonic() + ctx.timeout * 0.8
+    with calls(ctx) as client:
+        found, _calls, complete = scan(
+            client, params.pattern, want=int(was * GROWTH) + 101, deadline=deadline
+        )
+    if len(found) > was * GROWTH + 100:
+        raise TargetMoved(
+            f"{label(ctx)}: {'more than ' if not complete else ''}{count(len(found))} keys match "
+            f"{params.pattern!r} now, and the confirmed preview counted {count(was)}; refusing to delete "
+            "them. Nothing was deleted; ask again for a fresh preview."
+        )
 
 
 @handler("redis.delete", Delete, client=Client.REDIS, destructive=True, preview=preview_delete)
@@ -248,6 +310,12 @@ def delete(ctx: Context[Any], params: Delete) -> Text:
 
     `/redis delete PATTERN [instance]`
     """
+    pin = pinned(ctx)
+    if pin is not None:
+        keys = pin.get("keys")
+        if isinstance(keys, list):
+            return _delete_pinned(ctx, params, [str(k) for k in keys])
+        _check_growth(ctx, params, pin)
     deleted, batches = 0, 0
     deadline = time.monotonic() + ctx.timeout * 2.5
     complete = False

@@ -10,6 +10,7 @@ from tests.alerts.conftest import pipeline_of
 from tests.alerts.payloads import alert, config, group, post
 from tests.conftest import RunningBot
 from tests.fakes.slack import FakeSlack
+from tests.guard.conftest import stored
 from tests.promstack import Alertmanager
 from tests.support import message_text
 
@@ -46,7 +47,7 @@ def test_silence_button_and_command_create_silences_on_alertmanager(
     assert 'alertname="HighLatency"' in text
     assert "for 1h" in text
     assert am.active_silences() == []
-    fake_slack.wait_for(lambda: bot.runtime.guard.get(action_id).message_ts)
+    fake_slack.wait_for(lambda: stored(bot.runtime, action_id).message_ts)
     bot.client.action("guard.confirm", action_id, user="U0OPS", response_url=fake_slack.response_url("c1"))
     fake_slack.wait_for(lambda: next((r for r in fake_slack.responses if r["key"] == "c1"), None), timeout=20)
     active = am.active_silences()
@@ -63,7 +64,7 @@ def test_silence_button_and_command_create_silences_on_alertmanager(
     )
     assert r.status_code == 200
     action_id, preview = _confirm_value(fake_slack, before)
-    fake_slack.wait_for(lambda: bot.runtime.guard.get(action_id).message_ts)
+    fake_slack.wait_for(lambda: stored(bot.runtime, action_id).message_ts)
     bot.client.action("guard.confirm", action_id, user="U0OPS", response_url=fake_slack.response_url("c2"))
     fake_slack.wait_for(lambda: next((r for r in fake_slack.responses if r["key"] == "c2"), None), timeout=20)
     active = am.active_silences()

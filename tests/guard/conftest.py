@@ -8,8 +8,9 @@ per-test key prefix.
 from __future__ import annotations
 
 import json
+import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -21,6 +22,7 @@ import redis as redis_lib
 from bot.app import build_app, build_runtime
 from bot.config import ChatopsConfig, Settings, parse_config
 from bot.executor import NeedsConfirmation, Outcome_, Request
+from bot.guard import PendingAction
 from bot.runtime import Runtime
 from bot.services import Clients, Services
 from bot.store import Store, utcnow
@@ -95,6 +97,65 @@ def peek(ctx: Context[Any], p: IncrParams) -> Result:
     return Text(title=f"counter {p.key}", text=str(int(ctx.client.get(_key(p)) or 0)))
 
 
+# Slow test handlers wait on a gate (by key) that the test opens; `STARTED` counts who got a worker.
+GATES: dict[str, threading.Event] = {}
+STARTED: dict[str, int] = {}
+_GATE_LOCK = threading.Lock()
+
+
+def gate(name: str) -> threading.Event:
+    with _GATE_LOCK:
+        return GATES.setdefault(f"{KEY_PREFIX}:{name}", threading.Event())
+
+
+def started(name: str) -> int:
+    with _GATE_LOCK:
+        return STARTED.get(f"{KEY_PREFIX}:{name}", 0)
+
+
+def _wait_at_gate(p: IncrParams) -> None:
+    with _GATE_LOCK:
+        STARTED[_key(p)] = STARTED.get(_key(p), 0) + 1
+    gate(p.key).wait(30)
+
+
+def slow(ctx: Context[Any], p: IncrParams) -> Result:
+    """Read a counter once its gate opens (a slow read-only test handler)."""
+    _wait_at_gate(p)
+    return peek(ctx, p)
+
+
+def slow_incr(ctx: Context[Any], p: IncrParams) -> Result:
+    """Add to a counter once its gate opens (a slow destructive test handler)."""
+    _wait_at_gate(p)
+    return incr(ctx, p)
+
+
+# Hooks a test sets by counter key: run right after `gt.incrcut` changed the counter (to
+# take the state store down between an action and its audit row, say).
+AFTER: dict[str, Callable[[], None]] = {}
+
+
+def incr_then(ctx: Context[Any], p: IncrParams) -> Result:
+    """Add to a counter, then run the test's hook for it (a destructive test handler)."""
+    result = incr(ctx, p)
+    hook = AFTER.pop(_key(p), None)
+    if hook is not None:
+        hook()
+    return result
+
+
+class ManyParams(Params):
+    keys: list[str] = arg([], flags=("--key",), help="counter keys")
+    instance: str | None = arg(None, flags=("--instance",), help="redis instance")
+
+
+def peek_many(ctx: Context[Any], p: ManyParams) -> Result:
+    """Read several counters (a read-only test handler that fans out)."""
+    values = [int(ctx.client.get(f"{KEY_PREFIX}:{k}") or 0) for k in p.keys]
+    return Text(title="counters", text=" ".join(map(str, values)))
+
+
 def _spec(name: str, fn: Any, *, destructive: bool) -> HandlerSpec:
     command, _, sub = name.partition(".")
     return HandlerSpec(
@@ -114,6 +175,19 @@ def guard_registry() -> Registry:
         _spec("gt.incr", incr, destructive=True),
         _spec("gt.jam", jam, destructive=True),
         _spec("gt.peek", peek, destructive=False),
+        _spec("gt.slow", slow, destructive=False),
+        _spec("gt.slowincr", slow_incr, destructive=True),
+        _spec("gt.incrcut", incr_then, destructive=True),
+        HandlerSpec(
+            name="gt.many",
+            fn=peek_many,
+            params=ManyParams,
+            client=Client.REDIS,
+            destructive=False,
+            preview=None,
+            command="gt",
+            sub="many",
+        ),
     )
 
 
@@ -178,6 +252,13 @@ def make_runtime(
     reg = registry if registry is not None else guard_registry()
     services = Services(config=cfg, store=store, clients=Clients(cfg), registry=reg, clock=clock)
     return build_runtime(Settings.model_validate({"DATABASE_URL": store_url}), services)
+
+
+def stored(runtime: Runtime, action_id: str) -> PendingAction:
+    """The pending action as stored now (it must exist)."""
+    action = runtime.guard.get(action_id)
+    assert action is not None, action_id
+    return action
 
 
 def close_runtime(runtime: Runtime) -> None:

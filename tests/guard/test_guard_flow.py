@@ -20,7 +20,16 @@ from bot.store import Store
 from bot.store.audit import latest
 from bot.store.tables import incident_events, incidents, pending_actions
 from handlers.results import KeyValues
-from tests.guard.conftest import Clock, Counters, ask, ask_ok, close_runtime, guard_config, make_runtime
+from tests.guard.conftest import (
+    Clock,
+    Counters,
+    ask,
+    ask_ok,
+    close_runtime,
+    guard_config,
+    make_runtime,
+    stored,
+)
 
 
 @pytest.fixture
@@ -40,7 +49,7 @@ def test_confirm_by_the_requester_runs_it_once(rt: Runtime, counters: Counters) 
     assert asked.preview.summary == f"counter {counters.key('a')}: 0 → 2"
     assert not asked.needs_approval
     assert counters.value("a") == 0  # the preview changed nothing
-    assert rt.guard.get(asked.action_id).status is Status.PENDING
+    assert stored(rt, asked.action_id).status is Status.PENDING
 
     res = rt.guard.confirm(asked.action_id, "U0ALICE")
 
@@ -52,7 +61,7 @@ def test_confirm_by_the_requester_runs_it_once(rt: Runtime, counters: Counters) 
     assert res.result.values["value"] == 2
     assert "ran" in res.text
     assert "redis stage" in res.text
-    row = rt.guard.get(asked.action_id)
+    row = stored(rt, asked.action_id)
     assert row.status is Status.EXECUTED
     assert row.confirmed_by == "U0ALICE"
     assert row.result
@@ -77,7 +86,7 @@ def test_only_the_requester_can_confirm(rt: Runtime, counters: Counters) -> None
     assert not res.ok
     assert "Only <@U0ALICE>, who asked for it, can confirm `gt.incr` on redis stage" in res.message
     assert counters.value("b") == 0
-    assert rt.guard.get(asked.action_id).status is Status.PENDING
+    assert stored(rt, asked.action_id).status is Status.PENDING
     assert events(rt)[-1] == ("refuse", "refused", "U0BOB")
     assert rt.guard.confirm(asked.action_id, "U0ALICE").kind is Kind.EXECUTED
     assert counters.value("b") == 1
@@ -120,7 +129,7 @@ def test_an_expired_action_says_so_and_runs_nothing(rt: Runtime, clock: Clock, c
     assert "not confirmed within 10 minutes" in res.message
     assert "Nothing was run" in res.message
     assert counters.value("d") == 0
-    assert rt.guard.get(asked.action_id).status is Status.EXPIRED
+    assert stored(rt, asked.action_id).status is Status.EXPIRED
     assert rt.guard.confirm(asked.action_id, "U0ALICE").kind is Kind.EXPIRED  # and stays expired
     assert counters.value("d") == 0
     assert ("expire", "refused", "U0ALICE") in events(rt)
@@ -161,7 +170,7 @@ def test_two_person_approval(rt: Runtime, counters: Counters) -> None:
     assert "<@U0LEAD>" in waiting.message
     assert "<@U0BOB>" in waiting.message
     assert counters.value("f") == 0
-    assert rt.guard.get(asked.action_id).status is Status.AWAITING_APPROVAL
+    assert stored(rt, asked.action_id).status is Status.AWAITING_APPROVAL
 
     own = rt.guard.approve(asked.action_id, "U0ALICE")
     assert own.kind is Kind.REFUSED
@@ -179,7 +188,7 @@ def test_two_person_approval(rt: Runtime, counters: Counters) -> None:
     assert done.kind is Kind.EXECUTED
     assert counters.value("f") == 5
     assert "approved by <@U0LEAD>" in done.message
-    row = rt.guard.get(asked.action_id)
+    row = stored(rt, asked.action_id)
     assert (row.status, row.confirmed_by, row.approved_by) == (Status.EXECUTED, "U0ALICE", "U0LEAD")
     assert ("approve", "ok", "U0LEAD") in events(rt)
     assert rt.guard.approve(asked.action_id, "U0BOB").kind is Kind.ALREADY
@@ -213,7 +222,7 @@ def test_the_approver_gets_a_window_of_their_own_and_it_expires(
     clock.advance(minutes=9)
     rt.guard.confirm(asked.action_id, "U0ALICE")
     clock.advance(minutes=9)  # 18 minutes after the request, 9 after the confirmation: still open
-    assert rt.guard.get(asked.action_id).status is Status.AWAITING_APPROVAL
+    assert stored(rt, asked.action_id).status is Status.AWAITING_APPROVAL
     clock.advance(minutes=2)
     res = rt.guard.approve(asked.action_id, "U0LEAD")
     assert res.kind is Kind.EXPIRED
@@ -229,7 +238,7 @@ def test_a_failing_handler_is_reported_with_target_and_cause(rt: Runtime, counte
     assert res.final
     assert f"redis stage: counter {counters.key('j')} is locked by another job" in res.error
     assert counters.attempts("j") == 1
-    row = rt.guard.get(asked.action_id)
+    row = stored(rt, asked.action_id)
     assert row.status is Status.FAILED
     assert "locked" in (row.result or "")
     assert events(rt)[-1] == ("execute", "error", "U0ALICE")
@@ -267,8 +276,8 @@ def test_sweep_expires_what_nobody_confirmed_and_keeps_the_gauge(
     expired: list[ActionResult] = rt.guard.expire_due(clock())
     assert [r.action.id for r in expired if r.action] == [first.action_id]
     assert expired[0].kind is Kind.EXPIRED
-    assert rt.guard.get(first.action_id).status is Status.EXPIRED
-    assert rt.guard.get(second.action_id).status is Status.PENDING
+    assert stored(rt, first.action_id).status is Status.EXPIRED
+    assert stored(rt, second.action_id).status is Status.PENDING
     assert metrics.PENDING_ACTIONS._value.get() == 1
     assert rt.guard.expire_due(clock()) == []  # once only
 
@@ -286,7 +295,7 @@ def test_an_action_cut_off_by_a_restart_is_marked_failed_never_rerun(
         )
     clock.advance(minutes=2)
     rt.guard.expire_due(clock())
-    row = rt.guard.get(asked.action_id)
+    row = stored(rt, asked.action_id)
     assert row.status is Status.FAILED
     assert "outcome is unknown" in (row.result or "")
     assert rt.guard.confirm(asked.action_id, "U0ALICE").kind is Kind.ALREADY
@@ -321,7 +330,7 @@ def test_a_confirmed_action_in_an_incident_channel_goes_on_its_timeline(
     kind, author, text = rows[0]
     assert (kind, author) == ("action", "U0ALICE")
     assert f"gt.incr on redis stage (counter {counters.key('n')}: 0 → 3) ran" in text
-    assert rt.guard.get(asked.action_id).incident_id == incident_id
+    assert stored(rt, asked.action_id).incident_id == incident_id
 
 
 def test_a_handler_removed_before_confirmation_fails_cleanly(

@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from bot.guard import ActionResult, Kind, Status
 from bot.store import Store
 from bot.store.audit import latest
-from tests.guard.conftest import Clock, Counters, ask_ok, close_runtime, make_runtime
+from tests.guard.conftest import Clock, Counters, ask_ok, close_runtime, make_runtime, stored
 
 # A button handler as the listeners call it: (action_id, user_id) -> what happened.
 Click = Callable[[str, str], ActionResult]
@@ -49,7 +49,7 @@ def test_twenty_confirm_clicks_on_two_replicas_run_it_once(
         kinds = Counter(r.kind for r in results)
         assert kinds == {Kind.EXECUTED: 1, Kind.ALREADY: CLICKS - 1}, kinds
         assert counters.value("race") == 7  # ran exactly once
-        assert one.guard.get(asked.action_id).status is Status.EXECUTED
+        assert stored(one, asked.action_id).status is Status.EXECUTED
         audit = latest(store.engine, handler_glob="gt.incr", limit=100)
         assert [e.outcome for e in audit if e.event == "execute"] == ["ok"]
         assert len([e for e in audit if e.event == "confirm"]) == 1
@@ -98,7 +98,7 @@ def test_confirm_and_cancel_racing_do_one_or_the_other(
         assert len(winners) == 1
         ran = winners[0].kind is Kind.EXECUTED
         assert counters.value("mix") == (1 if ran else 0)
-        assert rt.guard.get(asked.action_id).status is (Status.EXECUTED if ran else Status.CANCELLED)
+        assert stored(rt, asked.action_id).status is (Status.EXECUTED if ran else Status.CANCELLED)
     finally:
         close_runtime(rt)
 

@@ -25,6 +25,7 @@ from tests.guard.conftest import (
     guard_config,
     start_guard_bot,
     stop_guard_bot,
+    stored,
 )
 
 
@@ -44,7 +45,7 @@ def request(
     call = bot.slack.wait_calls("chat.postMessage", before + 1)[before]
     # The listener stores where it posted the preview right after the post returns.
     action_id = action_id_of(call.args)
-    bot.slack.wait_for(lambda: bot.runtime.guard.get(action_id).message_ts)
+    bot.slack.wait_for(lambda: stored(bot.runtime, action_id).message_ts)
     return call.args
 
 
@@ -85,7 +86,7 @@ def test_the_preview_offers_confirm_with_a_dialog_and_cancel_carrying_only_the_i
     assert "0 → 3" in confirm["confirm"]["text"]["text"]
     assert confirm["style"] == "danger"
     assert counters.value("p") == 0
-    row = gbot.runtime.guard.get(action_id)
+    row = stored(gbot.runtime, action_id)
     # Where the preview was posted is remembered, so its outcome or expiry can replace it.
     assert row.status is Status.PENDING
     assert row.channel_id == "C00000001"
@@ -126,7 +127,7 @@ def test_someone_else_clicking_confirm_gets_an_ephemeral_refusal(
     assert refusal["replace_original"] is False
     assert "Only <@U0ALICE>, who asked for it, can confirm" in block_text(refusal["blocks"])
     assert counters.value("r") == 0
-    assert gbot.runtime.guard.get(action_id).status is Status.PENDING
+    assert stored(gbot.runtime, action_id).status is Status.PENDING
 
 
 def test_cancel_replaces_the_preview_and_runs_nothing(gbot: RunningBot, counters: Counters) -> None:
@@ -155,7 +156,7 @@ def test_the_scheduler_tick_expires_previews_and_takes_their_buttons_away(
     gbot: RunningBot, clock: Clock, counters: Counters
 ) -> None:
     action_id = action_id_of(request(gbot, f"incr {counters.key('u')}"))
-    posted_ts = gbot.runtime.guard.get(action_id).message_ts
+    posted_ts = stored(gbot.runtime, action_id).message_ts
     clock.advance(minutes=11)
     assert gbot.runtime.scheduler is not None
     gbot.runtime.scheduler.tick(clock())
@@ -164,7 +165,7 @@ def test_the_scheduler_tick_expires_previews_and_takes_their_buttons_away(
     assert update.args["channel"] == "C00000001"
     assert "expired" in block_text(blocks_of(update.args))
     assert buttons(blocks_of(update.args)) == {}
-    assert gbot.runtime.guard.get(action_id).status is Status.EXPIRED
+    assert stored(gbot.runtime, action_id).status is Status.EXPIRED
 
 
 def test_an_unknown_action_id_is_answered_ephemerally(gbot: RunningBot) -> None:
@@ -192,7 +193,7 @@ def test_two_person_approval_round_trip(gbot: RunningBot, counters: Counters) ->
     preview = request(gbot, f"incr {counters.key('w')} 9 --instance prod-cache")
     assert "an approver (<@U0LEAD>, <@U0BOB>) must approve it" in block_text(blocks_of(preview))
     action_id = action_id_of(preview)
-    preview_ts_ = gbot.runtime.guard.get(action_id).message_ts
+    preview_ts_ = stored(gbot.runtime, action_id).message_ts
 
     click(gbot, ActionId.CONFIRM, action_id, key="confirm", ts=str(preview_ts_))
     waiting = answer(gbot, "confirm")

@@ -113,7 +113,7 @@ def test_a_reminder_slack_refused_is_posted_on_the_next_tick_once(harness: Harne
 def test_a_claim_whose_poster_died_is_taken_again_after_the_lease(harness: Harness) -> None:
     inc = harness.declare("P2 Cache misses")
     harness.command(f"ack {inc.id}")
-    poster: Reminders = harness.bot.runtime.extras["incidents.reminders"]
+    poster = harness.bot.runtime.part(Reminders)
     # Claimed (due moved forward, lease stamped) by a replica that then died before posting.
     now = START + timedelta(minutes=30)
     claimed = claims.claim(

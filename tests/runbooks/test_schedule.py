@@ -86,7 +86,7 @@ def tick_together(bots: tuple[RunningBot, ...], now: datetime) -> None:
 
 
 def schedules(bot: RunningBot) -> Schedules:
-    found = bot.runtime.extras["schedules"]
+    found = bot.runtime.part(Schedules)
     assert isinstance(found, Schedules)
     return found
 

@@ -8,10 +8,11 @@ import pytest
 
 from bot.config import parse_config
 from bot.cron import latest_due, next_fire
+from bot.runbooks.judge import evaluate
 from bot.runbooks.model import CheckRule, Param, Runbook
 from bot.runbooks.params import ParamError, bind, split_assignments
 from bot.runbooks.template import OMIT, TemplateError, fill_args, fill_text, variables
-from bot.runbooks.thresholds import crosses, evaluate, parse_threshold
+from bot.runbooks.thresholds import crosses, parse_threshold
 from handlers.results import Status
 
 

@@ -4,12 +4,14 @@ to the timeline; and `/incident declare` alone opening the same form."""
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 from bot.incidents import records
 from bot.slack.ids import CallbackId
 from bot.store.timeline import events
 from tests.incidents.conftest import Harness, texts
+from tests.support import sign
 from tests.surfaces.conftest import (
     blocks_text,
     message_action,
@@ -169,8 +171,9 @@ def test_add_to_timeline_picks_an_open_incident_once(surfaces: Harness) -> None:
     # The war room hears about it.
     h.wait_post(first.channel_id or "", "to the timeline of incident #1")
 
-    # The same message again: the form says so, nothing is added twice.
-    r = h.bot.client.post(body)
+    # The same message again: the form says so, nothing is added twice. (A new submission, signed
+    # anew by Slack; the very same signed request again would be a replay, dropped before this.)
+    r = h.bot.client.post(body, headers=sign(body, timestamp=int(time.time()) - 1))
     assert r.json() == {
         "response_action": "errors",
         "errors": {"incident": f"This message is already on incident #{first.id}'s timeline."},

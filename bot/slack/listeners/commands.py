@@ -5,6 +5,10 @@ called `ack()`. An answer that goes out later (response_url, a cluster, a databa
 hold that thread: when every executor thread is busy sending answers, the next command's
 ack waits in the executor's queue. So after the ack the rest of the work moves to the
 answers pool (`ANSWERS`), and the executor thread is free for the next ack at once.
+
+Nothing here raises into Bolt: an unacked or failed request is a 500, and Slack sends the
+command again (it ran twice and the user saw nothing). A failure is told instead, in the
+ack itself when there has been none yet.
 """
 
 from __future__ import annotations
@@ -12,18 +16,20 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import Any
 
 from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
+from sqlalchemy.exc import SQLAlchemyError
 
-from bot.commands.router import dispatch, resolve
+from bot.commands.router import Route, dispatch, resolve
 from bot.executor import Request
 from bot.runtime import Runtime
 from bot.slack.responder import SlackResponder
 from bot.slack.response_url import ResponseUrl
+from handlers.redact import redact
 
 log = logging.getLogger(__name__)
 
@@ -77,32 +83,73 @@ def on_command(
         text=command.get("text", "") or "",
         channel_id=command.get("channel_id", ""),
     )
-    route = resolve(runtime, request)
-    instant = route.instant
-    if not instant:
-        ack()  # at once: what follows may call a cluster, a database or Slack
     url = command.get("response_url") or ""
-    later = ResponseUrl(url, runtime.response_pool) if url else respond
-    answer = AnswerInAck(ack, later) if instant else later
-    responder = SlackResponder(
-        respond=answer,
-        client=client,
-        channel_id=request.channel_id,
-        user_id=request.user_id,
-        guard=runtime.guard,
-    )
-    trigger = str(command.get("trigger_id") or "")
-    if isinstance(answer, AnswerInAck):
+    later: Callable[..., object] = ResponseUrl(url, runtime.response_pool) if url else respond
+    answer: Callable[..., object] = later
+    try:
+        route = resolve(runtime, request)
+        if not route.instant:
+            ack()  # at once: what follows may call a cluster, a database or Slack
+        answer = AnswerInAck(ack, later) if route.instant else later
+        responder = SlackResponder(
+            respond=answer,
+            client=client,
+            channel_id=request.channel_id,
+            user_id=request.user_id,
+            guard=runtime.guard,
+        )
+        trigger = str(command.get("trigger_id") or "")
+        if isinstance(answer, AnswerInAck):
+            dispatch(runtime, request, responder, trigger, route)
+            return
+        # The answer goes out on the answers pool: this thread is Bolt's, needed for the next ack.
+        answers: ThreadPoolExecutor = runtime.extras[ANSWERS]
+        answers.submit(_answer, runtime, request, responder, trigger, route, answer, client)
+    except Exception as exc:
+        if ack.response is None and not isinstance(answer, AnswerInAck):
+            answer = AnswerInAck(ack, later)
+        _failed(request, answer, client, exc)
+    finally:
+        if isinstance(answer, AnswerInAck):
+            answer.finish()
+
+
+def _answer(
+    runtime: Runtime,
+    request: Request,
+    responder: SlackResponder,
+    trigger: str,
+    route: Route,
+    answer: Callable[..., object],
+    client: WebClient,
+) -> None:
+    """On the answers pool: dispatch, and say what happened should anything fail."""
+    try:
         dispatch(runtime, request, responder, trigger, route)
-        answer.finish()
-        return
-    # The answer goes out on the answers pool: this thread is Bolt's, needed for the next ack.
-    answers: ThreadPoolExecutor = runtime.extras[ANSWERS]
-    answers.submit(dispatch, runtime, request, responder, trigger, route).add_done_callback(_logged)
+    except Exception as exc:
+        _failed(request, answer, client, exc)
 
 
-def _logged(done: Future[None]) -> None:
-    """dispatch never raises; should it ever, say so (Bolt's error handler no longer sees it)."""
-    exc = done.exception()
-    if exc is not None:
-        log.error("answering a command failed", exc_info=exc)
+def _failed(request: Request, answer: Callable[..., object], client: WebClient, exc: Exception) -> None:
+    log.error(
+        "%s failed inside the bot: %s",
+        request.command,
+        redact(f"{type(exc).__name__}: {exc}")[:500],
+        extra={"request_id": request.request_id},
+    )
+    if isinstance(exc, SQLAlchemyError):
+        why = "the state store is unreachable (the bot's database did not answer)"
+    else:
+        why = f"the bot hit an internal error ({type(exc).__name__})"
+    text = (
+        f":warning: `{request.command} {request.text}`"[:200]
+        + f" could not be completed: {why}. Try again in a moment; "
+        f"if it persists, tell the bot's operators (request {request.request_id})."
+    )
+    responder = SlackResponder(
+        respond=answer, client=client, channel_id=request.channel_id, user_id=request.user_id
+    )
+    try:
+        responder.say(text, ephemeral=True)
+    except Exception:
+        log.exception("could not tell %s that %s failed", request.user_id, request.command)

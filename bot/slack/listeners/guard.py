@@ -83,7 +83,13 @@ def on_click(
     ack()
     click = Click.of(body, action)
     res = decide(click.value, click.user_id, where=click.where)
-    show(runtime, client, click, res, on_approval_message=action_id in (ActionId.APPROVE, ActionId.REJECT))
+    try:
+        show(
+            runtime, client, click, res, on_approval_message=action_id in (ActionId.APPROVE, ActionId.REJECT)
+        )
+    except Exception as exc:  # Slack or the store failed while showing it: say what happened
+        log.exception("could not show the outcome of a %s click", action_id.value)
+        _ephemeral(client, click, notice_message(_unshown(res, exc)))
 
 
 def show(
@@ -91,7 +97,11 @@ def show(
 ) -> None:
     """Render one decision in Slack; never raises (a Slack failure is logged and falls back)."""
     action = res.action
-    if res.kind is Kind.AWAITING_APPROVAL and action is not None:
+    if res.kind is Kind.RUNNING and action is not None and res.later is not None:
+        # Said at once: it is running (the buttons go); the outcome replaces it when it ends.
+        _replace(client, click, outcome_message(res))
+        res.later.add_done_callback(lambda done: _show_late(client, click, done.result()))
+    elif res.kind is Kind.AWAITING_APPROVAL and action is not None:
         _replace(client, click, awaiting_message(action, runtime.guard.approvers))
         _ask_approval(runtime, client, click, action)
     elif res.final and action is not None:
@@ -106,6 +116,35 @@ def show(
             _upload(client, action.channel_id or click.channel_id, msg)
     else:
         _ephemeral(client, click, notice_message(res))
+
+
+def _unshown(res: ActionResult, exc: Exception) -> ActionResult:
+    """The decision, told to the clicker alone when its message could not be updated."""
+    return ActionResult(
+        Kind.ERROR,
+        f"{res.message} (The message could not be updated: {type(exc).__name__}.)",
+        res.action,
+        actor=res.actor,
+    )
+
+
+def _show_late(client: WebClient, click: Click, res: ActionResult) -> None:
+    """The outcome of an action that outlasted its wait: in place of its preview (and approval)."""
+    action = res.action
+    if action is None:
+        return
+    try:
+        msg = outcome_message(res)
+        if not _update(client, action.channel_id or click.channel_id, action.message_ts, msg):
+            _webhook(
+                click.response_url, {"text": msg.text, "blocks": msg.as_dicts(), "replace_original": True}
+            )
+        if action.approval_ts:
+            _update(client, action.channel_id, action.approval_ts, msg)
+        if msg.file is not None:
+            _upload(client, action.channel_id or click.channel_id, msg)
+    except Exception:  # a worker thread: log, never raise into the pool
+        log.exception("could not post the late outcome of %s", action.handler)
 
 
 def expire_and_update(runtime: Runtime, now: datetime) -> None:
