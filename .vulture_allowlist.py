@@ -4,6 +4,8 @@
 """
 # ruff: noqa: B018
 
+import re2
+
 from bot.alerts.pipeline import Pipeline
 from bot.cron import next_fire
 from bot.incidents.slackapi import OfflineSlack
@@ -11,6 +13,7 @@ from bot.metrics import SlackErrorCounter
 from bot.render.slack import ResultBlocks
 from bot.status_page import IncidentView, StatusData
 from handlers import Client, Registry
+from handlers.health.egress import NoCookies
 from handlers.k8s.rbac import role_rules
 
 # Overrides that the libraries call.
@@ -43,6 +46,13 @@ Client.NONE  # a handler that needs no client (the test registries' handlers)
 next_fire  # crontab's weekday meaning, checked in tests/runbooks/test_units.py
 role_rules  # deploy/'s RBAC roles are checked against it (tests/integration/k8s/test_k8s_rbac.py)
 Pipeline.wait_idle  # tests and bench/alerts.py wait until an alert group's Slack work is done
+
+# RE2's options object: the C extension reads these attributes (handlers/patterns.py).
+re2.Options().case_sensitive
+re2.Options().log_errors
+re2.Options().max_mem
+NoCookies.set_cookie  # http.cookiejar calls it for every response (handlers/health/egress.py)
+NoCookies.extract_cookies
 
 # PagerDuty's client reads its retry policy from these (bot/oncall/paging.py sets them).
 from pagerduty import EventsApiV2Client  # noqa: E402

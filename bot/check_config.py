@@ -11,6 +11,8 @@ from functools import partial
 import httpx
 
 from bot.config import ChatopsConfig
+from bot.egress import egress_policy
+from handlers.health.egress import egress_client
 from handlers.redact import redact
 
 
@@ -98,8 +100,11 @@ def _metric(config: ChatopsConfig, expr: str, timeout: float) -> str:
     return f"{len(rows)} series" if rows else "valid PromQL, no series right now"
 
 
-def _url(url: str, timeout: float) -> str:
-    resp = httpx.get(url, timeout=timeout)
+def _url(config: ChatopsConfig, url: str, timeout: float) -> str:
+    # Through the same checks as the bot's own client: a service the bot would refuse to reach
+    # (a private address without health.allow_private) is reported here, at set-up time.
+    with egress_client(egress_policy(config), timeout=timeout, connect=timeout) as client:
+        resp = client.get(url)
     if resp.status_code >= 500:
         raise RuntimeError(f"HTTP {resp.status_code}")
     return f"HTTP {resp.status_code}"
@@ -132,7 +137,7 @@ def check_targets(config: ChatopsConfig, *, timeout: float = 3.0) -> Iterator[Ta
                 jobs.append(("metric", f"{svc_name}.{metric}", partial(_metric, config, expr, timeout)))
     for svc_name, svc in config.services.items():
         for url in svc.health:
-            jobs.append(("health", f"{svc_name} {url}", partial(_url, url, timeout)))
+            jobs.append(("health", f"{svc_name} {url}", partial(_url, config, url, timeout)))
     if config.alerts is not None and config.alerts.alertmanager is not None:
         am = config.alerts.alertmanager.url
         jobs.append(("alertmanager", am, partial(_alertmanager, am, timeout)))

@@ -128,7 +128,8 @@ def _load_runbooks(runtime: Runtime) -> None:
 @app.command("console")
 def console_cmd(
     user: Annotated[
-        str | None, typer.Option("--user", help="Your Slack user id, for access rules and the audit log")
+        str | None,
+        typer.Option("--user", help="Act as this Slack user id (one console.users allows your OS account)"),
     ] = None,
     command: Annotated[
         str | None, typer.Option("--command", "-c", help="Run this one command, then exit (1 if it failed)")
@@ -144,19 +145,25 @@ def console_cmd(
     """Type the same commands as in Slack, in a terminal; no Slack needed (CHATOPS_USER = who you are)."""
     from bot.app import build_runtime, make_web_client
     from bot.console import Session, identity, run
+    from bot.console_identity import resolve
 
     setup_logging(LogFormat.TEXT, level="WARNING")
     settings = _settings()
+    services = _services(settings)
+    requested = user or settings.console_user or None
     try:
-        user_id = identity(user, settings.console_user)
+        if requested:
+            identity(requested, "")  # its form first: a clear message for a typo
+        who = resolve(services.config, requested)
     except ValueError as exc:
+        services.close()
         err.print(f"[red]cannot start:[/red] {exc}")
         raise typer.Exit(2) from None
-    services = _services(settings)
+    user_id = who.user_id
     client = make_web_client(settings) if slack and settings.slack_bot_token else None
     runtime = build_runtime(settings, services, slack=client)
     try:
-        code = run(runtime, Session(user_id=user_id), command=command)
+        code = run(runtime, Session(user_id=user_id, identity=who), command=command)
     finally:
         runtime.pool.shutdown(wait=True)
         services.close()
@@ -192,11 +199,29 @@ def check_config(
     else:
         out.print(f"{settings.config_path}: valid")
     failed = 0
+    for problem in _rule_problems(config):
+        failed += 1
+        out.print(f"[red]FAIL[/red] {problem}", highlight=False)
     for line in check_targets(config, timeout=timeout):
         failed += not line.ok
         mark = "[green]OK  [/green]" if line.ok else "[red]FAIL[/red]"
         out.print(f"{mark} {line.kind} {line.name}: {line.detail}", highlight=False)
     raise typer.Exit(1 if failed else 0)
+
+
+def _rule_problems(config: ChatopsConfig) -> list[str]:
+    """Access rules that name no handler or command (the names the running bot would have)."""
+    import importlib
+
+    from bot.app import BUILTIN_MODULES
+    from bot.commands.builtin import builtins
+    from bot.guard.commands import rule_problems
+    from handlers import load_all
+
+    for module in BUILTIN_MODULES:
+        importlib.import_module(module)
+    commands = [f"{c}.{sub.replace(' ', '-')}" for c, sub in builtins()]
+    return rule_problems(config, [s.name for s in load_all()], commands)
 
 
 incident_app = typer.Typer(help="Incidents in the state store.", no_args_is_help=True)
@@ -308,16 +333,22 @@ def runbook_run(
     directory: RunbookDir = None,
 ) -> None:
     """Run a runbook's diagnostics here; exit 0 ok, 1 warn, 2 crit, 3 error. Changes nothing."""
+    from bot.console_identity import resolve as resolve_identity
     from bot.guard import Access
     from bot.runbooks.commands import audit_step
     from bot.runbooks.engine import Engine
     from bot.runbooks.params import describe
-    from bot.runbooks.terminal import authorizer, cli_user, run
+    from bot.runbooks.terminal import authorizer, run
 
     settings, config, loaded = _runbooks(directory)
     rb = _named(loaded, name)
     services = _services(settings, config=config, failed="cannot run")
-    user = cli_user(settings.console_user)
+    try:  # the same identity as the console's: the OS account through console.users
+        user = resolve_identity(config, settings.console_user or None).user_id
+    except ValueError as exc:
+        services.close()
+        err.print(f"[red]cannot run:[/red] {exc}")
+        raise typer.Exit(2) from None
     engine = Engine(registry=services.registry, config=config, contexts=services.clients.context)
 
     def on_done(r: Any, sr: Any) -> None:

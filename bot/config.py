@@ -16,6 +16,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bot import yaml_safe
 from bot.alerts.config import AlertsConfig, WatchConfig, check_watches
 from bot.oncall.config import OncallConfig, PagingConfig, check_rotation_refs
 from bot.prometheus import PrometheusConfig, check_metrics
@@ -162,6 +163,8 @@ class AccessRule(_Model):
     namespaces: list[str] = Field(default_factory=list)
     databases: list[str] = Field(default_factory=list)
     instances: list[str] = Field(default_factory=list)  # redis instances
+    # For commands that take a severity (incident.declare, incident.severity): P0, P1…
+    severities: list[str] = Field(default_factory=list)
     # approval: a second person (an approver) must approve; operators: only operators may
     # run it, even when read-only; approvers: only approvers may run it.
     need: Literal["approval", "operators", "approvers"]
@@ -223,6 +226,35 @@ class ScheduleConfig(_Model):
         return self
 
 
+class HealthConfig(_Model):
+    """What /health (and runbook steps that fetch a URL) may reach besides the services' URLs."""
+
+    # URL patterns: `https://*.example.com/*` (scheme, host glob, optional port or *, path glob).
+    allow: list[str] = Field(default_factory=list)
+    # Loopback, private and link-local addresses (in-cluster services) are refused unless true.
+    allow_private: bool = False
+
+    @field_validator("allow")
+    @classmethod
+    def _patterns(cls, v: list[str]) -> list[str]:
+        from handlers.health.egress import check_patterns
+
+        check_patterns(v)
+        return v
+
+
+class ConsoleUser(_Model):
+    """An OS account's console identity: its Slack user id, and the ids it may pick with --user."""
+
+    id: str
+    act_as: list[str] = Field(default_factory=list)
+
+
+class ConsoleConfig(_Model):
+    # OS account -> Slack user id (`alice: U0ALICE`) or {id: U0ALICE, act_as: [U0BOT]}.
+    users: dict[str, str | ConsoleUser] = Field(default_factory=dict)
+
+
 class ChatopsConfig(_Model):
     slack: SlackConfig = SlackConfig()
     clusters: dict[str, ClusterConfig] = Field(default_factory=dict)
@@ -235,6 +267,8 @@ class ChatopsConfig(_Model):
     access: AccessConfig = AccessConfig()
     limits: LimitsConfig = LimitsConfig()
     schedules: list[ScheduleConfig] = Field(default_factory=list)
+    health: HealthConfig = HealthConfig()
+    console: ConsoleConfig = ConsoleConfig()
     runbooks_dir: str = "runbooks"
     oncall: OncallConfig = OncallConfig()
     paging: PagingConfig = PagingConfig()
@@ -311,7 +345,7 @@ def parse_config(
     text: str, *, file: str = "chatops.yaml", env: dict[str, str] | None = None
 ) -> ChatopsConfig:
     try:
-        raw = yaml.safe_load(text)
+        raw = yaml_safe.safe_load(text)  # no aliases: a 500-byte alias bomb is gigabytes
     except yaml.YAMLError as exc:
         raise ConfigError(f"{file}: not valid YAML: {exc}") from None
     if raw is None:

@@ -26,6 +26,7 @@ from slack_sdk.models.blocks import Block
 from sqlalchemy import select
 
 from bot.commands.router import dispatch
+from bot.console_identity import ConsoleIdentity, approval_refusal, remember_request
 from bot.executor import NeedsConfirmation, Request
 from bot.render.console import mrkdwn, result_renderable
 from bot.runtime import Runtime
@@ -67,6 +68,8 @@ class Session:
     user_id: str
     channel_id: str = ""
     failures: int = 0
+    # The OS account behind the session (console.users); None in tests that build a Session by hand.
+    identity: ConsoleIdentity | None = None
     prompt_yes: Callable[[str], bool] = field(default=lambda question: False)
 
 
@@ -108,6 +111,8 @@ class ConsoleResponder:
             )
         self.console.print(Panel(preview, title="Confirm", border_style="yellow", expand=False))
         guard = self.runtime.guard
+        if self.session.identity is not None:  # so a console approval can tell it is the same person
+            remember_request(self.runtime.store.engine, outcome.action_id, self.session.identity)
         if not self.session.prompt_yes("Run it? Type yes to confirm, anything else cancels: "):
             self.show_action(guard.cancel(outcome.action_id, self.session.user_id))
             return
@@ -225,10 +230,21 @@ class Repl:
             self.pending()
         elif name in (":approve", ":reject") and len(args) == 1:
             guard = self.runtime.guard
+            if name == ":approve" and (why := self._same_person(args[0])):
+                self.responder.error(f":no_entry: {why}")
+                return
             decide = guard.approve if name == ":approve" else guard.reject
             self.responder.show_action(decide(args[0], self.session.user_id))
         else:
             self.console.print(mrkdwn(META_HELP))
+
+    def _same_person(self, action_id: str) -> str | None:
+        """Why this console may not approve `action_id` (the same OS account asked for it)."""
+        who = self.session.identity
+        if who is None:
+            return None
+        requester = next((a.requester for a in self.runtime.guard.open_actions() if a.id == action_id), None)
+        return approval_refusal(self.runtime.store.engine, action_id, requester, who)
 
     def pending(self) -> None:
         """The actions waiting for a confirmation or an approval, newest first."""
@@ -296,8 +312,10 @@ def banner(runtime: Runtime, session: Session) -> Text:
     text.append(f"Targets: {', '.join(targets)} from {runtime.settings.config_path}\n")
     text.append(f"You are {session.user_id} (roles: {roles}).")
     if session.user_id.startswith("local:"):
+        account = session.identity.os_account if session.identity else session.user_id.removeprefix("local:")
         text.append(
-            "\nSet CHATOPS_USER (or --user) to your Slack user id so access rules apply as in Slack.",
+            f"\nYour OS account is not in console.users: add `console.users.{account}: U…` (your Slack "
+            "user id) to chatops.yaml so access rules apply as in Slack.",
             style="yellow",
         )
     text.append("\nType help for the commands, :help for the console's own, exit to leave.", style="dim")
@@ -305,6 +323,7 @@ def banner(runtime: Runtime, session: Session) -> Text:
 
 
 def identity(user: str | None, env_user: str) -> str:
+    """Check the form of a requested id (who may use it is `bot.console_identity.resolve`'s call)."""
     chosen = (user or env_user or "").strip() or default_user()
     if not USER_ID.fullmatch(chosen):
         raise ValueError(f"user id {chosen!r}: expected a Slack user id such as U0123ABCD")

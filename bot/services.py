@@ -13,12 +13,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-import httpx
-
 from bot.config import ChatopsConfig, Settings, load_config
+from bot.egress import egress_policy
 from bot.store import Store, utcnow
 from handlers import Client, Context, HandlerSpec, Registry, load_all
 from handlers.errors import HandlerError
+from handlers.health.egress import EgressPolicy, egress_client
 from handlers.redact import redact
 
 # Seconds; every outside call has a timeout.
@@ -45,9 +45,8 @@ class Clients:
             Client.POSTGRES: self._postgres,
             Client.REDIS: self._redis,
             Client.PROMETHEUS: self._prometheus,
-            Client.HTTP: lambda _name: httpx.Client(
-                timeout=httpx.Timeout(10.0, connect=CONNECT_TIMEOUT), follow_redirects=False
-            ),
+            # Only configured URLs, never internal addresses unless allowed (handlers/health/egress.py).
+            Client.HTTP: lambda _name: egress_client(self.egress(), connect=CONNECT_TIMEOUT),
         }
         for kind, fn in defaults.items():
             self.factories.setdefault(kind, fn)
@@ -112,6 +111,9 @@ class Clients:
             client_name="chatops",
         )
 
+    def egress(self) -> EgressPolicy:
+        return egress_policy(self.config)
+
     def _prometheus(self, name: str) -> Any:
         from bot.prometheus import build_client
 
@@ -143,6 +145,7 @@ class Clients:
             return {
                 "services": {n: list(s.health) for n, s in cfg.services.items() if s.health},
                 "alertmanager": am,  # /alerts silence: the only Alertmanager it may reach
+                "egress": self.egress(),
             }
         if kind is Client.PROMETHEUS:
             from bot.prometheus import service_metrics

@@ -49,11 +49,17 @@ def parse_duration(value: object) -> timedelta:
     if isinstance(value, timedelta):
         return value
     if isinstance(value, int | float) and not isinstance(value, bool):
-        return timedelta(seconds=float(value))
+        try:
+            return timedelta(seconds=float(value))
+        except (OverflowError, ValueError):  # inf, nan, 1e20
+            raise ValueError(f"{value!r} is not a duration a timer can hold") from None
     if isinstance(value, str):
         m = _DURATION.match(value)
         if m:
-            return timedelta(seconds=float(m.group(1)) * _UNITS[m.group(2) or "s"])
+            try:
+                return timedelta(seconds=float(m.group(1)) * _UNITS[m.group(2) or "s"])
+            except OverflowError:  # 9999999999d: past what a timedelta holds
+                raise ValueError(f"{value!r} is too long a duration (at most 999999 days)") from None
     raise ValueError(f"{value!r} is not a duration (use a number with s, m or h: 90s, 30m, 1h)")
 
 

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from bot.commands.access import refused
 from bot.commands.builtin import Call, builtin
 from bot.commands.parse import ParseError
 from bot.commands.router import cached_help, subcommands
+from bot.render.slack import context, escape, result_blocks
+from bot.render.text import to_text
 from bot.store.audit import latest
 from handlers.params import parse_duration
 from handlers.results import Table
@@ -70,20 +73,20 @@ def _audit_args(words: list[str]) -> tuple[str | None, timedelta | None, str | N
 
 @builtin("chatops", "audit", usage="[--user U…] [--since 1h] [--handler k8s.*] [--limit 20]", instant=True)
 def audit(call: Call) -> None:
-    """Show the latest audit entries: who ran what, where, and how it went."""
+    """Show the latest audit entries: who ran what, where, and how it went (operators; only to you)."""
+    rt = call.runtime
+    if refused(call, "chatops.audit"):
+        return
     try:
         user, since, handler, limit = _audit_args(call.words)
+        start = rt.clock() - since if since else None
     except ParseError as exc:
         call.respond.error(str(exc))
         return
-    rt = call.runtime
-    entries = latest(
-        rt.store.engine,
-        user=user,
-        since=rt.clock() - since if since else None,
-        handler_glob=handler,
-        limit=limit,
-    )
+    except OverflowError:  # --since 99999999d reaches before year 1
+        call.respond.error("--since reaches back before any record; give a shorter span such as 30d")
+        return
+    entries = latest(rt.store.engine, user=user, since=start, handler_glob=handler, limit=limit)
     rows = [
         [
             e.at.strftime("%Y-%m-%d %H:%M:%S"),
@@ -97,11 +100,19 @@ def audit(call: Call) -> None:
         ]
         for e in entries
     ]
-    call.respond.result(
-        Table(
-            title="Audit log",
-            columns=["TIME (UTC)", "USER", "CHANNEL", "WHAT", "EVENT", "OUTCOME", "TARGET", "DETAIL"],
-            rows=rows,
-            summary=f"{len(rows)} latest entries",
-        )
+    table = Table(
+        title="Audit log",
+        columns=["TIME (UTC)", "USER", "CHANNEL", "WHAT", "EVENT", "OUTCOME", "TARGET", "DETAIL"],
+        rows=rows,
+        summary=f"{len(rows)} latest entries",
     )
+    # Only to the operator who asked (ephemeral): the log names people, channels and targets.
+    rendered = result_blocks(table)
+    blocks = rendered.blocks if not rendered.omitted else [*rendered.blocks[:-1], _NARROW]
+    # The text (the console's answer; Slack's notification) escaped like the blocks.
+    call.respond.say(f"```\n{escape(to_text(table))}\n```", blocks=blocks, ephemeral=True)
+
+
+_NARROW = context(
+    ":scissors: More entries than fit here: narrow it with --since, --user, --handler or --limit."
+)

@@ -20,6 +20,7 @@ from bot.commands.responder import Responder
 from bot.incidents import lifecycle, postmortem, postmortem_chart, records, views
 from bot.incidents.deps import IncidentDeps
 from bot.incidents.messages import duration, headline, hhmm, label
+from bot.incidents.permits import IncidentNotAllowed, permit
 from bot.incidents.records import Incident, IncidentError
 from bot.incidents.roles import parse_role, parse_user
 from bot.incidents.slack_setup import rotation_user
@@ -32,6 +33,10 @@ from handlers.results import Table, Text
 _REF = re.compile(r"^#(\d+)$")
 _BARE = re.compile(r"^#?(\d+)$")
 _SEV = re.compile(r"^[Pp][0-9]$")
+# Subcommands whose access check needs the incident or the severity: made inside them.
+_OWN_CHECK = frozenset(
+    {"incident.declare", "incident.update", "incident.assign", "incident.severity", "incident.resolve"}
+)
 
 
 def _audited(sub: str) -> Callable[[BuiltinFn], BuiltinFn]:
@@ -46,9 +51,12 @@ def _wrap(sub: str, fn: BuiltinFn) -> BuiltinFn:
         started = time.monotonic()
         outcome, detail = Outcome.OK, ""
         try:
+            if f"incident.{sub}" not in _OWN_CHECK:  # the rest check with their incident or severity
+                permit(c.runtime, c.request.user_id, f"incident.{sub}")
             fn(c)
         except (IncidentError, ParseError) as exc:
-            outcome, detail = Outcome.ERROR, str(exc)
+            refused = isinstance(exc, IncidentNotAllowed)
+            outcome, detail = (Outcome.REFUSED if refused else Outcome.ERROR), str(exc)
             c.respond.error(str(exc))
         record(
             c.runtime.store.engine,
@@ -140,6 +148,7 @@ def declare(c: Call) -> None:
         severity, words = words[0].upper(), words[1:]
     title = " ".join(words)
     if severity is None or not title:
+        permit(c.runtime, c.request.user_id, "incident.declare")  # the form re-checks its severity
         view = views.declare(
             desk.config,
             severity=severity,
@@ -154,6 +163,7 @@ def declare(c: Call) -> None:
             f"Usage: `{desk.command('incident')} declare P0-P3 TITLE [--service NAME]` "
             f"(severities: {', '.join(sorted(desk.config.severities))})."
         )
+    permit(c.runtime, c.request.user_id, "incident.declare", severity=severity)
     out = lifecycle.declare(
         desk,
         user=c.request.user_id,
@@ -227,6 +237,12 @@ def update(c: Call) -> None:
     words = [w for w in words if w != "--public"]
     status, words = _flag(words, "--status")
     text = " ".join(words)
+    permit(
+        c.runtime,
+        c.request.user_id,
+        "incident.update.public" if public else "incident.update",
+        incident=records.require(desk.engine, incident_id),
+    )
     if not text:
         inc = records.require(desk.engine, incident_id)
         if _open_modal(c, views.update(desk.config, inc, metadata={"channel": c.request.channel_id})):
@@ -255,6 +271,9 @@ def assign(c: Call) -> None:
         )
     role = parse_role(words[0])
     user = rotation_user(desk, words[1]) if words[1].startswith("rotation:") else parse_user(words[1])
+    permit(
+        c.runtime, c.request.user_id, "incident.assign", incident=records.require(desk.engine, incident_id)
+    )
     out = lifecycle.assign(desk, incident_id, user=c.request.user_id, role=role, assignee=user)
     _say(c, f"{mention(user)} is now {role} of incident #{incident_id}.", out.warnings, ephemeral=True)
 
@@ -268,6 +287,8 @@ def severity(c: Call) -> None:
     incident_id, _rest = _ref(c, [w for w in c.words if w != sev], bare=True)
     if sev is None:
         raise IncidentError(f"Usage: `{desk.command('incident')} severity P0-P3`.")
+    inc = records.require(desk.engine, incident_id)
+    permit(c.runtime, c.request.user_id, "incident.severity", incident=inc, severity=sev)
     out = lifecycle.set_severity(desk, incident_id, user=c.request.user_id, severity=sev)
     _say(c, f"Incident #{incident_id} is now {out.incident.severity}.", out.warnings, ephemeral=True)
 
@@ -382,9 +403,11 @@ def snooze(c: Call) -> None:
 def resolve(c: Call) -> None:
     """Resolve an incident: stops reminders and escalation, posts the duration, asks for the post-mortem."""
     incident_id, words = _ref(c, c.words, bare=False)
-    out = lifecycle.resolve(
-        IncidentDeps.of(c.runtime), incident_id, user=c.request.user_id, summary=" ".join(words)
+    deps = IncidentDeps.of(c.runtime)
+    permit(
+        c.runtime, c.request.user_id, "incident.resolve", incident=records.require(deps.engine, incident_id)
     )
+    out = lifecycle.resolve(deps, incident_id, user=c.request.user_id, summary=" ".join(words))
     took = duration((out.incident.resolved_at or out.incident.declared_at) - out.incident.declared_at)
     _say(c, f"Incident #{incident_id} resolved after {took}.", out.warnings, ephemeral=True)
 

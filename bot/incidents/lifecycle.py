@@ -23,6 +23,7 @@ from bot.incidents.records import RESOLVED, SETUP_STEPS, STATUSES, Incident, Inc
 from bot.incidents.roles import ROLES, topic
 from bot.incidents.slack_setup import post, update
 from bot.incidents.slackapi import SlackStepError, call, mention
+from bot.render.slack import escape
 from bot.store.tables import incidents
 from bot.store.timeline import add_event, events, incident_for_channel
 
@@ -431,7 +432,7 @@ def resolve(desk: IncidentDeps, incident_id: int, *, user: str, summary: str) ->
     desk.emit("resolved", inc, user)
     records.refresh_open_gauge(desk.engine)
     took = messages.duration(now - inc.declared_at)
-    note = f": {summary}" if summary else "."
+    note = f": {escape(summary)}" if summary else "."
     text = (
         f":white_check_mark: Incident #{inc.id} resolved by {mention(user)} after {took}{note}\n"
         f"Next: the post-mortem within 24–48 hours — `{desk.command('incident')} postmortem {inc.id}` "

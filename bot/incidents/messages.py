@@ -131,7 +131,7 @@ def update_post(
     title = f":memo: *Update on incident #{inc.id}* — {inc.status.capitalize()} · {inc.severity}{tag}"
     body = f"{title}\n{escape(text)}"
     return (
-        f"Update on incident #{inc.id}: {text[:150]}",
+        f"Update on incident #{inc.id}: {escape(text[:150])}",  # the notification: escaped too
         [section(body), context(f"Posted by {mention(author)}")],
     )
 

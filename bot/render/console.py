@@ -19,6 +19,7 @@ from rich.table import Table as RichTable
 from rich.text import Text
 
 from bot.render import require_every_result
+from handlers.redact import scrub
 from handlers.results import Check, Group, KeyValues, Logs, Result, Status, Table
 from handlers.results import Text as TextResult
 
@@ -68,6 +69,7 @@ def _plain(value: object) -> Text:
 
 def result_renderable(result: Result, *, heading: str = "") -> RenderableType:
     """A handler's typed result as something `Console.print` shows."""
+    result = scrub(result)  # no secret on the terminal either
     title = Text(result.title, style="bold") if result.title else None
     body = _body(result)
     if title is None and heading:

@@ -22,6 +22,7 @@ from slack_sdk.models.blocks import (
 
 from bot.render import require_every_result
 from bot.render.text import table_lines, to_text
+from handlers.redact import scrub
 from handlers.results import Check, Group, KeyValues, Logs, Result, Status, Table, Text
 
 TEXT_LIMIT = 3000
@@ -186,9 +187,11 @@ require_every_result(_body.registry, "Slack")
 
 def result_blocks(result: Result, *, max_blocks: int = MAX_BLOCKS) -> ResultBlocks:
     """Blocks for a result; one block is kept back for the note when something is cut."""
+    result = scrub(result)  # no secret leaves, whatever the handler forgot to redact
     budget = _Budget(blocks=max_blocks - 1)
     blocks = _blocks(result, budget)
-    fallback = (result.title or to_text(result))[:200]
+    # The notification text is mrkdwn too: escaped like the blocks (no <!channel>, no links).
+    fallback = escape((result.title or to_text(result))[:200])
     rendered = ResultBlocks(blocks=blocks, text=fallback, omitted=budget.cut)
     if budget.cut:
         rendered.file = to_text(result)

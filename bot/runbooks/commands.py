@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine as SqlEngine
 
+from bot.commands.access import refused
 from bot.commands.builtin import Call, builtin
 from bot.commands.responder import Responder
 from bot.commands.target import Target
@@ -166,6 +167,8 @@ def _origin(loaded: Loaded, rb: Runbook) -> str:
 @builtin("runbook", "list", usage="[tag or words]")
 def list_(call: Call) -> None:
     """List the runbooks (optionally those with a tag, or words in their name, title or symptoms)."""
+    if refused(call, "runbook.list"):
+        return
     loaded = catalog_of(call.runtime).current()
     words = " ".join(call.words)
     chosen = [rb for rb in loaded.runbooks.values() if not words or words in rb.tags or rb.matches(words)]
@@ -231,6 +234,8 @@ def describe_runbook(rb: Runbook) -> str:
 @builtin("runbook", "show", usage="NAME")
 def show(call: Call) -> None:
     """Show a runbook: its params, diagnostics, checks, resolution steps and sources."""
+    if refused(call, "runbook.show"):
+        return
     if not call.words:
         call.respond.error("Usage: /runbook show NAME (/runbook list shows the names)")
         return
@@ -245,6 +250,8 @@ def show(call: Call) -> None:
 @builtin("runbook", "run", usage="NAME [key=value …]")
 def run(call: Call) -> None:
     """Run a runbook's diagnostics together; one message shows progress, fixes are buttons."""
+    if refused(call, "runbook.run"):
+        return
     if not call.words:
         call.respond.error("Usage: /runbook run NAME [key=value …] (/runbook list shows the names)")
         return
@@ -274,6 +281,8 @@ def _param_usage(rb: Runbook) -> str:
 @builtin("runbook", "validate")
 def validate(call: Call) -> None:
     """Check every runbook file against the handlers; each problem names its file and line."""
+    if refused(call, "runbook.validate"):
+        return
     loaded = catalog_of(call.runtime).current()
     if not loaded.problems:
         call.respond.say(f":white_check_mark: {len(loaded.runbooks)} runbooks, all valid.", ephemeral=True)

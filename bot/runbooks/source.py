@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from yaml.constructor import ConstructorError, SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from bot import yaml_safe
 from bot.runbooks.model import STEP_KINDS
 
 KeyPath = tuple[str | int, ...]
@@ -120,15 +121,12 @@ class _Builder:
         return self.constructor.construct_object(node, deep=True)
 
 
-# libyaml's parser when PyYAML was built with it: ~10x faster, and the bot reads every runbook
-# at start (the same nodes and marks either way).
-_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
 def read_yaml(text: str, file: str) -> Located:
     """Parse one YAML document, keeping lines; RunbookError for YAML that does not parse."""
     try:
-        node = yaml.compose(text, Loader=_LOADER)
+        # libyaml when PyYAML has it (the bot reads every runbook at start); no aliases: a
+        # 500-byte alias bomb is gigabytes once built.
+        node = yaml_safe.compose(text)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         problem = " ".join(p for p in (exc.context, exc.problem) if p) or "cannot be parsed"

@@ -8,7 +8,6 @@ here). Its exit status is the verdict, as monitoring plugins use it: 0 ok, 1 war
 
 from __future__ import annotations
 
-import getpass
 from pathlib import Path
 
 from rich.console import Console, Group
@@ -243,10 +242,6 @@ def run(
         )
         out.print(Group(*lines))
     return EXIT.get(verdict.state, 0)
-
-
-def cli_user(configured: str) -> str:
-    return configured or f"cli:{getpass.getuser()}"
 
 
 def authorizer(access: object, user: str) -> object:

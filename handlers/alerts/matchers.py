@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import re2  # type: ignore[import-untyped]  # google-re2 ships no stubs
+import re2  # google-re2 ships no stubs (pyproject: ignore_missing_imports for re2)
 
 MAX_MATCHERS = 32
 MAX_VALUE = 1024

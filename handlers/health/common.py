@@ -20,6 +20,7 @@ from pydantic import AfterValidator
 
 from handlers import Context
 from handlers.errors import HandlerError, TargetUnavailable
+from handlers.health.egress import EgressPolicy
 from handlers.redact import redact
 
 CONNECT_TIMEOUT = 3.0
@@ -54,6 +55,13 @@ def http_client(ctx: Context[Any]) -> httpx.Client:
     if not isinstance(ctx.client, httpx.Client):
         raise HandlerError("no HTTP client is configured")
     return ctx.client
+
+
+def check_allowed(ctx: Context[Any], url: str) -> None:
+    """Refuse a URL the config does not name before any work (the transport checks it again)."""
+    policy = ctx.options.get("egress")
+    if isinstance(policy, EgressPolicy):
+        policy.check_url(url)
 
 
 class FetchError(TargetUnavailable):
@@ -136,6 +144,7 @@ def fetch(
 ) -> Fetched:
     """One request bounded by ctx.timeout (also in total, against a server that trickles)."""
     client = http_client(ctx)
+    check_allowed(ctx, url)
     timeout = max(ctx.timeout, 0.1)
     limits = httpx.Timeout(timeout, connect=min(timeout, CONNECT_TIMEOUT))
     started = time.perf_counter()

@@ -23,7 +23,8 @@ from pydantic import model_validator
 
 from handlers import Client, Context, handler
 from handlers.errors import InvalidRequest, NotFound
-from handlers.health.common import FetchError, HttpUrl, fetch, is_url, shown
+from handlers.health.common import FetchError, HttpUrl, check_allowed, fetch, is_url, shown
+from handlers.health.egress import EgressRefused
 from handlers.humanize import cut, millis
 from handlers.params import Duration, Params, arg
 from handlers.redact import redact
@@ -72,6 +73,7 @@ class Probe:
     detail: str = ""
     summary: str = ""
     body_values: dict[str, Value] = field(default_factory=dict)
+    refused: bool = False
 
 
 def _flatten(obj: Any, prefix: str, out: dict[str, Any], depth: int = 0) -> None:
@@ -149,6 +151,9 @@ def probe(ctx: Context[Any], service: str, url: str, warn: float, crit: float) -
     except FetchError as exc:
         result.status, result.detail = Status.CRIT, exc.cause
         return result
+    except EgressRefused as exc:  # e.g. a service URL that resolves to a private address
+        result.status, result.detail, result.refused = Status.CRIT, str(exc), True
+        return result
     result.code, result.latency_s = got.status, got.elapsed_s
     verdicts: list[tuple[Status, str]] = []
     if got.status >= 500:
@@ -200,6 +205,8 @@ def check(ctx: Context[Any], params: HealthCheck) -> Check | Group:
     the thresholds.
     """
     jobs = _targets(ctx, params)
+    for _svc, url in jobs:  # a URL from chat that the config does not name: refused up front
+        check_allowed(ctx, url)
     warn, crit = params.warn.total_seconds(), params.crit.total_seconds()
     with ThreadPoolExecutor(max_workers=min(MAX_WORKERS, len(jobs)), thread_name_prefix="health") as pool:
         probes = list(pool.map(lambda job: probe(ctx, job[0], job[1], warn, crit), jobs))
@@ -215,6 +222,8 @@ def check(ctx: Context[Any], params: HealthCheck) -> Check | Group:
     }
     if len(probes) == 1:
         p = probes[0]
+        if p.refused:
+            raise EgressRefused(p.detail)
         values.update({"status_code": p.code, **p.body_values})
         what = f"{p.service} ({p.url})" if p.service else p.url
         detail = p.detail + (f"\n{p.summary}" if p.summary else "")

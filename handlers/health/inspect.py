@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import math
-import re
 from typing import Annotated, Any
 
 from prometheus_client import parser as prom_parser
 from prometheus_client.openmetrics import parser as openmetrics_parser
-from pydantic import AfterValidator, Field
+from pydantic import Field
 
 from handlers import Client, Context, handler
 from handlers.errors import HandlerError
 from handlers.health.common import Fetched, HttpUrl, fetch, shown
 from handlers.humanize import count, millis
 from handlers.params import Params, arg
+from handlers.patterns import UserRegex, compile_user_regex
 from handlers.redact import redact
 from handlers.results import KeyValues, Table, Value
 
@@ -67,20 +67,9 @@ def headers(ctx: Context[Any], params: Headers) -> KeyValues:
     )
 
 
-def _regex(value: str) -> str:
-    try:
-        re.compile(value)
-    except re.error as exc:
-        raise ValueError(f"{value!r} is not a valid regular expression: {exc}") from None
-    return value
-
-
-MetricPattern = Annotated[str, AfterValidator(_regex)]
-
-
 class Metrics(Params):
     url: HttpUrl = arg(..., positional=True, help="the Prometheus endpoint, e.g. http://backend:5000/metrics")
-    pattern: MetricPattern | None = arg(
+    pattern: UserRegex | None = arg(
         None, positional=True, help="a regular expression matched against name{labels}: cpu, error|exception"
     )
     limit: Annotated[int, Field(ge=1, le=500)] = arg(100, flags=("-n", "--limit"), help="samples shown (100)")
@@ -121,14 +110,15 @@ def _number(value: float) -> Value:
 def metrics(ctx: Context[Any], params: Metrics) -> Table:
     """Scrape a Prometheus endpoint and show the samples whose name{labels} match a pattern.
 
-    The pattern is a case-insensitive regular expression (`cpu`, `error|exception`).
+    The pattern is a case-insensitive regular expression (`cpu`, `error|exception`), run on RE2
+    (linear time; no backreferences or look-arounds).
     `/health metrics URL [PATTERN] [-n 100]`
     """
     got = fetch(ctx, "GET", params.url, max_body=MAX_METRICS_BODY)
     if got.status >= 400:
         raise HandlerError(f"{shown(params.url)}: HTTP {got.status} {got.reason}; no metrics to read")
     families = _families(got)
-    rx = re.compile(params.pattern, re.IGNORECASE) if params.pattern else None
+    rx = compile_user_regex(params.pattern) if params.pattern else None
     total = 0
     matched: list[tuple[str, str, float]] = []
     for family in families:

@@ -18,7 +18,7 @@ import redis
 from pydantic import AfterValidator
 
 from handlers import Context
-from handlers.errors import Forbidden, HandlerError, TargetUnavailable
+from handlers.errors import Forbidden, HandlerError, InvalidRequest, TargetUnavailable
 from handlers.params import arg
 from handlers.redact import redact
 
@@ -42,9 +42,15 @@ def instance_arg() -> Any:
     )
 
 
+MAX_WILDCARDS = 16  # Redis matches globs by backtracking: `*a*a*a…` is bounded here
+
+
 def _pattern(value: str) -> str:
     if not value or len(value) > 1024:
         raise ValueError("give a key pattern such as cache:* (at most 1024 characters)")
+    wildcards = value.count("*") + value.count("?")
+    if wildcards > MAX_WILDCARDS:
+        raise ValueError(f"the pattern has {wildcards} wildcards (* and ?); use at most {MAX_WILDCARDS}")
     return value
 
 
@@ -55,7 +61,12 @@ KeyPattern = Annotated[str, AfterValidator(_pattern)]
 def key_bytes(name: str) -> bytes:
     """A key as typed; `\\xNN` escapes (as the listings show binary keys) become those bytes."""
     if re.search(r"\\x[0-9a-fA-F]{2}", name):
-        return codecs.escape_decode(name.encode("utf-8"))[0]
+        try:
+            return codecs.escape_decode(name.encode("utf-8"))[0]
+        except ValueError as exc:  # `\x41\x4`: another escape is missing a digit
+            raise InvalidRequest(
+                f"key {name!r}: {exc}; write each byte as \\x and two hex digits (\\x04)"
+            ) from None
     return name.encode("utf-8")
 
 

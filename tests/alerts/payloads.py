@@ -100,6 +100,7 @@ def config(
 {rb}slack: {{incidents_channel: incidents, ops_channel: ops}}
 services:
   backend: {{health: ["{health}"]}}
+health: {{allow_private: true}}  # the test services are on loopback
 access:
   operators: [U0OPS]
 alerts:

@@ -21,7 +21,8 @@ def test_roles_show_in_the_topic_and_the_summary(harness: Harness) -> None:
     channel = inc.channel_id or ""
     harness.command("assign tech-lead <@U0BOB|bob>", channel=channel)
     harness.command(f"assign {inc.id} commander <@U0CAROL>")
-    harness.command("assign db <@U0DAVE>", channel=channel)
+    # Alice handed command over: roles are now Carol's (or a role holder's) to give.
+    harness.command("assign db <@U0DAVE>", channel=channel, user="U0CAROL")
     topic = harness.slack.channels[channel].topic
     assert topic == "P1 | Investigating | IC: @u0carol | Tech: @u0bob | DB: @u0dave"
     assert {"U0BOB", "U0CAROL", "U0DAVE"} <= harness.slack.channels[channel].members
@@ -214,6 +215,8 @@ def test_update_and_resolve_forms_from_the_summary_buttons(harness: Harness) -> 
     slack = harness.slack
     inc = harness.declare("P1 Card payments failing")
     channel = inc.channel_id or ""
+    # Public updates and resolving are for the commander, role holders and operators.
+    harness.command(f"assign {inc.id} tech-lead <@U0BOB>")
 
     harness.bot.client.action(ActionId.INCIDENT_UPDATE, str(inc.id), user="U0BOB", channel=channel)
     slack.wait_calls("views.open", 1)

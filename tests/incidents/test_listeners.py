@@ -81,10 +81,11 @@ def test_resolving_an_incident_someone_already_resolved_is_refused_in_the_form(h
     inc = harness.declare("P3 Thumbnails missing")
     deps = ListenerDeps(harness.bot.runtime)
     view = _view({"summary": {"type": "plain_text_input", "value": "fixed"}}, f'{{"incident": {inc.id}}}')
-    resolve_submitted(deps, Ack(), {"user": {"id": "U0BOB"}}, view, _client(harness))
+    # U0ALICE declared it: its commander may resolve it (a bystander may not: test_access.py).
+    resolve_submitted(deps, Ack(), {"user": {"id": "U0ALICE"}}, view, _client(harness))
     assert not harness.incident(inc.id).is_open
     second = Ack()
-    resolve_submitted(deps, second, {"user": {"id": "U0BOB"}}, view, _client(harness))
+    resolve_submitted(deps, second, {"user": {"id": "U0ALICE"}}, view, _client(harness))
     assert second.response is not None
     assert json.loads(second.response.body)["errors"] == {"summary": "This incident is already resolved."}
 

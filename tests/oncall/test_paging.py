@@ -54,7 +54,7 @@ def test_a_p0_pages_once_and_acknowledge_and_resolve_follow(oncall: OncallHarnes
     oncall.wait_post(inc.channel_id or "", "<@U0ANA> acknowledged incident")
     oncall.pager.wait()
     assert pd.actions() == ["trigger", "acknowledge"]
-    oncall.command(f"resolve #{inc.id} fixed the pool", user="U0ANA")
+    oncall.command(f"resolve #{inc.id} fixed the pool", user="U0ALICE")
     oncall.pager.wait()
     assert pd.actions() == ["trigger", "acknowledge", "resolve"]
     assert {e["dedup_key"] for e in pd.events} == {f"chatops-incident-{inc.id}"}
@@ -191,8 +191,9 @@ def test_forged_and_replayed_webhooks_change_nothing(oncall: OncallHarness) -> N
     assert len(oncall.posts(inc.channel_id or "", "resolved the page in PagerDuty")) == 1
     assert oncall.incident(inc.id).is_open  # ours stays open until a person resolves it
     # Our own resolve later sends nothing: PagerDuty resolved it already.
-    oncall.command(f"resolve #{inc.id} done", user="U0ANA")
+    oncall.command(f"resolve #{inc.id} done", user="U0ALICE")
     oncall.pager.wait()
+    assert not oncall.incident(inc.id).is_open
     assert oncall.pd.actions() == ["trigger"]
 
 

@@ -1,16 +1,19 @@
 """`chatops console` in a pseudo-terminal: the same commands, guard and audit log as Slack.
 
-Redis: db 13, keys under `chatops_ops_console:` (this area's own prefix).
+Redis: db 13, keys under `chatops_ops_console-UUID:` (each test deletes only its own).
 """
 
 from __future__ import annotations
 
 import os
+import pwd
 import re
+import shutil
 import subprocess
 import sys
+import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pexpect
@@ -22,6 +25,30 @@ from bot.store.audit import latest
 from tests.conftest import PG_ADMIN
 
 REDIS_DB = 13
+ME = pwd.getpwuid(os.geteuid()).pw_name  # the OS account running the tests
+OTHER = "nobody"  # a second person at the console
+# The venv's interpreter lives under root's home, which other accounts cannot enter; Debian's
+# python3.11 runs the same code with the venv's packages on its path.
+SYSTEM_PYTHON = "/usr/bin/python3.11"
+
+
+def as_account(account: str, env: dict[str, str]) -> tuple[str, dict[str, str], Callable[[], None]]:
+    """Interpreter, environment and pre-exec hook that run the console as another OS account."""
+    if os.geteuid() != 0:
+        pytest.fail(f"running the console as {account!r} needs the tests to run as root")
+    if not Path(SYSTEM_PYTHON).exists():
+        pytest.fail(f"{SYSTEM_PYTHON} is missing (Debian's python3.11 runs the second OS account's console)")
+    entry = pwd.getpwnam(account)
+    site = next(p for p in sys.path if p.endswith("site-packages") and ".venv" in p)
+    env = {**env, "PYTHONPATH": os.pathsep.join([str(Path(__file__).parents[2]), site]), "HOME": env["HOME"]}
+
+    def become() -> None:
+        os.setgid(entry.pw_gid)
+        os.setuid(entry.pw_uid)
+
+    return SYSTEM_PYTHON, env, become
+
+
 PROMPT = r"chatops \(U0[A-Z]+\)> "
 CONFIRM = "Run it\\? Type yes to confirm, anything else cancels: "
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07|\r")
@@ -35,17 +62,27 @@ def strip(text: str) -> str:
 def kv(redis_url: str) -> Iterator[redis_lib.Redis]:
     base = redis_url.rsplit("/", 1)[0]
     client = redis_lib.Redis.from_url(f"{base}/{REDIS_DB}", socket_timeout=5)
+    SEEDED.clear()
     yield client
-    for key in client.scan_iter(match="chatops_ops_console:*", count=500):
-        client.delete(key)
+    # Only this test's keys: other worktrees run these tests against the same Redis at once.
+    for prefix in SEEDED:
+        for key in client.scan_iter(match=f"{prefix}:*", count=500):
+            client.delete(key)
     client.close()
 
 
 @pytest.fixture
-def home(tmp_path: Path, redis_url: str) -> Path:
+def home(redis_url: str) -> Iterator[Path]:
+    # Outside pytest's private tmp dirs: a console of a second OS account shares the state store.
+    tmp_path = Path(tempfile.mkdtemp(prefix="chatops-console-"))
+    tmp_path.chmod(0o777)
     base = redis_url.rsplit("/", 1)[0]
     (tmp_path / "chatops.yaml").write_text(
         f"""
+console:
+  users:
+    {ME}: {{id: U0OPS, act_as: [U0GUEST, U0LEAD]}}
+    {OTHER}: U0LEAD
 databases:
   main: {{dsn: "{PG_ADMIN}"}}
 redis:
@@ -58,7 +95,13 @@ access:
     - {{handlers: ["redis.delete"], instances: ["guarded"], need: approval}}
 """
     )
-    return tmp_path
+    (tmp_path / "chatops.yaml").chmod(0o644)
+    store = Store(f"sqlite:///{tmp_path / 'state.db'}")
+    store.upgrade()
+    store.close()
+    (tmp_path / "state.db").chmod(0o666)
+    yield tmp_path
+    shutil.rmtree(tmp_path, ignore_errors=True)
 
 
 def env_for(home: Path, user: str | None) -> dict[str, str]:
@@ -78,11 +121,15 @@ def env_for(home: Path, user: str | None) -> dict[str, str]:
 class Terminal:
     """A console session in a pty: type a line, get back what appeared before the next prompt."""
 
-    def __init__(self, home: Path, user: str) -> None:
+    def __init__(self, home: Path, user: str | None, *, account: str | None = None) -> None:
+        python, env, become = sys.executable, env_for(home, user), None
+        if account is not None:
+            python, env, become = as_account(account, env)
         self.child = pexpect.spawn(
-            sys.executable,
+            python,
             ["-m", "bot", "console"],
-            env=env_for(home, user),
+            env=env,
+            preexec_fn=become,
             cwd=str(home),
             encoding="utf-8",
             dimensions=(60, 160),
@@ -102,8 +149,12 @@ class Terminal:
         return int(self.child.exitstatus or 0)
 
 
+SEEDED: list[str] = []
+
+
 def seed(kv: redis_lib.Redis, n: int) -> str:
-    prefix = f"chatops_ops_console:{uuid.uuid4().hex[:8]}"
+    prefix = f"chatops_ops_console-{uuid.uuid4().hex}"
+    SEEDED.append(prefix)
     for i in range(n):
         kv.set(f"{prefix}:{i}", "cached")
     return prefix
@@ -158,7 +209,16 @@ def test_a_delete_that_needs_approval_waits_for_an_approver(home: Path, kv: redi
     requester.child.sendeof()  # Ctrl-D leaves
     assert requester.close() == 0
 
-    approver = Terminal(home, "U0LEAD")
+    # The same OS account cannot approve, even as an id it may act as.
+    same = Terminal(home, "U0LEAD")
+    refused = same.run(f":approve {match.group(1)}")
+    assert "a console approval needs a different OS account" in " ".join(refused.split())
+    assert kv.exists(f"{doomed}:0"), "one person requested and approved"
+    same.child.sendline("exit")
+    assert same.close() == 0
+
+    approver = Terminal(home, None, account=OTHER)  # its own id from console.users: U0LEAD
+    assert "You are U0LEAD" in approver.banner
     assert "approver" in approver.banner
     done = approver.run(f":approve {match.group(1)}")
     assert f"Deleted 2 keys matching '{doomed}:*'" in done
@@ -203,3 +263,41 @@ def test_no_slack_token_is_needed_and_a_bad_user_id_is_named(home: Path) -> None
     )
     assert ok.returncode == 0, ok.stderr
     assert "Roles: everyone, operator" in ok.stdout
+
+
+def _console(home: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bot", "console", *args],
+        env=env or env_for(home, None),
+        cwd=str(home),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_user_is_only_an_id_the_os_account_may_act_as(home: Path, kv: redis_lib.Redis) -> None:
+    """Issue 12, item 9: `--user` no longer says who you are."""
+    kept = seed(kv, 1)
+    # U0ROOTLESS is nobody's id in console.users: refused, naming the key, before anything runs.
+    proc = _console(home, "--user", "U0ROOTLESS", "-c", f"/redis delete {kept}:*")
+    assert proc.returncode == 2
+    message = " ".join(proc.stderr.split())
+    assert f"the OS account '{ME}' may act as U0GUEST, U0LEAD, U0OPS (console.users.{ME}" in message
+    assert kv.exists(f"{kept}:0")
+    # $USER and $LOGNAME are not the OS account.
+    spoofed = {**env_for(home, None), "USER": OTHER, "LOGNAME": OTHER}
+    proc = _console(home, "-c", "/chatops whoami", env=spoofed)
+    assert "Roles: everyone, operator" in proc.stdout  # U0OPS, this account's own id, not U0LEAD
+
+
+def test_an_os_account_missing_from_the_map_has_no_roles_and_cannot_pick_one(home: Path) -> None:
+    config = home / "chatops.yaml"
+    config.write_text(config.read_text().replace(f"    {ME}:", "    someone-else:"))
+    proc = _console(home, "--user", "U0OPS", "-c", "/chatops whoami")
+    assert proc.returncode == 2
+    assert f"add `console.users.{ME}: U0OPS`" in " ".join(proc.stderr.split())
+    proc = _console(home, "-c", "/chatops whoami")
+    assert proc.returncode == 0, proc.stderr
+    assert f"local:{ME}" in proc.stdout
+    assert "Roles: everyone." in proc.stdout

@@ -41,7 +41,7 @@ def test_commands_are_counted_by_command_and_outcome(running: RunningBot) -> Non
     before = scrape(running.url)
     running.client.command("/chatops", "whoami", user="U0OPS")
     _answer(running, 1)
-    running.client.command("/chatops", "audit --limit lots")
+    running.client.command("/chatops", "audit --limit lots", user="U0OPS")  # operators only
     assert "--limit" in _answer(running, 2)
     running.client.command("/chatops", "")
     _answer(running, 3)

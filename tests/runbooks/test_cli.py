@@ -107,6 +107,7 @@ def test_run_prints_the_results_and_exits_with_the_verdict(tmp_path: Path, pg_ur
 databases: {{rb: {{dsn: "{pg_url}"}}}}
 redis: {{cache: {{url: "{REDIS_URL}"}}}}
 services: {{api: {{database: rb, redis: cache, health: ["{web.url}/health"]}}}}
+health: {{allow_private: true}}  # the test server is on loopback
 """
         env = environment(tmp_path, config)
         done = chatops("runbook", "run", "api-check", "--dir", str(books), env=env)

@@ -145,6 +145,7 @@ redis:
   cache: {{url: "{REDIS_URL}"}}
 services:
   api: {{database: rb, redis: cache, health: ["{health_url}/health"]}}
+health: {{allow_private: true}}  # the test server is on loopback
 limits: {{handler_timeout: 5s}}
 """
     )

@@ -151,6 +151,7 @@ clusters:
   prod: {{context: nowhere, kubeconfig: "{tmp_path}/missing-kubeconfig"}}
 services:
   api: {{health: ["{health_server}/health", "{health_server}/down"]}}
+health: {{allow_private: true}}  # the test server is on loopback
 """
     )
     r = _chatops("check-config", "--timeout", "2", env=_env(tmp_path))

@@ -62,6 +62,7 @@ services:
     health: ["{health_url}/health"]
   legacy:
     health: ["{health_url}/broken"]
+health: {{allow_private: true}}  # the test server is on loopback
 """
         running = start_bot(fake_slack, tmp_path, config)
         yield running

@@ -85,12 +85,20 @@ _SECRET_ENV = re.compile(
     r"(\b[A-Z_]*(?:PASSWORD|PASSWD|SECRET|TOKEN|API_KEY)[A-Z_]*=)(\"[^\"$]*\"|'[^']*'|[^\s$'\"]+)"
 )
 _REDIS_AUTH = re.compile(r"(\bredis-cli\b[^|;&\n]*?\s(?:-a|--pass)\s+)(\S+)")
+# curl -u user:pw / --user user:pw (the password part; a bare `-u user` prompts for it)
+_CURL_USER = re.compile(r"(\bcurl\b[^|;&\n]*?\s(?:-u|--user)[\s=]*['\"]?[^:\s'\"]*:)([^\s'\"]+)")
+# mysql -pSECRET (attached: `-p` alone prompts), and --password SECRET anywhere
+_MYSQL_P = re.compile(r"(\bmysql(?:dump|admin|import)?\b[^|;&\n]*?\s-p)([^\s'\"]+)")
+_PASSWORD_FLAG = re.compile(r"(--password\s+)(?!-)(\S+)")
 
 
 def hide_secrets(command: str) -> str:
-    """Passwords out of a command kept in a runbook: URLs, DSNs, `PGPASSWORD=…`, `redis-cli -a …`."""
+    """Passwords out of text kept in a runbook: URLs and DSNs, secret-named keys (`PGPASSWORD=…`,
+    `"password": …`), bearer tokens, `redis-cli -a …`, `curl -u user:pw`, `mysql -p…`."""
     text = _SECRET_ENV.sub(r"\1***", redact(command))
-    return _REDIS_AUTH.sub(r"\1***", text)
+    for pattern in (_REDIS_AUTH, _CURL_USER, _MYSQL_P, _PASSWORD_FLAG):
+        text = pattern.sub(r"\1***", text)
+    return text
 
 
 def short(text: str, limit: int = MAX_TITLE) -> str:

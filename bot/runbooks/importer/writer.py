@@ -19,11 +19,13 @@ from typing import Any
 import yaml
 
 from bot.config import ChatopsConfig
-from bot.runbooks.importer.build import Draft, clean_title, slug
+from bot.runbooks.importer.build import Draft, clean_title, hide_secrets, slug
+from bot.runbooks.importer.markdown import MarkdownError
 from bot.runbooks.importer.params import ParamBook
 from bot.runbooks.loader import Problem, RunbookError, load_file, parse
 from handlers import Registry
 
+_UNKNOWN_VAR = re.compile(r"unknown template variable '([^']+)'")
 _STEP_AT = re.compile(r"^(diagnostics|resolution)\[(\d+)\]")
 FAMILY_TAGS = {"k8s": "kubernetes", "db": "postgres", "redis": "redis", "health": "http"}
 
@@ -41,6 +43,9 @@ class _Dumper(yaml.SafeDumper):
 
 
 def _str(dumper: yaml.SafeDumper, data: str) -> yaml.ScalarNode:
+    # Every string written, whatever part of the Markdown it came from (commands, notes, titles):
+    # no password, token or credential is copied into a runbook file.
+    data = hide_secrets(data)
     style = "|" if "\n" in data else None
     if style:
         data = "\n".join(line.rstrip() for line in data.splitlines())
@@ -134,6 +139,7 @@ def to_yaml(draft: Draft, file: str, registry: Registry, config: ChatopsConfig |
         try:
             parse(text, f"{draft.name}.yaml", registry)
         except RunbookError as exc:
+            _refuse_templates(draft, file, exc)
             located = [(_STEP_AT.match(_message(p)), p) for p in exc.problems]
             if not all(m for m, _ in located):
                 raise  # not a step's args: a bug in the importer, shown as it is
@@ -142,7 +148,27 @@ def to_yaml(draft: Draft, file: str, registry: Registry, config: ChatopsConfig |
                 _demote(draft, m.group(1), int(m.group(2)), _message(p).split(": ", 1)[-1])
             continue
         return Rendered(draft, text)
-    raise AssertionError("unreachable: every step was demoted and it still did not validate")
+    raise MarkdownError(
+        file,
+        f"section {draft.section.heading!r} does not make a valid runbook even with every step kept "
+        "manual; import the other sections and write this one by hand",
+        draft.section.line,
+    )
+
+
+def _refuse_templates(draft: Draft, file: str, exc: RunbookError) -> None:
+    """`{{word}}` in the Markdown reads as a runbook template naming no param: say so, clearly."""
+    names = sorted(
+        {m.group(1) for p in exc.problems if (m := _UNKNOWN_VAR.search(_message(p)))},
+    )
+    if names:
+        braces = ", ".join(f"{{{{{n}}}}}" for n in names)
+        raise MarkdownError(
+            file,
+            f"section {draft.section.heading!r}: {braces} reads as a runbook template, but the section "
+            "gives no such param; write it without the double braces (e.g. <service>) and import again",
+            draft.section.line,
+        )
 
 
 def _message(p: Problem) -> str:

@@ -29,6 +29,7 @@ from bot.commands.router import dispatch
 from bot.executor import NeedsConfirmation, Request
 from bot.incidents import lifecycle, records, views
 from bot.incidents.deps import IncidentDeps
+from bot.incidents.permits import permit
 from bot.incidents.records import IncidentError
 from bot.incidents.slackapi import SlackStepError, call
 from bot.render.slack import result_blocks, section
@@ -190,11 +191,13 @@ def on_button(
 
 
 def acknowledge(deps: ListenerDeps, press: Press, responder: Responder) -> None:
+    permit(deps.runtime, press.user, "incident.ack")
     _warn(responder, lifecycle.acknowledge(deps.desk, _incident_id(press.value), user=press.user).warnings)
 
 
 def snooze(deps: ListenerDeps, press: Press, responder: Responder) -> None:
     _id, _, minutes = press.value.partition(":")
+    permit(deps.runtime, press.user, "incident.snooze")
     out = lifecycle.snooze(deps.desk, _incident_id(press.value), user=press.user, minutes=int(minutes or 30))
     _warn(responder, out.warnings)
 
@@ -208,11 +211,13 @@ def _open_form(deps: ListenerDeps, press: Press, view: View) -> None:
 
 def open_update_form(deps: ListenerDeps, press: Press, _responder: Responder) -> None:
     inc = _open_incident(deps, _incident_id(press.value))
+    permit(deps.runtime, press.user, "incident.update", incident=inc)
     _open_form(deps, press, views.update(deps.desk.config, inc, metadata={"channel": press.channel}))
 
 
 def open_resolve_form(deps: ListenerDeps, press: Press, _responder: Responder) -> None:
     inc = _open_incident(deps, _incident_id(press.value))
+    permit(deps.runtime, press.user, "incident.resolve", incident=inc)
     _open_form(deps, press, views.resolve(deps.desk.config, inc, metadata={"channel": press.channel}))
 
 
@@ -300,13 +305,19 @@ def update_submitted(deps: ListenerDeps, ack: Ack, body: Payload, view: Payload,
         return
     ack()
 
+    public = "public" in (vals.get(views.PUBLIC) or [])
+
     def post(user: str) -> lifecycle.IncidentChange:
+        # Who may: checked as the submitter, whatever the form was opened by.
+        permit(
+            deps.runtime, user, "incident.update.public" if public else "incident.update", incident=incident
+        )
         return lifecycle.post_update(
             deps.desk,
             incident.id,
             user=user,
             text=text,
-            public="public" in (vals.get(views.PUBLIC) or []),
+            public=public,
             status=vals.get(views.STATUS) or None,
         )
 
@@ -324,6 +335,7 @@ def resolve_submitted(deps: ListenerDeps, ack: Ack, body: Payload, view: Payload
     summary = str(vals.get(views.SUMMARY) or "")
 
     def resolve(user: str) -> lifecycle.IncidentChange:
+        permit(deps.runtime, user, "incident.resolve", incident=incident)
         return lifecycle.resolve(deps.desk, incident.id, user=user, summary=summary)
 
     _change_submitted(deps, body, meta, client, incident, "resolve", resolve)

@@ -20,6 +20,7 @@ from bot.incidents import views as incident_views
 from bot.incidents.commands import report_declared
 from bot.incidents.deps import IncidentDeps
 from bot.incidents.lifecycle import MessageSource
+from bot.incidents.permits import permit
 from bot.incidents.records import IncidentError
 from bot.incidents.slack_setup import post
 from bot.incidents.slackapi import SlackStepError, mention
@@ -102,6 +103,8 @@ def declare_submitted(deps: ListenerDeps, ack: Ack, body: Payload, view: Payload
     if src is not None and not src.permalink:
         src = MessageSource(**{**src.__dict__, "permalink": permalink(d, src.channel, src.ts)})
     try:
+        # Access rules per severity: the form's severity, checked as its submitter.
+        permit(deps.runtime, user, "incident.declare", severity=str(vals[incident_views.SEVERITY]))
         out = lifecycle.declare(
             d,
             user=user,

@@ -74,6 +74,8 @@ services:
   steady:{metrics}
   bare:
     namespace: prod
+# The runbooks' metrics_url is the local exporter: /health may fetch it (issue 12's egress rules).
+health: {{allow: ["http://127.0.0.1:*/metrics"], allow_private: true}}
 """
 
 

@@ -6,9 +6,9 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0010"
-# Given as "0006"; chained after main's head (0013, after 0009 and 0011) once main was merged
-# in, so the branch has one head. Re-chain freely: it only creates its own tables.
-down_revision = "0013"
+# Given as "0006"; chained after main's head (0008, after 0013, 0009 and 0011) once main was
+# merged in, so the branch has one head. Re-chain freely: it only creates its own tables.
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
