@@ -53,3 +53,15 @@ re2.Options().log_errors
 re2.Options().max_mem
 NoCookies.set_cookie  # http.cookiejar calls it for every response (handlers/health/egress.py)
 NoCookies.extract_cookies
+
+# PagerDuty's client reads its retry policy from these (bot/oncall/paging.py sets them).
+from pagerduty import EventsApiV2Client  # noqa: E402
+
+EventsApiV2Client.max_http_attempts
+EventsApiV2Client.max_network_attempts
+EventsApiV2Client.sleep_timer
+
+# Who is on call now, for App Home and other surfaces (tests/oncall/test_commands.py).
+from bot.oncall.roster import on_call_now  # noqa: E402
+
+on_call_now

@@ -18,6 +18,7 @@ from bot.executor import Executor
 from bot.guard import Access, ActionStore, Guard
 from bot.incidents import reminders as incident_reminders
 from bot.incidents.deps import IncidentDeps
+from bot.oncall import wiring as oncall_wiring
 from bot.runbooks import schedule as runbook_schedules
 from bot.runbooks.commands import catalog_of
 from bot.runtime import Runtime
@@ -36,6 +37,7 @@ BUILTIN_MODULES = (
     "bot.commands.chatops",
     "bot.incidents.commands",
     "bot.runbooks.commands",
+    "bot.oncall.commands",
     "bot.alerts.commands",
 )
 
@@ -114,6 +116,7 @@ def build_runtime(settings: Settings, services: Services, slack: WebClient | Non
     incident_reminders.register(runtime)  # status reminders + escalation ladder on the tick
     # Scheduled runbooks and posts, each slot claimed once.
     runtime.provide(runbook_schedules.register(runtime))
+    oncall_wiring.register(runtime)  # on-call hand-off posts; PagerDuty paging when configured
     alert_wiring.register(runtime)  # alert pipeline (webhooks → Slack, incidents, runbooks) and watches
     return runtime
 

@@ -18,6 +18,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot import yaml_safe
 from bot.alerts.config import AlertsConfig, WatchConfig, check_watches
+from bot.oncall.config import OncallConfig, PagingConfig, check_rotation_refs
 from bot.prometheus import PrometheusConfig, check_metrics
 from handlers.params import Duration
 
@@ -127,13 +128,15 @@ class IncidentsConfig(_Model):
 
 class EscalationStep(_Model):
     after: Duration
-    notify: str  # a contacts key, or a Slack user/group id
+    notify: str  # a contacts key, a Slack user/group id, or rotation:NAME (whoever is on call)
+    page: bool = False  # also page through PagerDuty (bot.oncall.paging)
 
 
 class SeverityConfig(_Model):
     label: str
     update_every: Duration | None = None
     escalate: list[EscalationStep] = Field(default_factory=list)
+    page: bool = False  # declaring an incident of this severity pages through PagerDuty
 
 
 def _ladder(*steps: tuple[int, str]) -> list[EscalationStep]:
@@ -267,6 +270,8 @@ class ChatopsConfig(_Model):
     health: HealthConfig = HealthConfig()
     console: ConsoleConfig = ConsoleConfig()
     runbooks_dir: str = "runbooks"
+    oncall: OncallConfig = OncallConfig()
+    paging: PagingConfig = PagingConfig()
     prometheus: dict[str, PrometheusConfig] = Field(default_factory=dict)
     alerts: AlertsConfig | None = None
     watches: list[WatchConfig] = Field(default_factory=list)
@@ -287,6 +292,7 @@ class ChatopsConfig(_Model):
             if not re.fullmatch(r"P[0-9]", sev):
                 raise ValueError(f"severities.{sev}: severity names are P0..P9")
             del cfg
+        check_rotation_refs(self)  # rotation:NAME contacts name a rotation (bot.oncall.config)
         check_watches(self.watches, set(self.services))
         return self
 

@@ -32,6 +32,7 @@ from bot import metrics, status_page
 from bot.alerts.web import routes as alert_routes
 from bot.alerts.wiring import stop as alerts_stop
 from bot.httpconn import MAX_BODY, MAX_HEAD, REQUEST_DEADLINE, GatheringConnection
+from bot.oncall.webhook import Webhook
 from bot.replay import ReplayGuard, Verdict
 from bot.runtime import Runtime
 
@@ -154,6 +155,7 @@ class WebApp:
             "GET /readyz": self.readyz,
             "GET /metrics": self.metrics,
             "GET /status": self.status,
+            "POST /paging/pagerduty": Webhook(self.runtime),  # PagerDuty v3 webhooks (bot.oncall.webhook)
         }
         self.routes.update(alert_routes(self.runtime))
         if slack_path is not None:  # HTTP mode; Socket Mode gets its events over the WebSocket

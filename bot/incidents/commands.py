@@ -23,6 +23,7 @@ from bot.incidents.messages import duration, headline, hhmm, label
 from bot.incidents.permits import IncidentNotAllowed, permit
 from bot.incidents.records import Incident, IncidentError
 from bot.incidents.roles import parse_role, parse_user
+from bot.incidents.slack_setup import rotation_user
 from bot.incidents.slackapi import SlackStepError, call, mention
 from bot.store.audit import Event, Outcome, record
 from bot.store.timeline import events, incident_for_channel
@@ -257,7 +258,10 @@ def update(c: Call) -> None:
 @builtin("incident", "assign", usage="[N] ROLE @user")
 @_audited("assign")
 def assign(c: Call) -> None:
-    """Give a role to someone: commander, tech-lead, comms-lead or db-lead."""
+    """Give a role to someone: commander, tech-lead, comms-lead or db-lead.
+
+    `rotation:primary` instead of @user gives it to whoever is on call for that rotation now.
+    """
     desk = IncidentDeps.of(c.runtime)
     incident_id, words = _ref(c, c.words, bare=True)
     if len(words) != 2:
@@ -265,7 +269,8 @@ def assign(c: Call) -> None:
             f"Usage: `{desk.command('incident')} assign ROLE @user` "
             "(roles: commander, tech-lead, comms-lead, db-lead)."
         )
-    role, user = parse_role(words[0]), parse_user(words[1])
+    role = parse_role(words[0])
+    user = rotation_user(desk, words[1]) if words[1].startswith("rotation:") else parse_user(words[1])
     permit(
         c.runtime, c.request.user_id, "incident.assign", incident=records.require(desk.engine, incident_id)
     )

@@ -17,7 +17,7 @@ from bot.incidents import messages
 from bot.incidents.claims import Claim, Slot
 from bot.incidents.poster import ExactlyOncePoster
 from bot.incidents.records import Incident
-from bot.incidents.slack_setup import contact_entities, invite, post
+from bot.incidents.slack_setup import contact_entities, invite, on_call_snapshot, post
 from bot.incidents.slackapi import SlackStepError, mention
 from bot.store.tables import incidents
 from bot.store.timeline import add_event
@@ -50,13 +50,20 @@ class Escalations(ExactlyOncePoster):
         only=(incidents.c.acknowledged_at.is_(None),),
     )
 
+    on_call: dict[str, list[str]] | None = None
+
+    def run(self, now: datetime) -> int:
+        # rotation:NAME contacts are read now: `plan` runs inside the claim transaction.
+        self.on_call = on_call_snapshot(self.desk, now)
+        return super().run(now)
+
     def plan(self, inc: Incident, now: datetime) -> tuple[datetime | None, Any]:
         steps = ladder(self.desk.config, inc.severity)
         k = inc.escalation_step
         due_now = []
         while k < len(steps) and inc.declared_at + steps[k].after <= now:
             notify = steps[k].notify
-            due_now.append((k + 1, notify, tuple(contact_entities(self.desk, [notify]))))
+            due_now.append((k + 1, notify, tuple(contact_entities(self.desk, [notify], self.on_call))))
             k += 1
         new_due = due_at(self.desk.config, inc.severity, inc.declared_at, k)
         if not due_now:
@@ -101,3 +108,7 @@ class Escalations(ExactlyOncePoster):
                 at=now,
                 data={"step": number, "notify": who, "ids": list(ids)},
             )
+        steps = ladder(self.desk.config, claim.incident.severity)
+        paged = [n for n, _, _ in plan.steps if n - 1 < len(steps) and steps[n - 1].page]
+        if paged:  # an escalation step with `page: true` pages (bot.oncall.paging)
+            self.desk.emit("escalated", claim.incident, "chatops", step=paged[0])

@@ -179,6 +179,7 @@ def declare(
         add_message(desk, inc.id, source, added_by=user, at=now)
     records.refresh_open_gauge(desk.engine)
     inc, failures = slack_setup.run(desk, inc, SETUP_STEPS)
+    desk.emit("declared", inc, user)
     return IncidentChange(inc, failures=failures)
 
 
@@ -322,6 +323,7 @@ def set_severity(desk: IncidentDeps, incident_id: int, *, user: str, severity: s
         at=now,
         data={"from": before, "to": sev},
     )
+    desk.emit("severity", inc, user, before=before)
     arrow = ":arrow_up:" if sev < before else ":arrow_down:"
     warnings: list[str] = []
     _tell(desk, inc, f"{arrow} {mention(user)} changed the severity {before} → {sev}.", warnings, thread=True)
@@ -377,6 +379,7 @@ def acknowledge(desk: IncidentDeps, incident_id: int, *, user: str) -> IncidentC
         escalation_claimed_at=None,
     )
     add_event(desk.engine, inc.id, kind="ack", author=user, text="Acknowledged; escalation stopped", at=now)
+    desk.emit("acknowledged", inc, user)
     warnings: list[str] = []
     _tell(
         desk,
@@ -426,6 +429,7 @@ def resolve(desk: IncidentDeps, incident_id: int, *, user: str, summary: str) ->
         escalation_claimed_at=None,
     )
     add_event(desk.engine, inc.id, kind="resolved", author=user, text=summary or "Resolved", at=now)
+    desk.emit("resolved", inc, user)
     records.refresh_open_gauge(desk.engine)
     took = messages.duration(now - inc.declared_at)
     note = f": {escape(summary)}" if summary else "."

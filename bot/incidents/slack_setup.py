@@ -11,9 +11,10 @@ from __future__ import annotations
 import functools
 import logging
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from slack_sdk.models.blocks import Block
@@ -23,6 +24,8 @@ from bot.incidents.deps import IncidentDeps
 from bot.incidents.records import SETUP_STEPS, STEP_LABELS, Incident
 from bot.incidents.roles import topic
 from bot.incidents.slackapi import SlackStepError, call
+from bot.oncall.config import ROTATION_PREFIX, rotation_name
+from bot.oncall.roster import resolve_contact
 from bot.store.timeline import events
 
 log = logging.getLogger(__name__)
@@ -116,15 +119,48 @@ def _channel(desk: IncidentDeps, inc: Incident) -> Incident:
     )
 
 
-def contact_entities(desk: IncidentDeps, entries: Iterable[str]) -> list[str]:
-    """User and group ids for contacts entries: a contacts key expands, an id stays."""
+def contact_entities(
+    desk: IncidentDeps, entries: Iterable[str], on_call: Mapping[str, list[str]] | None = None
+) -> list[str]:
+    """User and group ids for contacts entries: a contacts key expands, an id stays, and
+    `rotation:NAME` is whoever is on call for it now (bot.oncall.roster; or `on_call`, a
+    snapshot taken before a claim transaction, which must not read the store again)."""
+
+    def rotation(entry: str) -> list[str]:
+        if on_call is not None:
+            return list(on_call.get(entry, []))
+        return resolve_contact(desk.config, desk.engine, entry, desk.clock())
+
     out: list[str] = []
     for entry in entries:
-        if entry in desk.config.contacts:
-            out += desk.config.contacts[entry]
+        if entry.startswith(ROTATION_PREFIX):
+            out += rotation(entry)
+        elif entry in desk.config.contacts:
+            for item in desk.config.contacts[entry]:
+                out += rotation(item) if item.startswith(ROTATION_PREFIX) else [item]
         elif entry[:1] in ("U", "W", "S"):
             out.append(entry)
     return list(dict.fromkeys(out))
+
+
+def on_call_snapshot(desk: IncidentDeps, at: datetime) -> dict[str, list[str]]:
+    """`rotation:NAME` → who is on it at `at`, for every rotation (read before a claim)."""
+    return {
+        ROTATION_PREFIX + name: resolve_contact(desk.config, desk.engine, ROTATION_PREFIX + name, at)
+        for name in desk.config.oncall.rotations
+    }
+
+
+def rotation_user(desk: IncidentDeps, entry: str) -> str:
+    """`rotation:NAME` as a role holder: whoever is on call for it now."""
+    name = rotation_name(entry) or ""
+    if name not in desk.config.oncall.rotations:
+        known = ", ".join(desk.config.oncall.rotations) or "none configured"
+        raise records.IncidentError(f"Unknown rotation `{name}` (rotations: {known}).")
+    users = resolve_contact(desk.config, desk.engine, entry, desk.clock())
+    if not users:
+        raise records.IncidentError(f"Nobody is on call for {name} now.")
+    return users[0]
 
 
 def responders(desk: IncidentDeps, inc: Incident) -> list[str]:

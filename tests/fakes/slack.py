@@ -62,6 +62,7 @@ class FakeSlack:
         self.channels: dict[str, Channel] = {}
         self.usergroups: dict[str, list[str]] = {}
         self.users: dict[str, dict[str, Any]] = {}
+        self.unknown_users: set[str] = set()  # users.info answers user_not_found for these
         self.pins: list[tuple[str, str]] = []
         self.bookmarks: list[dict[str, Any]] = []
         self.reactions: list[dict[str, Any]] = []
@@ -300,6 +301,8 @@ class FakeSlack:
             return ok
         if method == "users.info":
             uid = str(args.get("user", ""))
+            if uid in self.unknown_users:
+                return {"ok": False, "error": "user_not_found"}
             user = self.users.get(
                 uid,
                 {

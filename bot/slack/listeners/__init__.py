@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from slack_bolt import App
 
+from bot.oncall import home as oncall_home
 from bot.runtime import Runtime
 from bot.slack import once
 from bot.slack.listeners import alerts, commands, guard, home, incidents, modals, runbooks, shortcuts
@@ -19,6 +20,6 @@ def register(app: App, runtime: Runtime) -> None:
     modals.register(app, runtime)
     incidents.register(app, runtime)
     runbooks.register(app, runtime)
-    home.register(app, runtime)
+    home.register(app, runtime, oncall=oncall_home.provider(runtime))  # rotations (bot.oncall)
     shortcuts.register(app, runtime)
     alerts.register(app, runtime)
