@@ -32,6 +32,7 @@ from bot import metrics, status_page
 from bot.alerts.web import routes as alert_routes
 from bot.alerts.wiring import stop as alerts_stop
 from bot.httpconn import MAX_BODY, MAX_HEAD, REQUEST_DEADLINE, GatheringConnection
+from bot.oncall.paging import Pager
 from bot.oncall.webhook import Webhook
 from bot.replay import ReplayGuard, Verdict
 from bot.runtime import Runtime
@@ -408,6 +409,10 @@ def drain(app: App, server: HttpServer | None = None) -> None:
         runtime.scheduler.stop()
     alerts_stop(runtime)  # the alert groups being worked on finish
     runtime.pool.shutdown(wait=True)
+    runtime.action_pool.shutdown(wait=True)  # a confirmed action still running ends and is audited
+    pager = runtime.find(Pager)
+    if pager is not None:
+        pager.close()  # the pages queued by the work above go out
     runtime.response_pool.clear()  # the listeners are done: no answer is still being sent
     runtime.services.close()
     log.info("stopped", extra={"duration_ms": int((time.monotonic() - started) * 1000)})

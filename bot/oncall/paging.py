@@ -344,5 +344,5 @@ def register(runtime: Runtime) -> Pager | None:
     desk = IncidentDeps.of(runtime)
     pager = Pager(desk, cfg)
     desk.hooks.append(pager.hook)
-    runtime.extras["paging"] = pager
+    runtime.provide(pager)
     return pager

@@ -81,8 +81,7 @@ class Webhook:
 
     @property
     def pager(self) -> Pager | None:
-        pager = self.runtime.extras.get("paging")
-        return pager if isinstance(pager, Pager) else None
+        return self.runtime.find(Pager)
 
     def __call__(self, environ: dict[str, Any], start: StartResponse) -> Iterable[bytes]:
         cfg = self.runtime.config.paging.pagerduty

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 def register(runtime: Runtime) -> None:
     """Hand-off posts on the scheduler tick; PagerDuty paging on incident changes (when configured)."""
     handoffs = handoff.Handoffs(runtime)
-    runtime.extras["oncall.handoffs"] = handoffs
+    runtime.provide(handoffs)
     if runtime.scheduler is not None:
         runtime.scheduler.add("oncall-handoff", handoffs)
     pager = paging.register(runtime)

@@ -75,9 +75,7 @@ class OncallHarness(Harness):
 
     @property
     def pager(self) -> Pager:
-        pager = self.bot.runtime.extras["paging"]
-        assert isinstance(pager, Pager)
-        return pager
+        return self.bot.runtime.part(Pager)
 
     def oncall(self, text: str, *, user: str = "U0ANA", answers: int = 1) -> list[dict[str, Any]]:
         before = len(self.slack.responses)
