@@ -303,29 +303,37 @@ class Builder:
         codes = [b for b in item.blocks if isinstance(b, Code) and not b.is_document]
         lists = [b for b in item.blocks if isinstance(b, ListBlock)]
         if not codes and not any(li.checklist for li in lists):
-            lines = [item.text] if item.text else []
-            for li in lists:
-                lines.extend(f"- {_item_text(i)}" for i in li.items)
-            for b in item.blocks:
-                if isinstance(b, Paragraph):
-                    lines.append(b.text)
-            name = title if len(title) <= MAX_TITLE else short(title)
-            self.manual(name, "\n".join(lines) if len(lines) > 1 else item.text or name)
+            self._prose_item(item, title, lists)
             return
         saved = self.label
         self.label = clean_title(title)
         for b in item.blocks:
-            if isinstance(b, Code):
-                self.code(b, self.label)
-            elif isinstance(b, ListBlock) and b.checklist:
-                items = [_safe(_item_text(i)) for i in b.items if _item_text(i)]
-                if items:
-                    self.add({"kind": "checklist", "title": short(self.label), "items": items})
-            elif isinstance(b, ListBlock):
-                self.manual(self.label, "\n".join(f"- {_item_text(i)}" for i in b.items))
-            elif isinstance(b, Paragraph):
-                self.paragraph(b)
+            self._item_block(b)
         self.label = saved
+
+    def _prose_item(self, item: Item, title: str, lists: list[ListBlock]) -> None:
+        """An item with no code and no checklist: one manual step of its text, sub-lists and paragraphs."""
+        lines = [item.text] if item.text else []
+        for li in lists:
+            lines.extend(f"- {_item_text(i)}" for i in li.items)
+        for b in item.blocks:
+            if isinstance(b, Paragraph):
+                lines.append(b.text)
+        name = title if len(title) <= MAX_TITLE else short(title)
+        self.manual(name, "\n".join(lines) if len(lines) > 1 else item.text or name)
+
+    def _item_block(self, b: Block) -> None:
+        """One block of an item with steps, under the item's title (`self.label`)."""
+        if isinstance(b, Code):
+            self.code(b, self.label)
+        elif isinstance(b, ListBlock) and b.checklist:
+            items = [_safe(_item_text(i)) for i in b.items if _item_text(i)]
+            if items:
+                self.add({"kind": "checklist", "title": short(self.label), "items": items})
+        elif isinstance(b, ListBlock):
+            self.manual(self.label, "\n".join(f"- {_item_text(i)}" for i in b.items))
+        elif isinstance(b, Paragraph):
+            self.paragraph(b)
 
     # -- code ----------------------------------------------------------------------------
 

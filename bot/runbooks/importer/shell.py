@@ -153,6 +153,26 @@ class Blank:
 Item = Command | Comment | Blank
 
 
+@dataclass
+class _Line:
+    """What `_Scan.command` has read of the current command: its stages so far and the one being read."""
+
+    cmd_start: int
+    chained: str = ""
+    stages: list[tuple[str, list[Redirect]]] = field(default_factory=list)
+    buf: list[str] = field(default_factory=list)
+    redirects: list[Redirect] = field(default_factory=list)
+    heredocs: list[str] = field(default_factory=list)
+    trailing: str = ""
+    quote: str | None = None
+    problem: str = ""
+
+    def finish_stage(self) -> None:
+        self.stages.append(("".join(self.buf), list(self.redirects)))
+        self.buf.clear()
+        self.redirects.clear()
+
+
 class _Scan:
     """One pass over a block's text; see the module docstring for what it recognises."""
 
@@ -223,119 +243,118 @@ class _Scan:
 
     def command(self) -> None:
         """Read one line's commands (to an unquoted newline), split at operators."""
+        line = _Line(cmd_start=self.i)
+        while self.i < len(self.s):
+            if self._step(line):
+                return
+        if line.quote is not None:
+            line.problem = f"an unbalanced {line.quote} quote"
+        self._finish_command(line, len(self.s), "")
+
+    def _finish_command(self, line: _Line, end: int, next_chain: str) -> None:
+        """Close the command begun at `line.cmd_start` (kept if it has words); the next is `next_chain`ed."""
+        line.finish_stage()
+        text = self.s[line.cmd_start : end].strip()
+        if any(t.strip() for t, _ in line.stages):
+            self.items.append(
+                self._build(line.cmd_start, text, line.stages, line.chained, line.trailing, line.problem)
+            )
+        line.stages = []
+        line.chained = next_chain
+        line.trailing = ""
+        line.problem = ""
+
+    def _step(self, line: _Line) -> bool:
+        """Read one character (or escape, substitution, operator…) of `line`; True once its newline is."""
         s = self.s
-        start = self.i
-        chained = ""
-        stages: list[tuple[str, list[Redirect]]] = []
-        buf: list[str] = []
-        redirects: list[Redirect] = []
-        heredocs: list[str] = []
-        trailing = ""
-        quote: str | None = None
-        problem = ""
-        cmd_start = start
-
-        def finish_stage() -> None:
-            stages.append(("".join(buf), list(redirects)))
-            buf.clear()
-            redirects.clear()
-
-        def finish_command(end: int, next_chain: str) -> None:
-            nonlocal stages, chained, cmd_start, trailing, problem
-            finish_stage()
-            text = s[cmd_start:end].strip()
-            if any(t.strip() for t, _ in stages):
-                self.items.append(self._build(cmd_start, text, stages, chained, trailing, problem))
-            stages = []
-            chained = next_chain
-            trailing = ""
-            problem = ""
-
-        while self.i < len(s):
-            ch = s[self.i]
-            at_word_start = self.i == 0 or s[self.i - 1] in _WORD_START
-            if quote == "'":
-                buf.append(ch)
-                if ch == "'":
-                    quote = None
-                self.i += 1
-                continue
-            if ch == "\\" and self.i + 1 < len(s):
-                if s[self.i + 1] == "\n":  # a continuation: the next line is the same command
-                    buf.append(" ")
-                    self.i += 2
-                    continue
-                buf.append(s[self.i : self.i + 2])
-                self.i += 2
-                continue
-            if quote == '"':
-                if ch == '"':
-                    quote = None
-                    buf.append(ch)
-                    self.i += 1
-                elif s.startswith("$(", self.i) or ch == "`":
-                    self._substitution(buf)
-                else:
-                    buf.append(ch)
-                    self.i += 1
-                continue
-            # Outside quotes.
-            if ch in "'\"":
-                quote = ch
-                buf.append(ch)
+        ch = s[self.i]
+        if line.quote == "'":
+            line.buf.append(ch)
+            if ch == "'":
+                line.quote = None
+            self.i += 1
+        elif ch == "\\" and self.i + 1 < len(s):
+            # `\` + newline is a continuation: the next line is the same command.
+            line.buf.append(" " if s[self.i + 1] == "\n" else s[self.i : self.i + 2])
+            self.i += 2
+        elif line.quote == '"':
+            if ch == '"':
+                line.quote = None
+                line.buf.append(ch)
                 self.i += 1
             elif s.startswith("$(", self.i) or ch == "`":
-                self._substitution(buf)
-            elif ch == "#" and at_word_start:
-                end = s.find("\n", self.i)
-                end = len(s) if end < 0 else end
-                trailing = s[self.i + 1 : end].strip()
-                self.i = end
-            elif ch == "\n":
-                # A trailing pipe or && carries the command on to the next line.
-                if "".join(buf).rstrip().endswith(("|", "&&", "||")):
-                    buf.append(" ")
-                    self.i += 1
-                    continue
-                end = self.i
-                self.i += 1
-                self._heredocs(heredocs)
-                finish_command(end, "")
-                return
-            elif ch == "<" and at_word_start and _PLACEHOLDER.match(s, self.i):
-                m = _PLACEHOLDER.match(s, self.i)
-                assert m is not None
-                buf.append(self._mark("placeholder", m.group(0), m.group(1)))
-                self.i = m.end()
-            elif s.startswith("||", self.i) or s.startswith("&&", self.i):
-                op = s[self.i : self.i + 2]
-                self.i += 2
-                finish_command(self.i - 2, op)
-                cmd_start = self.i
-            elif ch == "|":
-                finish_stage()
-                self.i += 1
-            elif ch == ";" and not s.startswith(";;", self.i):
-                self.i += 1
-                finish_command(self.i - 1, ";")
-                cmd_start = self.i
-            elif (ch in "<>" or (ch == "&" and s.startswith("&>", self.i))) or (
-                ch.isdigit() and at_word_start and re.match(r"\d+[<>]", s[self.i :])
-            ):
-                redirect = self._redirect()
-                redirects.append(redirect)
-                if redirect.op == "<<":
-                    heredocs.append(redirect.target)
-            elif ch == "&":
-                self.i += 1
-                finish_command(self.i - 1, "&")
-                cmd_start = self.i
+                self._substitution(line.buf)
             else:
-                buf.append(ch)
+                line.buf.append(ch)
                 self.i += 1
-        if quote is not None:
-            problem = f"an unbalanced {quote} quote"
-        finish_command(len(s), "")
+        else:
+            return self._unquoted(line, ch)
+        return False
+
+    def _unquoted(self, line: _Line, ch: str) -> bool:
+        """`_step` outside quotes: quotes, substitutions, comments, newlines and placeholders here."""
+        s = self.s
+        at_word_start = self.i == 0 or s[self.i - 1] in _WORD_START
+        if ch in "'\"":
+            line.quote = ch
+            line.buf.append(ch)
+            self.i += 1
+        elif s.startswith("$(", self.i) or ch == "`":
+            self._substitution(line.buf)
+        elif ch == "#" and at_word_start:
+            end = s.find("\n", self.i)
+            end = len(s) if end < 0 else end
+            line.trailing = s[self.i + 1 : end].strip()
+            self.i = end
+        elif ch == "\n":
+            # A trailing pipe or && carries the command on to the next line.
+            if "".join(line.buf).rstrip().endswith(("|", "&&", "||")):
+                line.buf.append(" ")
+                self.i += 1
+                return False
+            end = self.i
+            self.i += 1
+            self._heredocs(line.heredocs)
+            self._finish_command(line, end, "")
+            return True
+        elif ch == "<" and at_word_start and _PLACEHOLDER.match(s, self.i):
+            m = _PLACEHOLDER.match(s, self.i)
+            assert m is not None
+            line.buf.append(self._mark("placeholder", m.group(0), m.group(1)))
+            self.i = m.end()
+        else:
+            self._operator(line, ch, at_word_start)
+        return False
+
+    def _operator(self, line: _Line, ch: str, at_word_start: bool) -> None:
+        """`_unquoted` for the rest: `&&`, `||`, `|`, `;`, redirections, `&`, or a plain character."""
+        s = self.s
+        if s.startswith("||", self.i) or s.startswith("&&", self.i):
+            op = s[self.i : self.i + 2]
+            self.i += 2
+            self._finish_command(line, self.i - 2, op)
+            line.cmd_start = self.i
+        elif ch == "|":
+            line.finish_stage()
+            self.i += 1
+        elif ch == ";" and not s.startswith(";;", self.i):
+            self.i += 1
+            self._finish_command(line, self.i - 1, ";")
+            line.cmd_start = self.i
+        elif (ch in "<>" or (ch == "&" and s.startswith("&>", self.i))) or (
+            ch.isdigit() and at_word_start and re.match(r"\d+[<>]", s[self.i :])
+        ):
+            redirect = self._redirect()
+            line.redirects.append(redirect)
+            if redirect.op == "<<":
+                line.heredocs.append(redirect.target)
+        elif ch == "&":
+            self.i += 1
+            self._finish_command(line, self.i - 1, "&")
+            line.cmd_start = self.i
+        else:
+            line.buf.append(ch)
+            self.i += 1
 
     def _substitution(self, buf: list[str]) -> None:
         s = self.s

@@ -241,31 +241,13 @@ def _query(low: str, full: str) -> SqlMatch:
             reason=f"arbitrary SQL on application tables ({', '.join(others)}); no handler runs it"
         )
     if not relations:
-        if re.fullmatch(r"select\s+(1|version\(\)|now\(\)|current_timestamp)(\s+as\s+\w+)?", low):
-            return SqlMatch("db.ping")
-        if "pg_database_size" in low:
-            return SqlMatch(
-                "db.db_stats", notes=["shows the database's statistics; pg_database_size is not among them"]
-            )
-        return SqlMatch(reason="a query that reads no catalog view a handler knows")
+        return _no_relations(low)
     if "pg_stat_statements" in relations:
-        args: dict[str, object] = {}
-        order = re.search(r"order\s+by\s+(\w+)", low)
-        if order:
-            by = order.group(1)
-            if by.startswith(("total_time", "total_exec_time", "total_plan_time")):
-                args["by"] = "total"
-            elif by == "calls":
-                args["by"] = "calls"
-            else:
-                args["by"] = "mean"
-        if limit:
-            args["limit"] = int(limit.group(1))
-        return SqlMatch("db.slow_queries", args)
+        return _slow_queries(low, limit)
     if "pg_locks" in relations:
         return SqlMatch("db.locks")
     if relations & {"pg_stat_user_indexes", "pg_stat_all_indexes", "pg_statio_user_indexes", "pg_index"}:
-        args = {"limit": int(limit.group(1))} if limit else {}
+        args: dict[str, object] = {"limit": int(limit.group(1))} if limit else {}
         return SqlMatch("db.index_usage", args)
     if "pg_stat_database" in relations:
         return SqlMatch("db.db_stats")
@@ -278,6 +260,34 @@ def _query(low: str, full: str) -> SqlMatch:
     if "pg_stat_activity" in relations:
         return _activity(low, full)
     return SqlMatch(reason=f"reads {', '.join(sorted(relations))}, which no handler shows")
+
+
+def _no_relations(low: str) -> SqlMatch:
+    """A query on no table: `SELECT 1`, `version()`, `now()` is db.ping; `pg_database_size` db.db_stats."""
+    if re.fullmatch(r"select\s+(1|version\(\)|now\(\)|current_timestamp)(\s+as\s+\w+)?", low):
+        return SqlMatch("db.ping")
+    if "pg_database_size" in low:
+        return SqlMatch(
+            "db.db_stats", notes=["shows the database's statistics; pg_database_size is not among them"]
+        )
+    return SqlMatch(reason="a query that reads no catalog view a handler knows")
+
+
+def _slow_queries(low: str, limit: re.Match[str] | None) -> SqlMatch:
+    """pg_stat_statements: db.slow_queries, its `by` from the ORDER BY column and its LIMIT."""
+    args: dict[str, object] = {}
+    order = re.search(r"order\s+by\s+(\w+)", low)
+    if order:
+        by = order.group(1)
+        if by.startswith(("total_time", "total_exec_time", "total_plan_time")):
+            args["by"] = "total"
+        elif by == "calls":
+            args["by"] = "calls"
+        else:
+            args["by"] = "mean"
+    if limit:
+        args["limit"] = int(limit.group(1))
+    return SqlMatch("db.slow_queries", args)
 
 
 def _activity(low: str, full: str) -> SqlMatch:

@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 from bot.runbooks.importer.mappers.common import (
     Manual,
     Mapped,
+    Opts,
     Result,
     Site,
     Tpl,
@@ -65,8 +66,33 @@ def url_arg(word: Word) -> Tpl:
 
 
 def map_curl(stage: Stage, cmd: Command) -> Result:
-    words = stage.words[1:]
-    opts = parse_opts(words, VALUES | SENDS | CREDENTIALS, SWITCHES)
+    opts = parse_opts(stage.words[1:], VALUES | SENDS | CREDENTIALS, SWITCHES)
+    refused = _refusal(opts)
+    if refused is not None:
+        return refused
+    try:
+        url = url_arg(opts.positionals[0])
+    except Unmappable as exc:
+        return Manual(exc.reason)
+    notes = _output_notes(opts, cmd)
+    filters = list(cmd.filters)
+    if opts.has("-I", "--head"):
+        return Mapped("health.headers", {"url": url}, notes + _unfiltered(filters))
+    path = "".join(p for p in url.parts if isinstance(p, str))
+    is_metrics = path.rstrip("/").endswith("/metrics")
+    if filters and command_name(filters[0]) in ("grep", "egrep", "fgrep"):
+        return _grepped(url, filters, notes, is_metrics)
+    if is_metrics:
+        return Mapped("health.metrics", {"url": url}, notes + _unfiltered(filters))
+    if filters:
+        notes += _filter_notes(filters)
+    if opts.get("-w", "--write-out") is not None:
+        notes.append("the check reports the response time (curl -w)")
+    return Mapped("health.check", {"urls": [url]}, notes)
+
+
+def _refusal(opts: Opts) -> Manual | None:
+    """Why this curl is no health handler (a body, credentials, odd options, not one URL); None if it is."""
     sent = [f for f in SENDS if f in opts.values or f in opts.switches]
     method = opts.get("-X", "--request")
     if sent and not (len(sent) == 1 and method is not None and method.text.upper() in ("GET", "HEAD")):
@@ -78,10 +104,11 @@ def map_curl(stage: Stage, cmd: Command) -> Result:
         return Manual(f"{', '.join(opts.unknown)}: curl options with no equivalent")
     if len(opts.positionals) != 1:
         return Manual("curl with no URL or several URLs")
-    try:
-        url = url_arg(opts.positionals[0])
-    except Unmappable as exc:
-        return Manual(exc.reason)
+    return None
+
+
+def _output_notes(opts: Opts, cmd: Command) -> list[str]:
+    """What the handler does differently: it verifies TLS, and the response goes to the thread, not a file."""
     notes: list[str] = []
     if opts.has("-k", "--insecure"):
         notes.append("the handler verifies TLS certificates (curl -k did not)")
@@ -91,38 +118,34 @@ def map_curl(stage: Stage, cmd: Command) -> Result:
     for r in cmd.redirects:
         if r.op in (">", ">>"):
             notes.append(f"the response goes to the run's thread, not to {r.target}")
-    filters = list(cmd.filters)
-    path = "".join(p for p in url.parts if isinstance(p, str))
-    if opts.has("-I", "--head"):
-        return Mapped("health.headers", {"url": url}, notes + _unfiltered(filters))
-    is_metrics = path.rstrip("/").endswith("/metrics")
-    if filters and command_name(filters[0]) in ("grep", "egrep", "fgrep"):
-        if not is_metrics:
-            return Manual(
-                f"filters the response with `{' '.join(filters[0].argv)}`; only /metrics is filtered"
-            )
-        g = grep_of(filters[0])
-        if g is None or g.invert or g.context:
-            return Manual(f"its output goes through `{' '.join(filters[0].argv)}`, which no handler does")
-        return Mapped(
-            "health.metrics", {"url": url, "pattern": as_python_regex(g)}, notes + _unfiltered(filters[1:])
+    return notes
+
+
+def _grepped(url: Tpl, filters: list[Stage], notes: list[str], is_metrics: bool) -> Result:
+    """`curl … | grep X`: health.metrics with pattern X, for a /metrics URL and a plain grep only."""
+    if not is_metrics:
+        return Manual(f"filters the response with `{' '.join(filters[0].argv)}`; only /metrics is filtered")
+    g = grep_of(filters[0])
+    if g is None or g.invert or g.context:
+        return Manual(f"its output goes through `{' '.join(filters[0].argv)}`, which no handler does")
+    return Mapped(
+        "health.metrics", {"url": url, "pattern": as_python_regex(g)}, notes + _unfiltered(filters[1:])
+    )
+
+
+def _filter_notes(filters: list[Stage]) -> list[str]:
+    """Notes on health.check's filters: a leading `jq .field` is the summary's value; the rest are dropped."""
+    notes: list[str] = []
+    jq = filters[0]
+    if command_name(jq) == "jq" and len(jq.words) == 2 and jq.words[1].text.startswith("."):
+        selected = jq.words[1].text.strip(".")
+        notes.append(
+            f"the check summarises the JSON body; `jq {jq.words[1].text}` is its value body.{selected}"
+            if selected
+            else "the check summarises the JSON body (jq)"
         )
-    if is_metrics:
-        return Mapped("health.metrics", {"url": url}, notes + _unfiltered(filters))
-    if filters:
-        jq = filters[0]
-        if command_name(jq) == "jq" and len(jq.words) == 2 and jq.words[1].text.startswith("."):
-            selected = jq.words[1].text.strip(".")
-            notes.append(
-                f"the check summarises the JSON body; `jq {jq.words[1].text}` is its value body.{selected}"
-                if selected
-                else "the check summarises the JSON body (jq)"
-            )
-            filters = filters[1:]
-        notes += _unfiltered(filters)
-    if opts.get("-w", "--write-out") is not None:
-        notes.append("the check reports the response time (curl -w)")
-    return Mapped("health.check", {"urls": [url]}, notes)
+        filters = filters[1:]
+    return notes + _unfiltered(filters)
 
 
 def _unfiltered(filters: list[Stage]) -> list[str]:
