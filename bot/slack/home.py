@@ -177,7 +177,7 @@ def _action_blocks(action: PendingAction, text: str, buttons: list[ButtonElement
 
 
 def build(config: ChatopsConfig, data: HomeData) -> View:
-    """The home view for `data.user`."""
+    """The home view for `data.user`: the buttons (and a notice), then one part per concern."""
     blocks: list[Block] = [
         HeaderBlock(text="chatops"),
         ActionsBlock(
@@ -190,8 +190,13 @@ def build(config: ChatopsConfig, data: HomeData) -> View:
     ]
     if data.notice:
         blocks.append(_context(data.notice))
+    for part in (_incident_blocks, _waiting_blocks, _oncall_blocks, _runs_blocks):
+        blocks += part(config, data)
+    return View(type="home", blocks=blocks[:MAX_BLOCKS])
 
-    blocks += [DividerBlock(), _section(f"*Open incidents ({len(data.incidents)})*")]
+
+def _incident_blocks(config: ChatopsConfig, data: HomeData) -> list[Block]:
+    blocks: list[Block] = [DividerBlock(), _section(f"*Open incidents ({len(data.incidents)})*")]
     # Most severe first (P0 before P3), then the newest.
     ordered = sorted(data.incidents, key=lambda i: (i.severity, -i.id))
     blocks += [_section(_incident_line(config, inc, data)) for inc in ordered[:MAX_INCIDENTS]]
@@ -200,9 +205,12 @@ def build(config: ChatopsConfig, data: HomeData) -> View:
         blocks.append(_context(f"and {more} more: `{config.command_name('incident')} list` shows them all."))
     if not ordered:
         blocks.append(_context("None open. :sunny:"))
+    return blocks
 
+
+def _waiting_blocks(_config: ChatopsConfig, data: HomeData) -> list[Block]:
     waiting = len(data.to_confirm) + len(data.to_approve)
-    blocks += [DividerBlock(), _section(f"*Waiting on you ({waiting})*")]
+    blocks: list[Block] = [DividerBlock(), _section(f"*Waiting on you ({waiting})*")]
     for a in data.to_confirm:
         text = (
             f"You asked for `{escape(a.handler)}` on {escape(a.where)}: "
@@ -233,8 +241,11 @@ def build(config: ChatopsConfig, data: HomeData) -> View:
         )
     if not waiting:
         blocks.append(_context("Nothing waits for your confirmation or approval."))
+    return blocks
 
-    blocks += [DividerBlock(), _section("*On call now*")]
+
+def _oncall_blocks(_config: ChatopsConfig, data: HomeData) -> list[Block]:
+    blocks: list[Block] = [DividerBlock(), _section("*On call now*")]
     if data.oncall:
         lines = [
             f"{mention(o.who)} ({escape(o.source)}"
@@ -245,8 +256,11 @@ def build(config: ChatopsConfig, data: HomeData) -> View:
         blocks.append(_section("\n".join(lines)))
     else:
         blocks.append(_context("Nobody: add `contacts.oncall` to chatops.yaml."))
+    return blocks
 
-    blocks += [DividerBlock(), _section("*Your last runbook runs*")]
+
+def _runs_blocks(_config: ChatopsConfig, data: HomeData) -> list[Block]:
+    blocks: list[Block] = [DividerBlock(), _section("*Your last runbook runs*")]
     if data.runs:
         lines = []
         for r in data.runs:
@@ -258,7 +272,7 @@ def build(config: ChatopsConfig, data: HomeData) -> View:
         blocks.append(_section("\n".join(lines)))
     else:
         blocks.append(_context("None yet: *Run runbook* above, or `/runbook list`."))
-    return View(type="home", blocks=blocks[:MAX_BLOCKS])
+    return blocks
 
 
 def fingerprint(view: View) -> str:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from bot.alerts import render, routing
@@ -49,6 +51,18 @@ def _listener(runtime: Runtime, kind: render.AlertAction) -> Any:
     return on_click
 
 
+@dataclass(frozen=True)
+class _Press:
+    """One click on a known alert group's button: who, where, and on which group."""
+
+    runtime: Runtime
+    user: str
+    channel: str
+    responder: SlackResponder
+    gid: int
+    group: astore.Group
+
+
 def _click(
     runtime: Runtime,
     action: render.AlertAction,
@@ -66,63 +80,74 @@ def _click(
     if group is None:
         responder.error(f"Alert group {gid} is not known to this bot any more.")
         return
+    press = _Press(runtime, user, channel, responder, gid, group)
     if action in render.SILENCE_FOR:
-        words = silence_words(group, render.SILENCE_FOR[action])
-        slash = runtime.config.command_name("alerts")
-        request = Request(user_id=user, command=slash, text=silence_text(words), channel_id=channel)
-        show(silence_request(runtime, request, words), responder)
+        _silence(press, render.SILENCE_FOR[action])
         return
-    if action is render.AlertAction.ACK:
-        started = time.monotonic()
-        text = acknowledge(runtime, gid, user)
-        ok = text.startswith(":white_check_mark:")
-        _audit(runtime, user, channel, "ack", f"ack group {gid}", ok, text, started)
-        if not ok:
-            responder.error(text)
-        return
-    pipeline = runtime.find(Pipeline)
+    _BUTTONS[action](press)
+
+
+def _silence(press: _Press, duration: str) -> None:
+    """As `/alerts silence`: through the guard (preview, Confirm, audit)."""
+    words = silence_words(press.group, duration)
+    slash = press.runtime.config.command_name("alerts")
+    request = Request(user_id=press.user, command=slash, text=silence_text(words), channel_id=press.channel)
+    show(silence_request(press.runtime, request, words), press.responder)
+
+
+def _ack(press: _Press) -> None:
+    started = time.monotonic()
+    text = acknowledge(press.runtime, press.gid, press.user)
+    ok = text.startswith(":white_check_mark:")
+    _audit(press.runtime, press.user, press.channel, "ack", f"ack group {press.gid}", ok, text, started)
+    if not ok:
+        press.responder.error(text)
+
+
+def _alerts(press: _Press) -> tuple[Pipeline, list[astore.Occurrence], dict[str, str]]:
+    """The alert pipeline, the group's alerts and the labels they share."""
+    pipeline = press.runtime.find(Pipeline)
     assert isinstance(pipeline, Pipeline)
-    alerts = astore.occurrences(runtime.store.engine, gid)
+    alerts = astore.occurrences(press.runtime.store.engine, press.gid)
+    return pipeline, alerts, routing.labels_of(press.group, alerts)
+
+
+def _declare(press: _Press) -> None:
+    """Declare as the clicker: the group's incident, claimed once across replicas."""
+    runtime, group, gid, responder = press.runtime, press.group, press.gid, press.responder
+    pipeline, alerts, labels = _alerts(press)
     firing = [a for a in alerts if a.firing]
-    labels = routing.labels_of(group, alerts)
-    if action is render.AlertAction.DECLARE:
-        started = time.monotonic()
-        if not firing:
-            responder.error("Every alert of this group has resolved: nothing to declare.")
-            return
-        open_ = records.get(runtime.store.engine, group.incident_id) if group.incident_id else None
-        if open_ is not None and open_.is_open:
-            where = f" in <#{open_.channel_id}>" if open_.channel_id else ""
-            responder.error(f"Incident #{open_.id} is already open for this alert group{where}.")
-            return
-        _, route = routing.choose(runtime.config, labels)
-        severity = route.declare or SEVERITY_FOR_LABEL.get(labels.get("severity", "").lower(), "P2")
-        inc = pipeline.ensure_incident(group, severity, labels, firing, user=user)
-        if inc is None:
-            responder.error(
-                "An incident for this alert group is being declared already (or could not be): "
-                "see the incidents channel."
-            )
-            _audit(
-                runtime, user, channel, "declare", f"declare from group {gid}", False, "not declared", started
-            )
-            return
-        _audit(
-            runtime,
-            user,
-            channel,
-            "declare",
-            f"declare from group {gid}",
-            True,
-            f"incident #{inc.id}",
-            started,
-        )
-        pipeline.submit([gid])
+    started = time.monotonic()
+    if not firing:
+        responder.error("Every alert of this group has resolved: nothing to declare.")
         return
-    # Run runbook: the diagnostics with the clicker's access, where the group's work goes.
+    open_ = records.get(runtime.store.engine, group.incident_id) if group.incident_id else None
+    if open_ is not None and open_.is_open:
+        where = f" in <#{open_.channel_id}>" if open_.channel_id else ""
+        responder.error(f"Incident #{open_.id} is already open for this alert group{where}.")
+        return
+    _, route = routing.choose(runtime.config, labels)
+    severity = route.declare or SEVERITY_FOR_LABEL.get(labels.get("severity", "").lower(), "P2")
+    inc = pipeline.ensure_incident(group, severity, labels, firing, user=press.user)
+    what = f"declare from group {gid}"
+    if inc is None:
+        responder.error(
+            "An incident for this alert group is being declared already (or could not be): "
+            "see the incidents channel."
+        )
+        _audit(runtime, press.user, press.channel, "declare", what, False, "not declared", started)
+        return
+    _audit(runtime, press.user, press.channel, "declare", what, True, f"incident #{inc.id}", started)
+    pipeline.submit([gid])
+
+
+def _run(press: _Press) -> None:
+    """Run runbook: the diagnostics with the clicker's access, where the group's work goes."""
     from bot.runbooks.commands import catalog_of, run_runbook
     from bot.runbooks.params import ParamError, bind
 
+    runtime, responder = press.runtime, press.responder
+    _pipeline, alerts, labels = _alerts(press)
     _, route = routing.choose(runtime.config, labels)
     name = routing.runbook_name(route, labels, alerts)
     rb = catalog_of(runtime).get(name) if name else None
@@ -136,8 +161,24 @@ def _click(
     except ParamError as exc:
         responder.error(f"Runbook {rb.name}: {exc}")
         return
-    thread = group.message_ts if group.channel_id == channel else ""
-    run_runbook(runtime, rb, values, user_id=user, channel=channel, respond=responder, thread_ts=thread or "")
+    thread = press.group.message_ts if press.group.channel_id == press.channel else ""
+    run_runbook(
+        runtime,
+        rb,
+        values,
+        user_id=press.user,
+        channel=press.channel,
+        respond=responder,
+        thread_ts=thread or "",
+    )
+
+
+# What each button other than the silences does (those are `render.SILENCE_FOR`).
+_BUTTONS: dict[render.AlertAction, Callable[[_Press], None]] = {
+    render.AlertAction.ACK: _ack,
+    render.AlertAction.DECLARE: _declare,
+    render.AlertAction.RUNBOOK: _run,
+}
 
 
 def _audit(

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import logging
 import threading
+from functools import partial
 from typing import Any
 
+from slack_bolt import Ack, App
 from sqlalchemy import Delete, Insert, Update, event
 
 from bot.guard import ActionResult, Kind
@@ -26,6 +28,7 @@ from bot.slack.home import OncallProvider
 from bot.slack.home_refresh import HomeRefresher
 from bot.slack.ids import ActionId
 from bot.slack.listeners import guard as guard_listeners
+from bot.slack.listeners.incidents import Payload
 
 log = logging.getLogger(__name__)
 
@@ -76,40 +79,42 @@ class Homes:
         return True
 
 
-def register(app: Any, runtime: Runtime, *, oncall: OncallProvider | None = None) -> HomeRefresher:
+def on_home_opened(homes: Homes, event: Payload) -> None:
+    if event.get("tab", "home") != "home" or homes.runtime.slack is None:
+        return
+    user = str(event.get("user") or "")
+    homes.shown(user, str((event.get("view") or {}).get("hash") or ""))
+    homes.refresher.opened(user)
+
+
+def on_declare(homes: Homes, ack: Ack, body: Payload) -> None:
+    ack()
+    user = str((body.get("user") or {}).get("id") or "")
+    view = incident_views.declare(homes.runtime.config, user=user, metadata={"channel": ""})
+    _open(homes.runtime, homes, user, body, view.to_dict())
+
+
+def on_runbook(homes: Homes, ack: Ack, body: Payload) -> None:
+    ack()
+    user = str((body.get("user") or {}).get("id") or "")
+    loaded = catalog_of(homes.runtime).current()
+    if not loaded.runbooks:
+        homes.notice(user, ":warning: No runbooks are loaded (runbooks_dir in chatops.yaml).")
+        homes.refresher.changed([user])
+        return
+    _open(homes.runtime, homes, user, body, forms.run_runbook(loaded.runbooks).to_dict())
+
+
+def register(app: App, runtime: Runtime, *, oncall: OncallProvider | None = None) -> HomeRefresher:
     """App Home's listeners; `oncall` says who is on call (default: contacts.oncall)."""
     homes = Homes(runtime, oncall or home.contacts_oncall(runtime.config))
     refresher = homes.refresher
     runtime.provide(refresher)
     _watch(runtime, refresher)
 
-    def on_home_opened(event: dict[str, Any]) -> None:
-        if event.get("tab", "home") != "home" or runtime.slack is None:
-            return
-        user = str(event.get("user") or "")
-        homes.shown(user, str((event.get("view") or {}).get("hash") or ""))
-        refresher.opened(user)
-
-    app.event("app_home_opened")(on_home_opened)
-
-    def on_declare(ack: Any, body: dict[str, Any]) -> None:
-        ack()
-        user = str((body.get("user") or {}).get("id") or "")
-        view = incident_views.declare(runtime.config, user=user, metadata={"channel": ""})
-        _open(runtime, homes, user, body, view.to_dict())
-
-    def on_runbook(ack: Any, body: dict[str, Any]) -> None:
-        ack()
-        user = str((body.get("user") or {}).get("id") or "")
-        loaded = catalog_of(runtime).current()
-        if not loaded.runbooks:
-            homes.notice(user, ":warning: No runbooks are loaded (runbooks_dir in chatops.yaml).")
-            refresher.changed([user])
-            return
-        _open(runtime, homes, user, body, forms.run_runbook(loaded.runbooks).to_dict())
-
-    app.action(ActionId.HOME_DECLARE.value)(on_declare)
-    app.action(ActionId.HOME_RUNBOOK.value)(on_runbook)
+    app.event("app_home_opened")(partial(on_home_opened, homes))
+    app.action(ActionId.HOME_DECLARE.value)(partial(on_declare, homes))
+    app.action(ActionId.HOME_RUNBOOK.value)(partial(on_runbook, homes))
 
     guard = runtime.guard
     decisions = {

@@ -10,7 +10,7 @@ import time
 from functools import partial
 from typing import Any
 
-from slack_bolt import Ack
+from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
 from bot.commands.router import dispatch
@@ -124,69 +124,78 @@ def declare_submitted(deps: ListenerDeps, ack: Ack, body: Payload, view: Payload
     report_declared(responder, d, out)
 
 
-def register(app: Any, runtime: Runtime) -> None:
-    def desk() -> IncidentDeps:
-        return IncidentDeps.of(runtime)
+def _timeline_error(desk: IncidentDeps, src: MessageSource | None, inc: records.Incident | None) -> str:
+    """What keeps the message off the picked incident's timeline; empty when nothing does."""
+    if src is None:
+        return "This form lost its message; use the shortcut on the message again."
+    if inc is None or not inc.is_open:
+        return "That incident is resolved (or gone) meanwhile: pick another."
+    if any(
+        e.data.get("ts") == src.ts and e.data.get("channel") == src.channel
+        for e in events(desk.engine, inc.id, kinds=("message",))
+    ):
+        return f"This message is already on incident #{inc.id}'s timeline."
+    return ""
 
-    def on_timeline_add(ack: Any, body: dict[str, Any], view: dict[str, Any], client: Any) -> None:
-        d = desk()
-        vals, meta = incident_views.values(view), incident_views.metadata(view)
-        src = _source(meta)
-        picked = str(vals.get(incident_views.INCIDENT) or "")
-        inc = records.get(d.engine, int(picked)) if picked.isdigit() else None
-        error = ""
-        if src is None:
-            error = "This form lost its message; use the shortcut on the message again."
-        elif inc is None or not inc.is_open:
-            error = "That incident is resolved (or gone) meanwhile: pick another."
-        elif any(
-            e.data.get("ts") == src.ts and e.data.get("channel") == src.channel
-            for e in events(d.engine, inc.id, kinds=("message",))
-        ):
-            error = f"This message is already on incident #{inc.id}'s timeline."
-        if error or src is None or inc is None:
-            ack(response_action="errors", errors={incident_views.INCIDENT: error})
-            return
-        ack()
-        user = _user(body)
-        responder = ChannelResponder(client, channel=src.channel, user=user)
-        link = permalink(d, src.channel, src.ts)
-        try:
-            lifecycle.add_message(
-                d, inc.id, MessageSource(**{**src.__dict__, "permalink": link}), added_by=user, at=d.clock()
-            )
-        except IncidentError as exc:  # added by someone else in between
-            responder.error(str(exc))
-            return
-        _audit(runtime, user, src.channel, f"timeline-add #{inc.id} {src.ts}", "incident.timeline")
-        shown = f"<{link}|a message>" if link else "a message"
-        by = f" by {mention(src.author)}" if src.author else ""
-        note = f":pushpin: {mention(user)} added {shown}{by} to the timeline of incident #{inc.id}."
-        try:
-            post(d, inc, note)
-        except SlackStepError as exc:
-            log.info("incident #%s: could not say the message was added: %s", inc.id, exc)
-        responder.say(
-            f":white_check_mark: Added to the timeline of incident #{inc.id} ({inc.title}).", ephemeral=True
+
+def timeline_add_submitted(
+    deps: ListenerDeps, ack: Ack, body: Payload, view: Payload, client: WebClient
+) -> None:
+    d = deps.desk
+    vals, meta = incident_views.values(view), incident_views.metadata(view)
+    src = _source(meta)
+    picked = str(vals.get(incident_views.INCIDENT) or "")
+    inc = records.get(d.engine, int(picked)) if picked.isdigit() else None
+    error = _timeline_error(d, src, inc)
+    if error or src is None or inc is None:
+        ack(response_action="errors", errors={incident_views.INCIDENT: error})
+        return
+    ack()
+    user = _user(body)
+    responder = ChannelResponder(client, channel=src.channel, user=user)
+    link = permalink(d, src.channel, src.ts)
+    try:
+        lifecycle.add_message(
+            d, inc.id, MessageSource(**{**src.__dict__, "permalink": link}), added_by=user, at=d.clock()
         )
+    except IncidentError as exc:  # added by someone else in between
+        responder.error(str(exc))
+        return
+    _audit(deps.runtime, user, src.channel, f"timeline-add #{inc.id} {src.ts}", "incident.timeline")
+    shown = f"<{link}|a message>" if link else "a message"
+    by = f" by {mention(src.author)}" if src.author else ""
+    note = f":pushpin: {mention(user)} added {shown}{by} to the timeline of incident #{inc.id}."
+    try:
+        post(d, inc, note)
+    except SlackStepError as exc:
+        log.info("incident #%s: could not say the message was added: %s", inc.id, exc)
+    responder.say(
+        f":white_check_mark: Added to the timeline of incident #{inc.id} ({inc.title}).", ephemeral=True
+    )
 
-    def on_runbook_run(ack: Any, body: dict[str, Any], view: dict[str, Any], client: Any) -> None:
-        vals = forms.values(view)
-        loaded = catalog_of(runtime).current()
-        errors: dict[str, str] = {}
-        if vals[forms.RUNBOOK] not in loaded.runbooks:
-            errors[forms.RUNBOOK] = "That runbook is no longer loaded: pick another."
-        if not vals[forms.CHANNEL]:
-            errors[forms.CHANNEL] = "Pick the channel for the progress message."
-        if errors:
-            ack(response_action="errors", errors=errors)
-            return
-        ack()
-        user, channel = _user(body), vals[forms.CHANNEL]
-        text = f"run {vals[forms.RUNBOOK]} {vals[forms.PARAMS]}".strip()
-        request = Request(user_id=user, command=desk().command("runbook"), text=text, channel_id=channel)
-        dispatch(runtime, request, ChannelResponder(client, channel=channel, user=user))
 
-    app.view(CallbackId.INCIDENT_DECLARE.value)(partial(declare_submitted, ListenerDeps(runtime)))
-    app.view(CallbackId.TIMELINE_ADD.value)(on_timeline_add)
-    app.view(CallbackId.RUNBOOK_RUN.value)(on_runbook_run)
+def runbook_run_submitted(
+    deps: ListenerDeps, ack: Ack, body: Payload, view: Payload, client: WebClient
+) -> None:
+    vals = forms.values(view)
+    loaded = catalog_of(deps.runtime).current()
+    errors: dict[str, str] = {}
+    if vals[forms.RUNBOOK] not in loaded.runbooks:
+        errors[forms.RUNBOOK] = "That runbook is no longer loaded: pick another."
+    if not vals[forms.CHANNEL]:
+        errors[forms.CHANNEL] = "Pick the channel for the progress message."
+    if errors:
+        ack(response_action="errors", errors=errors)
+        return
+    ack()
+    user, channel = _user(body), vals[forms.CHANNEL]
+    text = f"run {vals[forms.RUNBOOK]} {vals[forms.PARAMS]}".strip()
+    request = Request(user_id=user, command=deps.desk.command("runbook"), text=text, channel_id=channel)
+    dispatch(deps.runtime, request, ChannelResponder(client, channel=channel, user=user))
+
+
+def register(app: App, runtime: Runtime) -> None:
+    deps = ListenerDeps(runtime)
+    app.view(CallbackId.INCIDENT_DECLARE.value)(partial(declare_submitted, deps))
+    app.view(CallbackId.TIMELINE_ADD.value)(partial(timeline_add_submitted, deps))
+    app.view(CallbackId.RUNBOOK_RUN.value)(partial(runbook_run_submitted, deps))

@@ -11,7 +11,10 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import asdict
+from functools import partial
 from typing import Any
+
+from slack_bolt import Ack, App
 
 from bot.incidents import records
 from bot.incidents import views as incident_views
@@ -20,6 +23,7 @@ from bot.incidents.lifecycle import MessageSource
 from bot.incidents.slackapi import SlackStepError, call, mention
 from bot.runtime import Runtime
 from bot.slack.ids import CallbackId
+from bot.slack.listeners.incidents import ListenerDeps, Payload
 
 log = logging.getLogger(__name__)
 
@@ -68,85 +72,92 @@ def permalink(desk: IncidentDeps, channel: str, ts: str) -> str:
         return ""
 
 
-def register(app: Any, runtime: Runtime) -> None:
-    def desk() -> IncidentDeps:
-        return IncidentDeps.of(runtime)
+def _user_of(body: Payload) -> str:
+    return str((body.get("user") or {}).get("id") or "")
 
-    def user_of(body: dict[str, Any]) -> str:
-        return str((body.get("user") or {}).get("id") or "")
 
-    def open_view(body: dict[str, Any], view: dict[str, Any]) -> dict[str, Any] | None:
-        try:
-            return call(desk().web.views_open, trigger_id=body.get("trigger_id", ""), view=view)
-        except SlackStepError as exc:
-            _tell(desk(), body, f":warning: Could not open the form: {exc}")
-            return None
+def _open_view(deps: ListenerDeps, body: Payload, view: Payload) -> Payload | None:
+    """views.open with the shortcut's trigger; a refusal is told where the shortcut was used."""
+    try:
+        return call(deps.desk.web.views_open, trigger_id=body.get("trigger_id", ""), view=view)
+    except SlackStepError as exc:
+        _tell(deps.desk, body, f":warning: Could not open the form: {exc}")
+        return None
 
-    def on_declare(ack: Any, body: dict[str, Any]) -> None:
-        """Global shortcut: the declare form, with the clicker as commander."""
-        ack()
-        user = user_of(body)
-        open_view(body, incident_views.declare(desk().config, user=user, metadata={"channel": ""}).to_dict())
 
-    def on_declare_from_message(ack: Any, body: dict[str, Any]) -> None:
-        """The form prefilled from the message; its link follows once Slack gives it."""
-        ack()
-        d, user = desk(), user_of(body)
-        src = message_source(body)
-        first_line = next((ln.strip() for ln in src.text.splitlines() if ln.strip()), "")
+def on_declare(deps: ListenerDeps, ack: Ack, body: Payload) -> None:
+    """Global shortcut: the declare form, with the clicker as commander."""
+    ack()
+    user = _user_of(body)
+    _open_view(
+        deps, body, incident_views.declare(deps.desk.config, user=user, metadata={"channel": ""}).to_dict()
+    )
 
-        def view(s: MessageSource) -> dict[str, Any]:
-            return incident_views.declare(
-                d.config,
-                user=user,
-                title=first_line[:TITLE_FROM_MESSAGE],
-                description=src.text,
-                source=source_line(s),
-                metadata=_metadata(s),
-            ).to_dict()
 
-        opened = open_view(body, view(src))
-        if opened is None or not src.ts:
-            return
-        link = permalink(d, src.channel, src.ts)
-        if not link:
-            return
-        opened_view = opened.get("view") or {}
-        try:
-            call(
-                d.web.views_update,
-                view_id=opened_view.get("id"),
-                hash=opened_view.get("hash"),
-                view=view(MessageSource(**{**asdict(src), "permalink": link})),
-            )
-        except SlackStepError as exc:
-            # Edited meanwhile (hash_conflict) or closed: the link is fetched again on submit.
-            log.info("declare form not updated with the permalink: %s", exc)
+def _declare_view(desk: IncidentDeps, user: str, src: MessageSource, shown: MessageSource) -> Payload:
+    """The declare form prefilled from `src`; `shown` is the same message, with its link once known."""
+    first_line = next((ln.strip() for ln in src.text.splitlines() if ln.strip()), "")
+    return incident_views.declare(
+        desk.config,
+        user=user,
+        title=first_line[:TITLE_FROM_MESSAGE],
+        description=src.text,
+        source=source_line(shown),
+        metadata=_metadata(shown),
+    ).to_dict()
 
-    def on_add_to_timeline(ack: Any, body: dict[str, Any]) -> None:
-        """Pick an open incident; the message, its author and its link go on its timeline."""
-        ack()
-        d = desk()
-        src = message_source(body)
-        open_incidents = records.list_open(d.engine)
-        if not open_incidents:
-            view = incident_views.notice(
-                "No open incident",
-                f"There is no open incident to add this to. `{d.command('incident')} declare` starts one.",
-            )
-            open_view(body, view.to_dict())
-            return
-        preview = src.text.strip()[:280] + ("…" if len(src.text.strip()) > 280 else "")
-        who = f"{mention(src.author)}: " if src.author else ""
-        meta = _metadata(src)
-        view = incident_views.timeline_add(
-            d.config, open_incidents, preview=f"{who}{preview or '(no text)'}", metadata=meta
+
+def on_declare_from_message(deps: ListenerDeps, ack: Ack, body: Payload) -> None:
+    """The form prefilled from the message; its link follows once Slack gives it."""
+    ack()
+    d, user = deps.desk, _user_of(body)
+    src = message_source(body)
+    opened = _open_view(deps, body, _declare_view(d, user, src, src))
+    if opened is None or not src.ts:
+        return
+    link = permalink(d, src.channel, src.ts)
+    if not link:
+        return
+    opened_view = opened.get("view") or {}
+    try:
+        call(
+            d.web.views_update,
+            view_id=opened_view.get("id"),
+            hash=opened_view.get("hash"),
+            view=_declare_view(d, user, src, MessageSource(**{**asdict(src), "permalink": link})),
         )
-        open_view(body, view.to_dict())
+    except SlackStepError as exc:
+        # Edited meanwhile (hash_conflict) or closed: the link is fetched again on submit.
+        log.info("declare form not updated with the permalink: %s", exc)
 
-    app.shortcut(CallbackId.SHORTCUT_DECLARE.value)(on_declare)
-    app.shortcut(CallbackId.SHORTCUT_DECLARE_FROM_MESSAGE.value)(on_declare_from_message)
-    app.shortcut(CallbackId.SHORTCUT_ADD_TO_TIMELINE.value)(on_add_to_timeline)
+
+def on_add_to_timeline(deps: ListenerDeps, ack: Ack, body: Payload) -> None:
+    """Pick an open incident; the message, its author and its link go on its timeline."""
+    ack()
+    d = deps.desk
+    src = message_source(body)
+    open_incidents = records.list_open(d.engine)
+    if not open_incidents:
+        view = incident_views.notice(
+            "No open incident",
+            f"There is no open incident to add this to. `{d.command('incident')} declare` starts one.",
+        )
+        _open_view(deps, body, view.to_dict())
+        return
+    preview = src.text.strip()[:280] + ("…" if len(src.text.strip()) > 280 else "")
+    who = f"{mention(src.author)}: " if src.author else ""
+    meta = _metadata(src)
+    view = incident_views.timeline_add(
+        d.config, open_incidents, preview=f"{who}{preview or '(no text)'}", metadata=meta
+    )
+    _open_view(deps, body, view.to_dict())
+
+
+def register(app: App, runtime: Runtime) -> None:
+    deps = ListenerDeps(runtime)
+    app.shortcut(CallbackId.SHORTCUT_DECLARE.value)(partial(on_declare, deps))
+    app.shortcut(CallbackId.SHORTCUT_DECLARE_FROM_MESSAGE.value)(partial(on_declare_from_message, deps))
+    app.shortcut(CallbackId.SHORTCUT_ADD_TO_TIMELINE.value)(partial(on_add_to_timeline, deps))
 
 
 def _tell(desk: IncidentDeps, body: dict[str, Any], text: str) -> None:
