@@ -14,10 +14,11 @@ import logging
 import os
 import socket
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, delete, select, update
+from sqlalchemy import Engine, RowMapping, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from bot.guard.pending import OPEN
@@ -64,13 +65,9 @@ def _lines(items: list[str]) -> list[str]:
     return items[:LIST_MAX] + ([f"• …and {more} more"] if more > 0 else [])
 
 
-def agenda(engine: Engine, config: Any, at: datetime, names: list[str], now: datetime) -> str:
-    """The post: outgoing → incoming per rotation, open incidents, waiting actions, the week's incidents."""
-    first = config.oncall.rotations[names[0]]
-    zone = first.zone
-    rot = roster.rotation(engine, config, names[0], now)
-    since = rot.boundary(rot.index_at(at) - 1)
-    out = [f":pager: *On-call hand-off* — {at.astimezone(zone):%a %d %b %H:%M} {zone.key}"]
+def _rotation_lines(engine: Engine, config: Any, at: datetime, names: list[str], zone: Any) -> list[str]:
+    """Outgoing → incoming per rotation (or who stays on call), with any override."""
+    out: list[str] = []
     for name in names:
         before = roster.on_call(engine, config, name, at - timedelta(microseconds=1))
         after = roster.on_call(engine, config, name, at)
@@ -83,6 +80,13 @@ def agenda(engine: Engine, config: Any, at: datetime, names: list[str], now: dat
             out.append(f"• *{name}*: {now_on} stays on call{note}")
         else:
             out.append(f"• *{name}*: {was} → {now_on}{note}")
+    return out
+
+
+def _rows(
+    engine: Engine, since: datetime, at: datetime, now: datetime
+) -> tuple[Sequence[RowMapping], Sequence[RowMapping], Sequence[RowMapping]]:
+    """Open incidents, incidents declared since the last hand-off, and actions still waiting."""
     with engine.connect() as conn:
         open_rows = (
             conn.execute(select(incidents).where(incidents.c.status != RESOLVED).order_by(incidents.c.id))
@@ -109,37 +113,50 @@ def agenda(engine: Engine, config: Any, at: datetime, names: list[str], now: dat
             .mappings()
             .all()
         )
+    return open_rows, week_rows, waiting
+
+
+def _open_line(r: RowMapping, now: datetime) -> str:
+    declared = as_utc(r["declared_at"]) or now
+    where = f" <#{r['channel_id']}>" if r["channel_id"] else ""
+    ack = "acknowledged" if r["acknowledged_at"] else "*not acknowledged*"
+    return (
+        f"• #{r['id']} {r['severity']} {r['title']} — {r['status']}, "
+        f"open {duration(now - declared)}, {ack}{where}"
+    )
+
+
+def _waiting_line(r: RowMapping) -> str:
+    target = f" on {r['target']}" if r["target"] else ""
+    state = str(r["status"]).replace("_", " ")
+    return f"• `{r['handler']}`{target} by <@{r['requester']}> — {state}, `{r['id'][:8]}`"
+
+
+def _week_line(r: RowMapping, now: datetime) -> str:
+    declared = as_utc(r["declared_at"]) or now
+    resolved = as_utc(r["resolved_at"])
+    took = f"{duration(resolved - declared)}, resolved" if resolved else f"open {duration(now - declared)}"
+    return f"• #{r['id']} {r['severity']} {r['title']} — {took}"
+
+
+def agenda(engine: Engine, config: Any, at: datetime, names: list[str], now: datetime) -> str:
+    """The post: outgoing → incoming per rotation, open incidents, waiting actions, the week's incidents."""
+    first = config.oncall.rotations[names[0]]
+    zone = first.zone
+    rot = roster.rotation(engine, config, names[0], now)
+    since = rot.boundary(rot.index_at(at) - 1)
+    out = [f":pager: *On-call hand-off* — {at.astimezone(zone):%a %d %b %H:%M} {zone.key}"]
+    out += _rotation_lines(engine, config, at, names, zone)
+    open_rows, week_rows, waiting = _rows(engine, since, at, now)
     out.append(f"\n*Open incidents* ({len(open_rows)})")
-    items = []
-    for r in open_rows:
-        declared = as_utc(r["declared_at"]) or now
-        where = f" <#{r['channel_id']}>" if r["channel_id"] else ""
-        ack = "acknowledged" if r["acknowledged_at"] else "*not acknowledged*"
-        items.append(
-            f"• #{r['id']} {r['severity']} {r['title']} — {r['status']}, "
-            f"open {duration(now - declared)}, {ack}{where}"
-        )
-    out += _lines(items) or ["• none"]
+    out += _lines([_open_line(r, now) for r in open_rows]) or ["• none"]
     out.append(f"\n*Waiting for confirmation or approval* ({len(waiting)})")
-    items = []
-    for r in waiting:
-        target = f" on {r['target']}" if r["target"] else ""
-        state = str(r["status"]).replace("_", " ")
-        items.append(f"• `{r['handler']}`{target} by <@{r['requester']}> — {state}, `{r['id'][:8]}`")
-    out += _lines(items) or ["• none"]
+    out += _lines([_waiting_line(r) for r in waiting]) or ["• none"]
     out.append(
         f"\n*Incidents since the last hand-off* ({len(week_rows)}, "
         f"since {since.astimezone(zone):%a %d %b %H:%M})"
     )
-    items = []
-    for r in week_rows:
-        declared = as_utc(r["declared_at"]) or now
-        resolved = as_utc(r["resolved_at"])
-        took = (
-            f"{duration(resolved - declared)}, resolved" if resolved else f"open {duration(now - declared)}"
-        )
-        items.append(f"• #{r['id']} {r['severity']} {r['title']} — {took}")
-    out += _lines(items) or ["• none"]
+    out += _lines([_week_line(r, now) for r in week_rows]) or ["• none"]
     out.append(
         "\nHand-off meeting: walk through the open incidents, the waiting actions "
         "and anything flaky this week."

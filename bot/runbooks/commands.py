@@ -83,27 +83,10 @@ def _authorizer(runtime: Runtime, user_id: str) -> Authorize:
     return authorize
 
 
-def run_runbook(
-    runtime: Runtime,
-    runbook: Runbook,
-    values: dict[str, object],
-    *,
-    user_id: str,
-    channel: str,
-    respond: Responder | None = None,
-    note: str = "",
-    thread_ts: str = "",
-) -> Run:
-    """Run the diagnostics with a live progress message in `channel` (or a reply), audit, record."""
-    engine = engine_for(runtime)
-    authorize = _authorizer(runtime, user_id) if user_id else None
-    run = engine.plan(runbook, values, authorize=authorize)
-    view = View(
-        runtime.config,
-        offers=offers(runbook, run.values, runtime.registry, runtime.config),
-        started_by=user_id,
-        note=note,
-    )
+def _progress_sink(
+    runtime: Runtime, run: Run, view: View, channel: str, respond: Responder | None, thread_ts: str
+) -> ProgressSink | None:
+    """A live message in `channel`, else replies to the caller (with a word on why), else none."""
     sink: ProgressSink | None = None
     if runtime.slack is not None and channel:
         slack_sink = SlackProgress(runtime.slack, channel, view, thread_ts=thread_ts)
@@ -117,18 +100,13 @@ def run_runbook(
             )
     if sink is None and respond is not None:
         sink = ReplyProgress(respond, view, outputs=runtime.slack is None)
-    command = f"/runbook run {runbook.name} {describe(run.values)}".strip()
-    channel_id = getattr(sink, "channel_id", "") or (channel if channel.startswith(("C", "G", "D")) else "")
-    for sr in run.steps:  # refused or unresolvable from the start
-        if sr.state is State.ERROR:
-            audit_step(runtime.store.engine, run, sr, user_id=user_id, channel_id=channel_id, command=command)
+    return sink
 
-    def done(r: Run, sr: StepRun) -> None:
-        audit_step(runtime.store.engine, r, sr, user_id=user_id, channel_id=channel_id, command=command)
 
-    engine.execute(run, on_change=sink.changed if sink else None, on_done=done)
-    if sink is not None:
-        sink.finish(run)
+def _record_verdict(
+    runtime: Runtime, runbook: Runbook, run: Run, *, user_id: str, channel_id: str, command: str
+) -> None:
+    """The run's audit row with its verdict, and a timeline entry when run in an incident's channel."""
     verdict = run.verdict()
     record(
         runtime.store.engine,
@@ -151,6 +129,43 @@ def run_runbook(
             at=runtime.clock(),
             data={"runbook": runbook.name, "params": describe(run.values), "verdict": verdict.state.value},
         )
+
+
+def run_runbook(
+    runtime: Runtime,
+    runbook: Runbook,
+    values: dict[str, object],
+    *,
+    user_id: str,
+    channel: str,
+    respond: Responder | None = None,
+    note: str = "",
+    thread_ts: str = "",
+) -> Run:
+    """Run the diagnostics with a live progress message in `channel` (or a reply), audit, record."""
+    engine = engine_for(runtime)
+    authorize = _authorizer(runtime, user_id) if user_id else None
+    run = engine.plan(runbook, values, authorize=authorize)
+    view = View(
+        runtime.config,
+        offers=offers(runbook, run.values, runtime.registry, runtime.config),
+        started_by=user_id,
+        note=note,
+    )
+    sink = _progress_sink(runtime, run, view, channel, respond, thread_ts)
+    command = f"/runbook run {runbook.name} {describe(run.values)}".strip()
+    channel_id = getattr(sink, "channel_id", "") or (channel if channel.startswith(("C", "G", "D")) else "")
+    for sr in run.steps:  # refused or unresolvable from the start
+        if sr.state is State.ERROR:
+            audit_step(runtime.store.engine, run, sr, user_id=user_id, channel_id=channel_id, command=command)
+
+    def done(r: Run, sr: StepRun) -> None:
+        audit_step(runtime.store.engine, r, sr, user_id=user_id, channel_id=channel_id, command=command)
+
+    engine.execute(run, on_change=sink.changed if sink else None, on_done=done)
+    if sink is not None:
+        sink.finish(run)
+    _record_verdict(runtime, runbook, run, user_id=user_id, channel_id=channel_id, command=command)
     return run
 
 

@@ -132,6 +132,10 @@ def _state_of(status: Status) -> State:
     return {Status.OK: State.OK, Status.WARN: State.WARN, Status.CRIT: State.CRIT}[status]
 
 
+# Steps in flight: each future with its step and the monotonic time it must finish by.
+_Running = dict[Future[Result], tuple[StepRun, float]]
+
+
 class Engine:
     def __init__(
         self,
@@ -208,6 +212,54 @@ class Engine:
             msg = f"{spec.name} failed on {where}: {type(exc).__name__}: {exc}"
         sr.state, sr.error = State.ERROR, redact(msg)
 
+    def _start(
+        self,
+        pool: Executor,
+        queue: deque[StepRun],
+        running: _Running,
+        changed: Callable[[StepRun], None],
+    ) -> None:
+        """Start queued steps up to the parallel bound; each carries its own deadline."""
+        while queue and len(running) < self.max_parallel:
+            sr = queue.popleft()
+            sr.state, sr.started = State.RUNNING, time.monotonic()
+            running[pool.submit(self._call, sr)] = (sr, sr.started + sr.timeout)
+            changed(sr)
+
+    def _collect(
+        self,
+        run: Run,
+        done: set[Future[Result]],
+        running: _Running,
+        now: float,
+        finished: Callable[[StepRun], None],
+    ) -> None:
+        """Judge the steps that finished; a handler's exception becomes the step's error."""
+        for fut in done:
+            sr, _ = running.pop(fut)
+            sr.elapsed = now - (sr.started or now)
+            try:
+                self._judge(run, sr, fut.result())
+            except Exception as exc:
+                self._fail(sr, exc)
+            finished(sr)
+
+    @staticmethod
+    def _expire(running: _Running, now: float, finished: Callable[[StepRun], None]) -> None:
+        """Steps past their deadline are errors now, naming the handler, the timeout and the target."""
+        for fut, (sr, deadline) in list(running.items()):
+            if now >= deadline and not fut.done():
+                # The thread cannot be stopped; its result is dropped when it comes.
+                fut.cancel()
+                running.pop(fut)
+                sr.elapsed = now - (sr.started or now)
+                where = sr.target.describe() if sr.target else ""
+                sr.state = State.ERROR
+                sr.error = f"{sr.handler} did not finish within {sr.timeout:g}s" + (
+                    f" ({where})" if where else ""
+                )
+                finished(sr)
+
     def execute(
         self,
         run: Run,
@@ -232,14 +284,10 @@ class Engine:
             own_pool = ThreadPoolExecutor(max_workers=self.max_parallel, thread_name_prefix="runbook")
             pool = own_pool
         queue = deque(sr for sr in run.steps if sr.state is State.PENDING)
-        running: dict[Future[Result], tuple[StepRun, float]] = {}
+        running: _Running = {}
         try:
             while queue or running:
-                while queue and len(running) < self.max_parallel:
-                    sr = queue.popleft()
-                    sr.state, sr.started = State.RUNNING, time.monotonic()
-                    running[pool.submit(self._call, sr)] = (sr, sr.started + sr.timeout)
-                    changed(sr)
+                self._start(pool, queue, running, changed)
                 next_deadline = min(deadline for _, deadline in running.values())
                 done, _ = wait(
                     list(running),
@@ -247,26 +295,8 @@ class Engine:
                     return_when=FIRST_COMPLETED,
                 )
                 now = time.monotonic()
-                for fut in done:
-                    sr, _ = running.pop(fut)
-                    sr.elapsed = now - (sr.started or now)
-                    try:
-                        self._judge(run, sr, fut.result())
-                    except Exception as exc:
-                        self._fail(sr, exc)
-                    finished(sr)
-                for fut, (sr, deadline) in list(running.items()):
-                    if now >= deadline and not fut.done():
-                        # The thread cannot be stopped; its result is dropped when it comes.
-                        fut.cancel()
-                        running.pop(fut)
-                        sr.elapsed = now - (sr.started or now)
-                        where = sr.target.describe() if sr.target else ""
-                        sr.state = State.ERROR
-                        sr.error = f"{sr.handler} did not finish within {sr.timeout:g}s" + (
-                            f" ({where})" if where else ""
-                        )
-                        finished(sr)
+                self._collect(run, done, running, now, finished)
+                self._expire(running, now, finished)
         finally:
             if own_pool is not None:
                 own_pool.shutdown(wait=False, cancel_futures=True)

@@ -9,6 +9,7 @@ here). Its exit status is the verdict, as monitoring plugins use it: 0 ok, 1 war
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console, Group
 from rich.live import Live
@@ -171,6 +172,62 @@ def progress_table(run: Run) -> Table:
     return table
 
 
+def _print_results(out: Console, plan: Run) -> None:
+    """Each step's output in a panel coloured by its state."""
+    for sr in plan.steps:
+        if sr.result is not None:
+            body = Text(to_text(sr.result))
+            out.print(
+                Panel(
+                    body,
+                    title=f"{sr.step.id} · {sr.handler}",
+                    title_align="left",
+                    border_style=STYLE[sr.state],
+                )
+            )
+
+
+def _print_manual(out: Console, plan: Run, values: dict[str, Any]) -> None:
+    """Manual and checklist steps, filled with the run's values, for the reader to do."""
+    manual = [s for s in plan.steps if s.state is State.MANUAL]
+    for sr in manual:
+        step = sr.step
+        text = (
+            fill_text(step.text, values)
+            if isinstance(step, ManualStep)
+            else "\n".join(
+                f"[ ] {fill_text(i, values)}"
+                for i in step.items  # type: ignore[union-attr]
+            )
+        )
+        out.print(
+            Panel(
+                Text(text),
+                title=f"{step.id} · {step.kind}: {step.title}",
+                title_align="left",
+                border_style="blue",
+            )
+        )
+
+
+def _resolution_lines(
+    rb: Runbook, values: dict[str, Any], engine: Engine, config: ChatopsConfig
+) -> list[Text]:
+    """The resolution steps as the commands that perform them (nothing is changed from here)."""
+    lines: list[Text] = []
+    for found in offers(rb, values, engine.registry, config):
+        if found.ready:
+            lines.append(Text(f"  {fill_text(found.step.title, values)}: {found.command(config)}"))
+        else:
+            lines.append(Text(f"  {fill_text(found.step.title, values)}: {found.problem}", style="dim"))
+    for step in rb.resolution:
+        if isinstance(step, ManualStep):
+            lines.append(Text(f"  {step.title} (manual): {fill_text(step.text, values)}"))
+        elif isinstance(step, ChecklistStep):
+            lines.append(Text(f"  {step.title} (checklist): " + "; ".join(step.items)))
+    return lines
+
+
 def run(
     out: Console,
     rb: Runbook,
@@ -193,49 +250,11 @@ def run(
         live.update(progress_table(plan))
     if not out.is_terminal:
         out.print()  # Live leaves its last frame without a newline when not on a terminal
-    for sr in plan.steps:
-        if sr.result is not None:
-            body = Text(to_text(sr.result))
-            out.print(
-                Panel(
-                    body,
-                    title=f"{sr.step.id} · {sr.handler}",
-                    title_align="left",
-                    border_style=STYLE[sr.state],
-                )
-            )
-    manual = [s for s in plan.steps if s.state is State.MANUAL]
-    for sr in manual:
-        step = sr.step
-        text = (
-            fill_text(step.text, values)
-            if isinstance(step, ManualStep)
-            else "\n".join(
-                f"[ ] {fill_text(i, values)}"
-                for i in step.items  # type: ignore[union-attr]
-            )
-        )
-        out.print(
-            Panel(
-                Text(text),
-                title=f"{step.id} · {step.kind}: {step.title}",
-                title_align="left",
-                border_style="blue",
-            )
-        )
+    _print_results(out, plan)
+    _print_manual(out, plan, values)
     verdict = plan.verdict()
     out.print(Text(f"Verdict: {verdict.text}", style=STYLE[verdict.state]))
-    lines: list[Text] = []
-    for found in offers(rb, values, engine.registry, config):
-        if found.ready:
-            lines.append(Text(f"  {fill_text(found.step.title, values)}: {found.command(config)}"))
-        else:
-            lines.append(Text(f"  {fill_text(found.step.title, values)}: {found.problem}", style="dim"))
-    for step in rb.resolution:
-        if isinstance(step, ManualStep):
-            lines.append(Text(f"  {step.title} (manual): {fill_text(step.text, values)}"))
-        elif isinstance(step, ChecklistStep):
-            lines.append(Text(f"  {step.title} (checklist): " + "; ".join(step.items)))
+    lines = _resolution_lines(rb, values, engine, config)
     if lines:
         out.print(
             Text("Resolution (run these from Slack or the console; they ask for confirmation):", style="bold")

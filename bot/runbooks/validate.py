@@ -65,23 +65,22 @@ def _check_params(out: _Collector, runbook: Runbook) -> None:
                 out.add(("params", name, "default"), str(exc))
 
 
-def _check_args(
-    out: _Collector,
-    runbook: Runbook,
-    path: KeyPath,
-    step: HandlerStep,
-    spec: HandlerSpec,
-    stand_in: dict[str, Any],
-) -> None:
-    fields = spec.params.model_fields
-    args = dict(step.args)
-    # Args whose value depends on a param without a default: only their type can be checked.
+def _run_time_only(out: _Collector, runbook: Runbook, path: KeyPath, args: Mapping[str, Any]) -> set[str]:
+    """Check each arg's templates; the args whose value depends on a param without a default."""
+    # Only their type can be checked: the value is known at run time.
     run_time_only: set[str] = set()
     for key, value in args.items():
         names = _check_templates(out, runbook, (*path, "args", key), value)
         if any(runbook.params[n].default is None for n in names):
             run_time_only.add(key)
-    service_given = "service" in args
+    return run_time_only
+
+
+def _drop_unknown(
+    out: _Collector, path: KeyPath, spec: HandlerSpec, args: dict[str, Any], service_given: bool
+) -> None:
+    """Report and drop args the handler does not take (`service` is fine where it fills some)."""
+    fields = spec.params.model_fields
     if service_given and "service" not in fields:
         if not any(dst in fields for dst in SERVICE_FILLS.values()):
             out.add(
@@ -96,37 +95,69 @@ def _check_args(
                 f"(arguments: {', '.join(fields)})",
             )
             args.pop(key)
+
+
+def _fill_service(spec: HandlerSpec, rendered: dict[str, Any]) -> set[str]:
+    """As the service expansion would at run time: fill what a configured service gives.
+
+    Returns the fields filled that way, which a missing-argument error must not name."""
+    fields = spec.params.model_fields
+    for dst in SERVICE_FILLS.values():
+        if dst in fields and dst not in rendered:
+            rendered[dst] = [SERVICE_URL] if dst == "urls" else "placeholder"
+    return set(SERVICE_FILLS.values())
+
+
+def _report_errors(
+    out: _Collector,
+    path: KeyPath,
+    spec: HandlerSpec,
+    exc: ValidationError,
+    fillable: set[str],
+    run_time_only: set[str],
+) -> None:
+    """The handler's own validation errors, each on the arg it names."""
+    for err in exc.errors():
+        field = str(err["loc"][0]) if err["loc"] else ""
+        kind = str(err["type"])
+        if kind == "missing":
+            if field in fillable:
+                continue
+            out.add((*path, "args"), f"{spec.name} needs argument {field!r} ({_help(spec, field)})")
+        elif field in run_time_only and not kind.endswith(_TYPE_ERRORS):
+            continue
+        else:
+            msg = str(err["msg"]).removeprefix("Value error, ")
+            if field:
+                out.add((*path, "args", field), f"{field}: {msg}")
+            else:
+                out.add((*path, "args"), f"{spec.name}: {msg}")
+
+
+def _check_args(
+    out: _Collector,
+    runbook: Runbook,
+    path: KeyPath,
+    step: HandlerStep,
+    spec: HandlerSpec,
+    stand_in: dict[str, Any],
+) -> None:
+    args = dict(step.args)
+    run_time_only = _run_time_only(out, runbook, path, args)
+    service_given = "service" in args
+    _drop_unknown(out, path, spec, args, service_given)
     try:
         rendered = fill_args(args, stand_in)
     except TemplateError:
         return  # reported above
-    if service_given:
-        # As the service expansion would at run time: fill what a configured service gives.
-        for dst in SERVICE_FILLS.values():
-            if dst in fields and dst not in rendered:
-                rendered[dst] = [SERVICE_URL] if dst == "urls" else "placeholder"
     # The target field is filled from the default target at run time.
     fillable = {TARGET_FIELD[spec.client]} if spec.client in TARGET_FIELD else set()
     if service_given:
-        fillable |= set(SERVICE_FILLS.values())
+        fillable |= _fill_service(spec, rendered)
     try:
         spec.params.model_validate(rendered)
     except ValidationError as exc:
-        for err in exc.errors():
-            field = str(err["loc"][0]) if err["loc"] else ""
-            kind = str(err["type"])
-            if kind == "missing":
-                if field in fillable:
-                    continue
-                out.add((*path, "args"), f"{spec.name} needs argument {field!r} ({_help(spec, field)})")
-            elif field in run_time_only and not kind.endswith(_TYPE_ERRORS):
-                continue
-            else:
-                msg = str(err["msg"]).removeprefix("Value error, ")
-                if field:
-                    out.add((*path, "args", field), f"{field}: {msg}")
-                else:
-                    out.add((*path, "args"), f"{spec.name}: {msg}")
+        _report_errors(out, path, spec, exc, fillable, run_time_only)
 
 
 def _help(spec: HandlerSpec, field: str) -> str:
