@@ -321,32 +321,59 @@ class Pipeline:
         self, g: Group, severity: str, labels: dict[str, str], firing: list[Occurrence], *, user: str
     ) -> Incident | None:
         """The group's open incident: the one it has, or one this replica declares (claimed once)."""
-        c = alert_groups.c
         if g.incident_id is not None:
             inc = records.get(self.engine, g.incident_id)
             if inc is not None and inc.is_open:
                 return inc
-            if inc is not None and g.firing_since is not None and g.incident_for == g.firing_since:
+            if inc is not None and _episode_declared(g):
                 # Someone resolved it while this episode still fires: no second incident for the
                 # same episode (a new one comes when the group fires again after resolving).
                 return None
-            astore.set_values(self.engine, g.id, c.incident_id == g.incident_id, incident_id=None)
-            g = astore.group(self.engine, g.id) or g
+            g = self._detach_incident(g)
         now = self.runtime.clock()
-        won = astore.set_values(
+        if not self._claim_incident(g, now):
+            return None
+        inc = self._declare_for(g, severity, labels, firing, user=user, now=now)
+        if inc is None:
+            return None
+        self._record_declared(g, inc, firing, now)
+        return records.get(self.engine, inc.id) or inc
+
+    def _detach_incident(self, g: Group) -> Group:
+        """Forget the group's closed incident (unless another replica moved it); the group re-read."""
+        astore.set_values(self.engine, g.id, alert_groups.c.incident_id == g.incident_id, incident_id=None)
+        return astore.group(self.engine, g.id) or g
+
+    def _claim_incident(self, g: Group, now: datetime) -> bool:
+        """Take the group's declare lease (free, or expired): only one replica declares."""
+        c = alert_groups.c
+        return astore.set_values(
             self.engine,
             g.id,
             c.incident_id.is_(None),
             or_(c.incident_lease.is_(None), c.incident_lease < now - self.lease),
             incident_lease=now,
         )
-        if not won:
-            return None
+
+    def _incident_title(self, g: Group, firing: list[Occurrence]) -> str:
         title = render.title_of(g, firing)
         first = firing[0]
         summary = first.annotations.get("summary") or first.annotations.get("description") or ""
         if summary:
             title = f"{title}: {' '.join(summary.split())}"
+        return title[: lifecycle.TITLE_MAX]
+
+    def _declare_for(
+        self,
+        g: Group,
+        severity: str,
+        labels: dict[str, str],
+        firing: list[Occurrence],
+        *,
+        user: str,
+        now: datetime,
+    ) -> Incident | None:
+        """Declare the group's incident; on failure the lease is given back and None returned."""
         service = labels.get("service")
         if service not in self.runtime.config.services:
             service = None
@@ -354,16 +381,20 @@ class Pipeline:
             out = lifecycle.declare(
                 self.desk,
                 user=user,
-                title=title[: lifecycle.TITLE_MAX],
+                title=self._incident_title(g, firing),
                 severity=severity,
                 service=service,
                 description=f"Declared from alert group {g.id} ({g.source}): {len(firing)} firing.",
             )
         except IncidentError as exc:
             log.error("alert group %s: cannot declare an incident: %s", g.id, exc)
-            astore.set_values(self.engine, g.id, c.incident_lease == now, incident_lease=None)
+            astore.set_values(self.engine, g.id, alert_groups.c.incident_lease == now, incident_lease=None)
             return None
-        inc = out.incident
+        return out.incident
+
+    def _record_declared(self, g: Group, inc: Incident, firing: list[Occurrence], now: datetime) -> None:
+        """Link the declared incident to the group, put the detection on its timeline, sync the post."""
+        c = alert_groups.c
         astore.set_values(
             self.engine,
             g.id,
@@ -390,7 +421,6 @@ class Pipeline:
         past = [a.id for a in astore.occurrences(self.engine, g.id) if not a.firing]
         astore.mark_told(self.engine, past, "resolved")
         self.sync_message(g.id)
-        return records.get(self.engine, inc.id) or inc
 
     def _tell_incident(self, inc: Incident, alerts: list[Occurrence]) -> None:
         """Alerts that fired or resolved since: a line in the incident channel and on its timeline."""
@@ -453,3 +483,8 @@ class Pipeline:
             post(self.desk, inc, text, blocks)
         except SlackStepError as exc:
             log.warning("incident #%s: could not say its alerts resolved: %s", inc.id, exc)
+
+
+def _episode_declared(g: Group) -> bool:
+    """The group's incident was declared for the episode that is firing now."""
+    return g.firing_since is not None and g.incident_for == g.firing_since

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, and_, select, text, update
+from sqlalchemy import Connection, Engine, and_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, OperationalError
 
@@ -235,86 +235,114 @@ def _rows(batch: Batch) -> list[Alert]:
 def _store(engine: Engine, batch: Batch, now: datetime) -> Stored:
     rows = _rows(batch)
     if engine.dialect.name == "postgresql":
-        for _ in range(5):
-            stored = _store_pg(engine, batch, rows, now)
-            if stored is not None:
-                return _late_resolutions(engine, stored, rows, now)
-            time.sleep(0.005)
-        raise OperationalError("store alerts", {}, Exception("the alert group row did not appear"))
-    insert = _insert(engine)
+        return _store_pg_retrying(engine, batch, rows, now)
     with engine.begin() as conn:
-        # One statement for the group's id, whether it is new or not (the no-op update makes the
-        # existing row come back).
-        group_id = int(
-            conn.execute(
-                insert(alert_groups)
-                .values(
-                    key_hash=batch.key_hash,
-                    group_key=batch.group_key,
-                    source=batch.source,
-                    receiver=batch.receiver,
-                    labels=_json(batch.group_labels),
-                    common_labels=_json(batch.common_labels),
-                    common_annotations=_json(batch.common_annotations),
-                    created_at=now,
-                    updated_at=now,
-                )
-                .on_conflict_do_update(index_elements=["key_hash"], set_={"key_hash": batch.key_hash})
-                .returning(alert_groups.c.id)
-            ).scalar_one()
-        )
-        inserted: set[tuple[str, datetime]] = set()
-        if rows:
-            values = [
-                {
-                    "group_id": group_id,
-                    "fingerprint": a.fingerprint,
-                    "starts_at": a.starts_at,
-                    "status": a.status,
-                    "ends_at": a.ends_at,
-                    "labels": _json(a.labels),
-                    "annotations": _json(a.annotations),
-                    "generator_url": a.generator_url,
-                    "received_at": now,
-                    "resolved_received_at": now if a.status == RESOLVED else None,
-                }
-                for a in rows
-            ]
-            # executemany with RETURNING: SQLAlchemy batches it into multi-row INSERTs whose
-            # compiled form is cached (a literal multi-VALUES insert is compiled every time).
-            result = conn.execute(
-                insert(alert_occurrences)
-                .on_conflict_do_nothing(index_elements=["fingerprint", "starts_at"])
-                .returning(alert_occurrences.c.fingerprint, alert_occurrences.c.starts_at),
-                values,
-            )
-            inserted = {(r[0], as_utc(r[1])) for r in result}
-        accepted = len(inserted)
-        for a in rows:
-            if (a.fingerprint, a.starts_at) in inserted or a.status != RESOLVED:
-                continue
-            flipped = conn.execute(
-                update(alert_occurrences)
-                .where(
-                    alert_occurrences.c.fingerprint == a.fingerprint,
-                    alert_occurrences.c.starts_at == a.starts_at,
-                    alert_occurrences.c.status == FIRING,
-                )
-                .values(status=RESOLVED, ends_at=a.ends_at or now, resolved_received_at=now)
-            )
-            accepted += flipped.rowcount
+        group_id = _upsert_group(engine, conn, batch, now)
+        inserted = _insert_rows(engine, conn, group_id, rows, now)
+        accepted = len(inserted) + _flip_resolved(conn, rows, inserted, now)
         if accepted:
-            conn.execute(
-                update(alert_groups)
-                .where(alert_groups.c.id == group_id)
-                .values(
-                    seq=alert_groups.c.seq + 1,
-                    updated_at=now,
-                    common_labels=_json(batch.common_labels),
-                    common_annotations=_json(batch.common_annotations),
-                )
-            )
+            _bump_group(conn, group_id, batch, now)
     return Stored(group_id, accepted, len(batch.alerts) - accepted)
+
+
+def _store_pg_retrying(engine: Engine, batch: Batch, rows: list[Alert], now: datetime) -> Stored:
+    for _ in range(5):
+        stored = _store_pg(engine, batch, rows, now)
+        if stored is not None:
+            return _late_resolutions(engine, stored, rows, now)
+        time.sleep(0.005)
+    raise OperationalError("store alerts", {}, Exception("the alert group row did not appear"))
+
+
+def _upsert_group(engine: Engine, conn: Connection, batch: Batch, now: datetime) -> int:
+    # One statement for the group's id, whether it is new or not (the no-op update makes the
+    # existing row come back).
+    insert = _insert(engine)
+    return int(
+        conn.execute(
+            insert(alert_groups)
+            .values(
+                key_hash=batch.key_hash,
+                group_key=batch.group_key,
+                source=batch.source,
+                receiver=batch.receiver,
+                labels=_json(batch.group_labels),
+                common_labels=_json(batch.common_labels),
+                common_annotations=_json(batch.common_annotations),
+                created_at=now,
+                updated_at=now,
+            )
+            .on_conflict_do_update(index_elements=["key_hash"], set_={"key_hash": batch.key_hash})
+            .returning(alert_groups.c.id)
+        ).scalar_one()
+    )
+
+
+def _insert_rows(
+    engine: Engine, conn: Connection, group_id: int, rows: list[Alert], now: datetime
+) -> set[tuple[str, datetime]]:
+    """The (fingerprint, starts_at) keys this statement inserted (not those already stored)."""
+    if not rows:
+        return set()
+    values = [
+        {
+            "group_id": group_id,
+            "fingerprint": a.fingerprint,
+            "starts_at": a.starts_at,
+            "status": a.status,
+            "ends_at": a.ends_at,
+            "labels": _json(a.labels),
+            "annotations": _json(a.annotations),
+            "generator_url": a.generator_url,
+            "received_at": now,
+            "resolved_received_at": now if a.status == RESOLVED else None,
+        }
+        for a in rows
+    ]
+    # executemany with RETURNING: SQLAlchemy batches it into multi-row INSERTs whose
+    # compiled form is cached (a literal multi-VALUES insert is compiled every time).
+    insert = _insert(engine)
+    result = conn.execute(
+        insert(alert_occurrences)
+        .on_conflict_do_nothing(index_elements=["fingerprint", "starts_at"])
+        .returning(alert_occurrences.c.fingerprint, alert_occurrences.c.starts_at),
+        values,
+    )
+    return {(r[0], as_utc(r[1])) for r in result}
+
+
+def _flip_resolved(
+    conn: Connection, rows: list[Alert], inserted: set[tuple[str, datetime]], now: datetime
+) -> int:
+    """Flip stored firing occurrences that arrive resolved; how many were flipped."""
+    flipped = 0
+    for a in rows:
+        if (a.fingerprint, a.starts_at) in inserted or a.status != RESOLVED:
+            continue
+        result = conn.execute(
+            update(alert_occurrences)
+            .where(
+                alert_occurrences.c.fingerprint == a.fingerprint,
+                alert_occurrences.c.starts_at == a.starts_at,
+                alert_occurrences.c.status == FIRING,
+            )
+            .values(status=RESOLVED, ends_at=a.ends_at or now, resolved_received_at=now)
+        )
+        flipped += result.rowcount
+    return flipped
+
+
+def _bump_group(conn: Connection, group_id: int, batch: Batch, now: datetime) -> None:
+    conn.execute(
+        update(alert_groups)
+        .where(alert_groups.c.id == group_id)
+        .values(
+            seq=alert_groups.c.seq + 1,
+            updated_at=now,
+            common_labels=_json(batch.common_labels),
+            common_annotations=_json(batch.common_annotations),
+        )
+    )
 
 
 # -- reading ------------------------------------------------------------------------------

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, delete, select, update
+from sqlalchemy import Connection, Engine, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from bot.alerts.config import WatchConfig
@@ -177,66 +177,80 @@ class Watches:
     def record(self, watch: WatchConfig, slot: datetime, now: datetime, probe: Probe) -> None:
         """Count the probe, move the streaks, and raise or resolve the watch's alert."""
         failed = probe.outcome == FAIL
-        insert = _insert(self.engine)
         s = watch_state.c
         with self.engine.begin() as conn:
-            day = insert(watch_days).values(
-                name=watch.name, day=slot.date(), ok=0 if failed else 1, failed=1 if failed else 0
-            )
-            conn.execute(
-                day.on_conflict_do_update(
-                    index_elements=["name", "day"],
-                    set_={
-                        "ok": watch_days.c.ok + (0 if failed else 1),
-                        "failed": watch_days.c.failed + (1 if failed else 0),
-                    },
-                )
-            )
-            conn.execute(
-                insert(watch_state)
-                .values(name=watch.name, service=watch.service)
-                .on_conflict_do_nothing(index_elements=["name"])
-            )
-            common = {
-                "last_outcome": probe.outcome,
-                "last_detail": probe.detail,
-                "last_at": now,
-                "last_slot": slot,
-            }
-            if failed:
-                conn.execute(
-                    update(watch_state)
-                    .where(s.name == watch.name)
-                    .values(fails=s.fails + 1, oks=0, service=watch.service, **common)
-                )
-                conn.execute(
-                    update(watch_state)
-                    .where(s.name == watch.name, s.streak_since.is_(None))
-                    .values(streak_since=slot)
-                )
-            else:
-                conn.execute(
-                    update(watch_state)
-                    .where(s.name == watch.name)
-                    .values(oks=s.oks + 1, fails=0, streak_since=None, service=watch.service, **common)
-                )
-            row = conn.execute(select(watch_state).where(s.name == watch.name)).one()
+            self._count_day(conn, watch, slot, failed)
+            row = self._move_streaks(conn, watch, slot, now, probe)
         started = as_utc(row.alert_starts_at)
         if failed and started is None and row.fails >= watch.fail_after:
-            since = as_utc(row.streak_since) or slot
-            # Stored first (idempotent per fingerprint + startsAt), then marked: a crash in between
-            # leaves the state to raise it again, never an alert that nobody stored.
-            self.pipeline.ingest(self.batch(watch, FIRING, since, None, probe.detail))
-            self._cas(s.alert_starts_at.is_(None), watch.name, alert_starts_at=since)
-            with self.engine.begin() as conn:
-                conn.execute(
-                    update(watch_days)
-                    .where(watch_days.c.name == watch.name, watch_days.c.day == slot.date())
-                    .values(down=True)
-                )
+            self._raise(watch, slot, probe, as_utc(row.streak_since) or slot)
         elif not failed and started is not None and row.oks >= watch.recover_after:
             self.pipeline.ingest(self.batch(watch, RESOLVED, started, now, probe.detail))
             self._cas(s.alert_starts_at == row.alert_starts_at, watch.name, alert_starts_at=None)
+
+    def _count_day(self, conn: Connection, watch: WatchConfig, slot: datetime, failed: bool) -> None:
+        """One more ok or failed probe in the watch's day row."""
+        insert = _insert(self.engine)
+        day = insert(watch_days).values(
+            name=watch.name, day=slot.date(), ok=0 if failed else 1, failed=1 if failed else 0
+        )
+        conn.execute(
+            day.on_conflict_do_update(
+                index_elements=["name", "day"],
+                set_={
+                    "ok": watch_days.c.ok + (0 if failed else 1),
+                    "failed": watch_days.c.failed + (1 if failed else 0),
+                },
+            )
+        )
+
+    def _move_streaks(
+        self, conn: Connection, watch: WatchConfig, slot: datetime, now: datetime, probe: Probe
+    ) -> Any:
+        """Move the fail/ok streaks and last probe of the watch's state row; the row as it is now."""
+        insert = _insert(self.engine)
+        s = watch_state.c
+        conn.execute(
+            insert(watch_state)
+            .values(name=watch.name, service=watch.service)
+            .on_conflict_do_nothing(index_elements=["name"])
+        )
+        common = {
+            "last_outcome": probe.outcome,
+            "last_detail": probe.detail,
+            "last_at": now,
+            "last_slot": slot,
+        }
+        if probe.outcome == FAIL:
+            conn.execute(
+                update(watch_state)
+                .where(s.name == watch.name)
+                .values(fails=s.fails + 1, oks=0, service=watch.service, **common)
+            )
+            conn.execute(
+                update(watch_state)
+                .where(s.name == watch.name, s.streak_since.is_(None))
+                .values(streak_since=slot)
+            )
+        else:
+            conn.execute(
+                update(watch_state)
+                .where(s.name == watch.name)
+                .values(oks=s.oks + 1, fails=0, streak_since=None, service=watch.service, **common)
+            )
+        return conn.execute(select(watch_state).where(s.name == watch.name)).one()
+
+    def _raise(self, watch: WatchConfig, slot: datetime, probe: Probe, since: datetime) -> None:
+        # Stored first (idempotent per fingerprint + startsAt), then marked: a crash in between
+        # leaves the state to raise it again, never an alert that nobody stored.
+        self.pipeline.ingest(self.batch(watch, FIRING, since, None, probe.detail))
+        self._cas(watch_state.c.alert_starts_at.is_(None), watch.name, alert_starts_at=since)
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(watch_days)
+                .where(watch_days.c.name == watch.name, watch_days.c.day == slot.date())
+                .values(down=True)
+            )
 
     def _cas(self, cond: Any, name: str, **values: Any) -> bool:
         with self.engine.begin() as conn:

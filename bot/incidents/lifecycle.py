@@ -117,6 +117,59 @@ def refresh(desk: IncidentDeps, inc: Incident) -> list[str]:
 # -- declare -------------------------------------------------------------------------------
 
 
+def _valid_title(title: str) -> str:
+    """The title on one line, or IncidentError when it is empty or too long."""
+    title = " ".join(title.split())
+    if not title:
+        raise IncidentError("An incident needs a title: what is broken, for whom?")
+    if len(title) > TITLE_MAX:
+        raise IncidentError(f"The title is {len(title)} characters; keep it under {TITLE_MAX}.")
+    return title
+
+
+def _check_service(desk: IncidentDeps, service: str | None) -> None:
+    if service is not None and service not in desk.config.services:
+        known = ", ".join(sorted(desk.config.services)) or "none configured"
+        raise IncidentError(f"Unknown service `{service}` (services: {known}).")
+
+
+def _insert_incident(
+    desk: IncidentDeps,
+    *,
+    sev: str,
+    title: str,
+    service: str | None,
+    description: str,
+    user: str,
+    commander: str | None,
+    now: datetime,
+) -> int:
+    """The incident row (its number), with every setup step pending and its first deadlines."""
+    ladder = escalation.ladder(desk.config, sev)
+    with desk.engine.begin() as conn:
+        return int(
+            conn.execute(
+                insert(incidents)
+                .returning(incidents.c.id)
+                .values(
+                    title=title,
+                    severity=sev,
+                    status=STATUSES[0],
+                    service=service,
+                    description=description.strip(),
+                    declared_by=user,
+                    declared_at=now,
+                    roles=json.dumps({"commander": commander or user}),
+                    setup_pending=json.dumps([{"step": s, "error": "not run yet"} for s in SETUP_STEPS]),
+                    last_update_at=None,
+                    next_update_due=now + desk.config.update_every(sev),
+                    escalation_step=0,
+                    next_escalation_due=now + ladder[0].after if ladder else None,
+                )
+            ).scalar_one()
+        )
+
+
 def declare(
     desk: IncidentDeps,
     *,
@@ -134,36 +187,19 @@ def declare(
     `commander` defaults to the declarer; `responders` (user ids) are invited with the on-call
     and service contacts; `source`, the message it was declared from, goes on the timeline."""
     sev = normalise_severity(desk, severity)
-    title = " ".join(title.split())
-    if not title:
-        raise IncidentError("An incident needs a title: what is broken, for whom?")
-    if len(title) > TITLE_MAX:
-        raise IncidentError(f"The title is {len(title)} characters; keep it under {TITLE_MAX}.")
-    if service is not None and service not in desk.config.services:
-        known = ", ".join(sorted(desk.config.services)) or "none configured"
-        raise IncidentError(f"Unknown service `{service}` (services: {known}).")
+    title = _valid_title(title)
+    _check_service(desk, service)
     now = desk.clock()
-    ladder = escalation.ladder(desk.config, sev)
-    with desk.engine.begin() as conn:
-        new_id = conn.execute(
-            insert(incidents)
-            .returning(incidents.c.id)
-            .values(
-                title=title,
-                severity=sev,
-                status=STATUSES[0],
-                service=service,
-                description=description.strip(),
-                declared_by=user,
-                declared_at=now,
-                roles=json.dumps({"commander": commander or user}),
-                setup_pending=json.dumps([{"step": s, "error": "not run yet"} for s in SETUP_STEPS]),
-                last_update_at=None,
-                next_update_due=now + desk.config.update_every(sev),
-                escalation_step=0,
-                next_escalation_due=now + ladder[0].after if ladder else None,
-            )
-        ).scalar_one()
+    new_id = _insert_incident(
+        desk,
+        sev=sev,
+        title=title,
+        service=service,
+        description=description,
+        user=user,
+        commander=commander,
+        now=now,
+    )
     inc = records.require(desk.engine, int(new_id))
     svc = f" ({service})" if service else ""
     add_event(

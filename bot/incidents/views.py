@@ -40,19 +40,8 @@ def _select(options: list[tuple[str, str]], initial: str | None, placeholder: st
     return StaticSelectElement(action_id="value", options=opts, initial_option=first, placeholder=placeholder)
 
 
-def declare(
-    config: ChatopsConfig,
-    *,
-    severity: str | None = None,
-    title: str = "",
-    service: str | None = None,
-    metadata: Mapping[str, Any] | None = None,
-    user: str | None = None,
-    description: str = "",
-    source: str = "",
-) -> View:
-    """The declare form; `user` is the default commander, `source` a line about the message
-    it was opened from (that message goes on the timeline)."""
+def _what_blocks(config: ChatopsConfig, severity: str | None, title: str, service: str | None) -> list[Block]:
+    """Severity, title and (when there are services) the service of the declare form."""
     sevs = [(s, f"{s} — {c.label}") for s, c in sorted(config.severities.items())]
     blocks: list[Block] = [
         InputBlock(block_id=SEVERITY, label="Severity", element=_select(sevs, severity, "P0 … P3")),
@@ -73,20 +62,26 @@ def declare(
                 element=_select(services, service, "Which service?"),
             )
         )
-    blocks.append(
-        InputBlock(
-            block_id=DESCRIPTION,
-            label="Description",
-            optional=True,
-            element=PlainTextInputElement(
-                action_id="value",
-                multiline=True,
-                max_length=DESCRIPTION_MAX,
-                initial_value=description[:DESCRIPTION_MAX] or None,
-            ),
-        )
+    return blocks
+
+
+def _description_block(description: str) -> Block:
+    return InputBlock(
+        block_id=DESCRIPTION,
+        label="Description",
+        optional=True,
+        element=PlainTextInputElement(
+            action_id="value",
+            multiline=True,
+            max_length=DESCRIPTION_MAX,
+            initial_value=description[:DESCRIPTION_MAX] or None,
+        ),
     )
-    blocks += [
+
+
+def _people_blocks(user: str | None) -> list[Block]:
+    """Commander (`user` by default) and responders of the declare form."""
+    return [
         InputBlock(
             block_id=COMMANDER,
             label="Incident commander",
@@ -103,6 +98,26 @@ def declare(
                 action_id="value", placeholder="Who else?", max_selected_items=MAX_RESPONDERS
             ),
         ),
+    ]
+
+
+def declare(
+    config: ChatopsConfig,
+    *,
+    severity: str | None = None,
+    title: str = "",
+    service: str | None = None,
+    metadata: Mapping[str, Any] | None = None,
+    user: str | None = None,
+    description: str = "",
+    source: str = "",
+) -> View:
+    """The declare form; `user` is the default commander, `source` a line about the message
+    it was opened from (that message goes on the timeline)."""
+    blocks = [
+        *_what_blocks(config, severity, title, service),
+        _description_block(description),
+        *_people_blocks(user),
     ]
     if source:
         blocks.append(context(source))

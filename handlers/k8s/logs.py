@@ -4,6 +4,7 @@ matches (each line prefixed `[pod/NAME/CONTAINER]`, as `kubectl logs --prefix`),
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated
 
 from pydantic import Field, model_validator
@@ -209,61 +210,79 @@ def _by_selector(ctx: Context[ApiClient], params: LogsParams, selector: str) -> 
     if not pods:
         raise NotFound(f"no pods in namespace {ns} match the selector {selector} on cluster {cluster}")
     chosen = pods[: params.max_log_requests]
+    got = _read_pods(ctx, params, chosen)
+    if got.read == 0:
+        raise InvalidRequest(
+            f"no log could be read from the {_pods(len(chosen))} matching {selector} in namespace {ns} "
+            f"on cluster {cluster}: " + "; ".join(got.failed)
+        )
+    skipped = len(pods) - len(chosen)
+    return Logs(
+        title=f"Logs of the pods matching {selector} in {ns} on cluster {cluster}",
+        lines=got.out,
+        note=_selector_note(params, selector, len(pods), skipped, got),
+        values={
+            "pods": got.read,
+            "pods_matched": len(pods),
+            "pods_failed": len(got.failed),
+            "pods_skipped": skipped,
+            "lines": got.total,
+            "matched": len(got.out),
+            "error_lines": got.errors,
+            "selector": selector,
+            "previous": params.previous,
+        },
+    )
+
+
+@dataclass
+class _Gathered:
+    """What reading the chosen pods' logs gave: kept lines (prefixed), counts, and failures."""
+
+    out: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    total: int = 0
+    errors: int = 0
+    read: int = 0
+
+
+def _read_pods(ctx: Context[ApiClient], params: LogsParams, chosen: list[V1Pod]) -> _Gathered:
     limit = max(64 * 1024, LIMIT_BYTES // len(chosen))
-    out: list[str] = []
-    total = errors = read = 0
-    failed: list[str] = []
+    got = _Gathered()
     for pod in chosen:
         name = _name(pod)
         try:
             container = _container(pod, params)
             lines = _read(ctx, params, name, container, limit)
         except (InvalidRequest, NotFound) as exc:
-            failed.append(str(exc))
+            got.failed.append(str(exc))
             continue
-        read += 1
-        total += len(lines)
-        errors += sum(1 for line in lines if _is_error(line))
+        got.read += 1
+        got.total += len(lines)
+        got.errors += sum(1 for line in lines if _is_error(line))
         # The prefix is added after --grep so that the pod's name never matches the filter.
-        out += [f"[pod/{name}/{container}] {line}" for line in lines if _keep(params, line)]
-    if read == 0:
-        raise InvalidRequest(
-            f"no log could be read from the {_pods(len(chosen))} matching {selector} in namespace {ns} "
-            f"on cluster {cluster}: " + "; ".join(failed)
-        )
+        got.out += [f"[pod/{name}/{container}] {line}" for line in lines if _keep(params, line)]
+    return got
+
+
+def _selector_note(params: LogsParams, selector: str, matched: int, skipped: int, got: _Gathered) -> str:
     which = "previous containers" if params.previous else "containers"
     what = f"container {params.container}" if params.container else f"default {which}"
     if params.previous and params.container:
         what = f"previous container {params.container}"
-    note = f"{read} of {_pods(len(pods))} matching {selector}, {what}: {_window(params, ' of each pod')}"
+    note = f"{got.read} of {_pods(matched)} matching {selector}, {what}: {_window(params, ' of each pod')}"
     if params.grep:
-        note += f"; {len(out)} of {total} lines contain {params.grep!r}"
-    elif total == 0:
+        note += f"; {len(got.out)} of {got.total} lines contain {params.grep!r}"
+    elif got.total == 0:
         note += "; the logs are empty"
-    skipped = len(pods) - len(chosen)
     if skipped:
         note += (
             f"; {skipped} more matching {_pods(skipped, bare=True)} not read "
             f"(at most {params.max_log_requests}, --max-log-requests): narrow the selector or raise the limit"
         )
-    if failed:
-        note += f"; not read: {'; '.join(failed)}"
-    return Logs(
-        title=f"Logs of the pods matching {selector} in {ns} on cluster {cluster}",
-        lines=out,
-        note=note,
-        values={
-            "pods": read,
-            "pods_matched": len(pods),
-            "pods_failed": len(failed),
-            "pods_skipped": skipped,
-            "lines": total,
-            "matched": len(out),
-            "error_lines": errors,
-            "selector": selector,
-            "previous": params.previous,
-        },
-    )
+    if got.failed:
+        note += f"; not read: {'; '.join(got.failed)}"
+    return note
 
 
 @handler("k8s.logs", LogsParams, client=Client.KUBERNETES, sub="logs")
