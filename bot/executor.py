@@ -28,8 +28,8 @@ from bot.config import ChatopsConfig
 from bot.request import (
     Done,
     Failed,
+    HandlerOutcome,
     NeedsConfirmation,
-    Outcome_,
     Refused,
     Request,
     Running,
@@ -49,9 +49,9 @@ __all__ = [
     "Done",
     "Executor",
     "Failed",
+    "HandlerOutcome",
     "Hold",
     "NeedsConfirmation",
-    "Outcome_",
     "Policy",
     "Refused",
     "Request",
@@ -186,7 +186,7 @@ class Executor:
             raise ParseError(str(exc)) from None
         return validate(spec, raw, command)
 
-    def handle(self, req: Request, spec: HandlerSpec, words: list[str]) -> Outcome_:
+    def handle(self, req: Request, spec: HandlerSpec, words: list[str]) -> HandlerOutcome:
         """Parse, check access, then run (read-only) or store a pending action (destructive)."""
         try:
             params = self.prepare(spec, words, req.command)
@@ -254,7 +254,7 @@ class Executor:
 
     def _request_destructive(
         self, req: Request, spec: HandlerSpec, params: Params, target: Target, needs_approval: bool
-    ) -> Outcome_:
+    ) -> HandlerOutcome:
         """Preview, then hold the request for confirmation. A preview only reads: it runs on the
         read-only workers in one of the requester's slots, never on the actions' own."""
         assert spec.preview is not None

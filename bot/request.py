@@ -78,4 +78,4 @@ class Running:
     waited: float
 
 
-Outcome_ = Done | Failed | Refused | NeedsConfirmation
+HandlerOutcome = Done | Failed | Refused | NeedsConfirmation

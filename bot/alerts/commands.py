@@ -13,7 +13,7 @@ from bot.alerts import store as astore
 from bot.alerts.pipeline import Pipeline
 from bot.alerts.tables import alert_groups
 from bot.commands.builtin import Call, builtin
-from bot.executor import Failed, Outcome_, Request
+from bot.executor import Failed, HandlerOutcome, Request
 from bot.runtime import Runtime
 from bot.store.audit import Event, Outcome, record
 from handlers.alerts.matchers import Matcher
@@ -112,7 +112,7 @@ def ack(c: Call) -> None:
         c.respond.error(text)
 
 
-def silence_request(runtime: Runtime, request: Request, words: list[str]) -> Outcome_:
+def silence_request(runtime: Runtime, request: Request, words: list[str]) -> HandlerOutcome:
     """Ask the guard to silence (preview, confirmation, audit), as `/alerts silence` does."""
     spec = runtime.registry.get("alerts.silence")
     if spec is None:

@@ -21,7 +21,7 @@ from handlers.redact import redact
 from handlers.results import Result
 
 if TYPE_CHECKING:
-    from bot.executor import NeedsConfirmation, Outcome_, Request
+    from bot.executor import HandlerOutcome, NeedsConfirmation, Request
 
 log = logging.getLogger("bot.requests")
 
@@ -53,7 +53,7 @@ class Observed:
         self._decided = True
 
 
-def note(respond: Responder, outcome: Outcome_) -> None:
+def note(respond: Responder, outcome: HandlerOutcome) -> None:
     """Record a handler's outcome on the responder, when it is an `Observed` one."""
     from bot.executor import Done, Failed, NeedsConfirmation, Refused
 

@@ -12,7 +12,7 @@ from bot.commands.builtin import Builtin, Call
 from bot.commands.observe import mark_help, note, observe
 from bot.commands.parse import ParseError, split_verbatim, split_words, usage
 from bot.commands.responder import Responder
-from bot.executor import Done, Failed, NeedsConfirmation, Outcome_, Refused, Request
+from bot.executor import Done, Failed, HandlerOutcome, NeedsConfirmation, Refused, Request
 from bot.runtime import Runtime
 from handlers import HandlerSpec
 from handlers.command_table import Entry
@@ -192,7 +192,7 @@ def _answer(
         show(runtime.executor.handle(request, route.spec, list(route.rest)), respond)
 
 
-def show(outcome: Outcome_, respond: Responder) -> None:
+def show(outcome: HandlerOutcome, respond: Responder) -> None:
     note(respond, outcome)
     if isinstance(outcome, Done):
         respond.result(outcome.result, heading=outcome.spec.name)

@@ -15,18 +15,18 @@ from __future__ import annotations
 
 from bot.guard.access import Access, Decision, GroupResolver
 from bot.guard.flow import Guard, RunConfirmed
-from bot.guard.outcome import ActionResult, Kind, mention
+from bot.guard.outcome import ActionResult, ActionResultKind, mention
 from bot.guard.pending import MessageRef, PendingAction, Status
 from bot.guard.store import ActionStore
 
 __all__ = [
     "Access",
     "ActionResult",
+    "ActionResultKind",
     "ActionStore",
     "Decision",
     "GroupResolver",
     "Guard",
-    "Kind",
     "MessageRef",
     "PendingAction",
     "RunConfirmed",

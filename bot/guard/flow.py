@@ -25,7 +25,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from bot.commands.target import Target
 from bot.guard import pending
 from bot.guard.access import Access, Decision
-from bot.guard.outcome import ActionResult, Kind, hhmm, mention
+from bot.guard.outcome import ActionResult, ActionResultKind, hhmm, mention
 from bot.guard.pending import OPEN, MessageRef, PendingAction, Status
 from bot.guard.settle import Settle
 from bot.guard.store import ACTION_ID, RESULT_LIMIT, ActionStore
@@ -119,7 +119,7 @@ class Guard:
             # store trouble is spooled, never raised): "nothing was run" is the truth.
             log.error("guard: state store error: %s", redact(str(exc)))
             return ActionResult(
-                Kind.ERROR,
+                ActionResultKind.ERROR,
                 "The state store is unreachable, so this click could not be checked. Nothing was run; "
                 "try again in a moment.",
                 actor=user_id,
@@ -166,7 +166,7 @@ class Guard:
             self.actions.gauge()
             who = ", ".join(mention(a) for a in self.approvers)
             return ActionResult(
-                Kind.AWAITING_APPROVAL,
+                ActionResultKind.AWAITING_APPROVAL,
                 f"Confirmed. `{action.handler}` on {action.where} needs a second person: an approver "
                 f"({who}) must approve it by {hhmm(until)} before it runs.",
                 self.actions.get(action.id),
@@ -206,7 +206,7 @@ class Guard:
         self.actions.audit(action, user_id, Event.CANCEL, Outcome.OK, "cancelled; nothing was run")
         self.actions.gauge()
         return ActionResult(
-            Kind.CANCELLED,
+            ActionResultKind.CANCELLED,
             f"Cancelled by {mention(user_id)}: `{action.handler}` on {action.where}. Nothing was run.",
             self.actions.get(action.id),
             actor=user_id,
@@ -265,7 +265,7 @@ class Guard:
         self.actions.audit(action, user_id, Event.REJECT, Outcome.OK, "rejected; nothing was run")
         self.actions.gauge()
         return ActionResult(
-            Kind.REJECTED,
+            ActionResultKind.REJECTED,
             f"Rejected by {mention(user_id)}: `{action.handler}` on {action.where}, requested by "
             f"{mention(action.requester)}. Nothing was run.",
             self.actions.get(action.id),
@@ -366,7 +366,7 @@ class Guard:
 
         outcome.future.add_done_callback(ended)
         return ActionResult(
-            Kind.RUNNING,
+            ActionResultKind.RUNNING,
             f"`{spec.name}` on {action.where} is still running after {int(outcome.waited)} s "
             f"({action.preview.summary}). Its outcome will be posted here and audited when it ends; "
             f"do not run it again meanwhile. {self._people(action, approved_by)}",
@@ -401,7 +401,7 @@ class Guard:
         delayed = DELAYED if outcome.audit_delayed or not recorded else ""
         if isinstance(outcome, Done):
             return ActionResult(
-                Kind.EXECUTED,
+                ActionResultKind.EXECUTED,
                 f"`{spec.name}` on {action.where} ran: {action.preview.summary}. {people}{delayed}",
                 action,
                 result=outcome.result,
@@ -409,7 +409,7 @@ class Guard:
             )
         verb = "did not run" if outcome.moved else "failed"
         return ActionResult(
-            Kind.FAILED,
+            ActionResultKind.FAILED,
             f"`{spec.name}` on {action.where} {verb}: {outcome.message.rstrip('.')}. {people}{delayed}",
             action,
             error=outcome.message,

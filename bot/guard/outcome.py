@@ -12,7 +12,7 @@ from bot.guard.pending import PendingAction
 from handlers.results import Result
 
 
-class Kind(StrEnum):
+class ActionResultKind(StrEnum):
     EXECUTED = "executed"  # it ran; `result` holds what the handler returned
     FAILED = "failed"  # it ran (or could not start) and failed; `error` says why
     RUNNING = "running"  # confirmed and still running; `later` resolves to how it ended
@@ -27,7 +27,15 @@ class Kind(StrEnum):
 
 
 # Outcomes after which the message that offered the action should show the outcome instead.
-FINAL = frozenset({Kind.EXECUTED, Kind.FAILED, Kind.CANCELLED, Kind.REJECTED, Kind.EXPIRED})
+FINAL = frozenset(
+    {
+        ActionResultKind.EXECUTED,
+        ActionResultKind.FAILED,
+        ActionResultKind.CANCELLED,
+        ActionResultKind.REJECTED,
+        ActionResultKind.EXPIRED,
+    }
+)
 _MENTION = re.compile(r"<[@!](?:subteam\^)?([A-Z0-9]+)(?:\|[^>]*)?>")
 
 
@@ -39,7 +47,7 @@ class ActionResult:
     same for a terminal. `action` is the stored action as it is now (None when unknown).
     """
 
-    kind: Kind
+    kind: ActionResultKind
     message: str
     action: PendingAction | None = None
     result: Result | None = None
@@ -52,11 +60,11 @@ class ActionResult:
     def ok(self) -> bool:
         """The person's click did what they asked (it ran, or was cancelled, rejected, passed on)."""
         return self.kind in (
-            Kind.EXECUTED,
-            Kind.RUNNING,
-            Kind.AWAITING_APPROVAL,
-            Kind.CANCELLED,
-            Kind.REJECTED,
+            ActionResultKind.EXECUTED,
+            ActionResultKind.RUNNING,
+            ActionResultKind.AWAITING_APPROVAL,
+            ActionResultKind.CANCELLED,
+            ActionResultKind.REJECTED,
         )
 
     @property

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from bot.guard import pending
-from bot.guard.outcome import ActionResult, Kind, hhmm, mention, minutes
+from bot.guard.outcome import ActionResult, ActionResultKind, hhmm, mention, minutes
 from bot.guard.pending import OPEN, MessageRef, PendingAction, Status
 from bot.guard.store import ActionStore
 from bot.store.audit import Event, Outcome
@@ -25,7 +25,7 @@ class Settle:
         if action is None:
             self.actions.audit_unknown(user_id, verb, where.channel_id if where else "")
             return ActionResult(
-                Kind.UNKNOWN,
+                ActionResultKind.UNKNOWN,
                 "This action is unknown here: it was never requested from this bot, or it was removed. "
                 "Nothing was run.",
                 actor=user_id,
@@ -65,7 +65,7 @@ class Settle:
         else:  # awaiting approval, and the click was a confirm or cancel race
             msg = "Already confirmed: it is waiting for an approver."
         self.actions.audit(action, user_id, Event.REFUSE, Outcome.REFUSED, f"{verb}: already {status.label}")
-        return ActionResult(Kind.ALREADY, msg.strip(), action, actor=user_id)
+        return ActionResult(ActionResultKind.ALREADY, msg.strip(), action, actor=user_id)
 
     def expire(self, action: PendingAction, user_id: str, now: datetime) -> ActionResult:
         engine = self.actions.engine
@@ -82,7 +82,7 @@ class Settle:
         lasted = minutes(action.expires_at - (action.confirmed_at or action.created_at))
         step = "approved" if action.confirmed_at and action.needs_approval else "confirmed"
         return ActionResult(
-            Kind.EXPIRED,
+            ActionResultKind.EXPIRED,
             f"This action expired at {hhmm(action.expires_at)}: `{action.handler}` on {action.where} was "
             f"not {step} within {lasted}. Nothing was run; ask again for a fresh preview.",
             action,
@@ -93,14 +93,16 @@ class Settle:
         """Our compare-and-set lost: say what the winner did."""
         action = self.actions.get(action_id)
         if action is None:
-            return ActionResult(Kind.UNKNOWN, "This action is unknown here. Nothing was run.", actor=user_id)
+            return ActionResult(
+                ActionResultKind.UNKNOWN, "This action is unknown here. Nothing was run.", actor=user_id
+            )
         return self.not_open(action, user_id, now, verb)
 
     def refuse(self, action: PendingAction, user_id: str, message: str, *, verb: str = "") -> ActionResult:
         self.actions.audit(
             action, user_id, Event.REFUSE, Outcome.REFUSED, f"{verb}: {message}" if verb else message
         )
-        return ActionResult(Kind.REFUSED, message, action, actor=user_id)
+        return ActionResult(ActionResultKind.REFUSED, message, action, actor=user_id)
 
     def fail_before_run(self, action: PendingAction, user_id: str, now: datetime, why: str) -> ActionResult:
         pending.transition(
@@ -115,5 +117,9 @@ class Settle:
         self.actions.audit(action, user_id, Event.EXECUTE, Outcome.ERROR, why)
         self.actions.gauge()
         return ActionResult(
-            Kind.FAILED, f"`{action.handler}` on {action.where}: {why}", action, error=why, actor=user_id
+            ActionResultKind.FAILED,
+            f"`{action.handler}` on {action.where}: {why}",
+            action,
+            error=why,
+            actor=user_id,
         )

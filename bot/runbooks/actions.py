@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from bot.config import ChatopsConfig
-from bot.executor import Done, Failed, NeedsConfirmation, Outcome_, Refused, Request
+from bot.executor import Done, Failed, HandlerOutcome, NeedsConfirmation, Refused, Request
 from bot.runbooks.catalog import catalog_of
 from bot.runbooks.model import HandlerStep, Runbook
 from bot.runbooks.params import ParamError, bind
@@ -106,7 +106,7 @@ def offers(
     ]
 
 
-def perform(runtime: Runtime, *, value: str, user_id: str, channel_id: str) -> Outcome_:
+def perform(runtime: Runtime, *, value: str, user_id: str, channel_id: str) -> HandlerOutcome:
     """A resolution button was clicked: run (or ask to confirm) that step as the clicker."""
     try:
         name, step_id, given = decode(value)
@@ -139,7 +139,12 @@ def perform(runtime: Runtime, *, value: str, user_id: str, channel_id: str) -> O
 
 
 def _timeline(
-    runtime: Runtime, runbook: Runbook, step: HandlerStep, outcome: Outcome_, user_id: str, channel_id: str
+    runtime: Runtime,
+    runbook: Runbook,
+    step: HandlerStep,
+    outcome: HandlerOutcome,
+    user_id: str,
+    channel_id: str,
 ) -> None:
     if isinstance(outcome, Done):
         text = f"ran `{step.title}` ({step.handler}) from runbook {runbook.name}"

@@ -19,7 +19,7 @@ from slack_sdk.models.blocks import (
     DividerBlock,
 )
 
-from bot.guard import ActionResult, Kind, PendingAction, mention
+from bot.guard import ActionResult, ActionResultKind, PendingAction, mention
 from bot.render.slack import MAX_BLOCKS, TEXT_LIMIT, context, escape, result_blocks, section
 from bot.slack.ids import ActionId
 from handlers.results import Preview
@@ -195,12 +195,12 @@ def approval_message(action: PendingAction, approvers: Sequence[str]) -> Message
 
 
 _ICON = {
-    Kind.RUNNING: ":hourglass_flowing_sand:",
-    Kind.EXECUTED: ":white_check_mark:",
-    Kind.FAILED: ":x:",
-    Kind.CANCELLED: ":no_entry_sign:",
-    Kind.REJECTED: ":no_entry:",
-    Kind.EXPIRED: ":hourglass:",
+    ActionResultKind.RUNNING: ":hourglass_flowing_sand:",
+    ActionResultKind.EXECUTED: ":white_check_mark:",
+    ActionResultKind.FAILED: ":x:",
+    ActionResultKind.CANCELLED: ":no_entry_sign:",
+    ActionResultKind.REJECTED: ":no_entry:",
+    ActionResultKind.EXPIRED: ":hourglass:",
 }
 
 
@@ -212,13 +212,13 @@ def outcome_message(res: ActionResult) -> Message:
     if action is None:
         return Message(text=res.text, blocks=[head])
     # The Guard's message names who asked (and approved) once the action ran; say it otherwise.
-    named = (Kind.EXECUTED, Kind.FAILED, Kind.RUNNING)
+    named = (ActionResultKind.EXECUTED, ActionResultKind.FAILED, ActionResultKind.RUNNING)
     footer = "" if res.kind in named else f"Requested by {mention(action.requester)}. "
     if action.command_line:
         footer += f"`{escape(_clip(action.command_line, 200))}`"
     blocks: list[Block] = [head]
     msg = Message(text=_clip(res.text, 300), blocks=blocks)
-    if res.kind is Kind.EXECUTED and res.result is not None:
+    if res.kind is ActionResultKind.EXECUTED and res.result is not None:
         # Room for the heading, the divider and the footer around the handler's result.
         rendered = result_blocks(res.result, max_blocks=MAX_BLOCKS - 3)
         blocks.append(DividerBlock())
@@ -226,7 +226,7 @@ def outcome_message(res: ActionResult) -> Message:
         if rendered.file is not None:
             msg.file = rendered.file
             msg.file_title = res.result.title or action.handler
-    elif res.kind is Kind.FAILED and action.preview.summary:
+    elif res.kind is ActionResultKind.FAILED and action.preview.summary:
         blocks.append(context(f"It was to change: {escape(action.preview.summary)}"))
     if footer:
         blocks.append(context(footer.strip()))
@@ -235,7 +235,9 @@ def outcome_message(res: ActionResult) -> Message:
 
 def notice_message(res: ActionResult) -> Message:
     """A reply only the clicker sees: refused, unknown, already decided, store trouble."""
-    icon = {Kind.REFUSED: ":no_entry:", Kind.UNKNOWN: ":grey_question:", Kind.ERROR: ":warning:"}.get(
-        res.kind, ":information_source:"
-    )
+    icon = {
+        ActionResultKind.REFUSED: ":no_entry:",
+        ActionResultKind.UNKNOWN: ":grey_question:",
+        ActionResultKind.ERROR: ":warning:",
+    }.get(res.kind, ":information_source:")
     return Message(text=_clip(res.text, 300), blocks=[section(f"{icon} {mrkdwn(res.message)}")])

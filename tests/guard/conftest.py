@@ -21,7 +21,7 @@ import redis as redis_lib
 
 from bot.app import build_app, build_runtime
 from bot.config import ChatopsConfig, Settings, parse_config
-from bot.executor import NeedsConfirmation, Outcome_, Request
+from bot.executor import HandlerOutcome, NeedsConfirmation, Request
 from bot.guard import PendingAction
 from bot.runtime import Runtime
 from bot.services import Clients, Services
@@ -266,7 +266,7 @@ def close_runtime(runtime: Runtime) -> None:
     runtime.services.close()
 
 
-def ask(runtime: Runtime, user: str, text: str, *, channel: str = "C00000001") -> Outcome_:
+def ask(runtime: Runtime, user: str, text: str, *, channel: str = "C00000001") -> HandlerOutcome:
     """What `/gt <text>` does up to the preview: parse, check access, store the pending action."""
     words = text.split()
     found = runtime.command_table.match("gt", words)

@@ -14,7 +14,7 @@ from sqlalchemy import insert, select, update
 
 from bot import metrics
 from bot.executor import Refused
-from bot.guard import ActionResult, Kind, Status
+from bot.guard import ActionResult, ActionResultKind, Status
 from bot.runtime import Runtime
 from bot.store import Store
 from bot.store.audit import latest
@@ -53,7 +53,7 @@ def test_confirm_by_the_requester_runs_it_once(rt: Runtime, counters: Counters) 
 
     res = rt.guard.confirm(asked.action_id, "U0ALICE")
 
-    assert res.kind is Kind.EXECUTED
+    assert res.kind is ActionResultKind.EXECUTED
     assert res.ok
     assert res.final
     assert counters.value("a") == 2
@@ -73,7 +73,7 @@ def test_confirm_by_the_requester_runs_it_once(rt: Runtime, counters: Counters) 
     ]
 
     again = rt.guard.confirm(asked.action_id, "U0ALICE")  # a double click
-    assert again.kind is Kind.ALREADY
+    assert again.kind is ActionResultKind.ALREADY
     assert "Already done" in again.message
     assert counters.value("a") == 2
     assert events(rt)[-1] == ("refuse", "refused", "U0ALICE")
@@ -82,13 +82,13 @@ def test_confirm_by_the_requester_runs_it_once(rt: Runtime, counters: Counters) 
 def test_only_the_requester_can_confirm(rt: Runtime, counters: Counters) -> None:
     asked = ask_ok(rt, "U0ALICE", f"incr {counters.key('b')}")
     res = rt.guard.confirm(asked.action_id, "U0BOB")  # an operator and approver, but not the requester
-    assert res.kind is Kind.REFUSED
+    assert res.kind is ActionResultKind.REFUSED
     assert not res.ok
     assert "Only <@U0ALICE>, who asked for it, can confirm `gt.incr` on redis stage" in res.message
     assert counters.value("b") == 0
     assert stored(rt, asked.action_id).status is Status.PENDING
     assert events(rt)[-1] == ("refuse", "refused", "U0BOB")
-    assert rt.guard.confirm(asked.action_id, "U0ALICE").kind is Kind.EXECUTED
+    assert rt.guard.confirm(asked.action_id, "U0ALICE").kind is ActionResultKind.EXECUTED
     assert counters.value("b") == 1
 
 
@@ -110,11 +110,11 @@ def test_someone_without_the_operator_role_is_refused_naming_role_handler_and_ta
 def test_unknown_ids_say_so_and_run_nothing(rt: Runtime) -> None:
     for bogus in ("nope", secrets.token_urlsafe(24), "'; DROP TABLE pending_actions; --"):
         res = rt.guard.confirm(bogus, "U0ALICE")
-        assert res.kind is Kind.UNKNOWN
+        assert res.kind is ActionResultKind.UNKNOWN
         assert res.action is None
         assert "unknown" in res.message
         assert "Nothing was run" in res.message
-    assert rt.guard.approve(secrets.token_urlsafe(24), "U0LEAD").kind is Kind.UNKNOWN
+    assert rt.guard.approve(secrets.token_urlsafe(24), "U0LEAD").kind is ActionResultKind.UNKNOWN
     assert [e.event for e in latest(rt.store.engine)] == ["refuse"] * 4
 
 
@@ -122,7 +122,7 @@ def test_an_expired_action_says_so_and_runs_nothing(rt: Runtime, clock: Clock, c
     asked = ask_ok(rt, "U0ALICE", f"incr {counters.key('d')}")
     clock.advance(minutes=10, seconds=1)
     res = rt.guard.confirm(asked.action_id, "U0ALICE")
-    assert res.kind is Kind.EXPIRED
+    assert res.kind is ActionResultKind.EXPIRED
     assert res.final
     assert not res.ok
     assert "expired" in res.message
@@ -130,7 +130,7 @@ def test_an_expired_action_says_so_and_runs_nothing(rt: Runtime, clock: Clock, c
     assert "Nothing was run" in res.message
     assert counters.value("d") == 0
     assert stored(rt, asked.action_id).status is Status.EXPIRED
-    assert rt.guard.confirm(asked.action_id, "U0ALICE").kind is Kind.EXPIRED  # and stays expired
+    assert rt.guard.confirm(asked.action_id, "U0ALICE").kind is ActionResultKind.EXPIRED  # and stays expired
     assert counters.value("d") == 0
     assert ("expire", "refused", "U0ALICE") in events(rt)
 
@@ -138,18 +138,18 @@ def test_an_expired_action_says_so_and_runs_nothing(rt: Runtime, clock: Clock, c
 def test_a_cancelled_action_cannot_be_confirmed(rt: Runtime, counters: Counters) -> None:
     asked = ask_ok(rt, "U0ALICE", f"incr {counters.key('e')}")
     refused = rt.guard.cancel(asked.action_id, "U0EVE")
-    assert refused.kind is Kind.REFUSED
+    assert refused.kind is ActionResultKind.REFUSED
     assert "can cancel" in refused.message
 
     res = rt.guard.cancel(asked.action_id, "U0ALICE")
-    assert res.kind is Kind.CANCELLED
+    assert res.kind is ActionResultKind.CANCELLED
     assert res.ok
     assert res.final
     assert "Cancelled by <@U0ALICE>" in res.message
     assert "Nothing was run" in res.message
 
     late = rt.guard.confirm(asked.action_id, "U0ALICE")
-    assert late.kind is Kind.ALREADY
+    assert late.kind is ActionResultKind.ALREADY
     assert "cancelled by <@U0ALICE>" in late.message
     assert counters.value("e") == 0
     assert ("cancel", "ok", "U0ALICE") in events(rt)
@@ -160,11 +160,11 @@ def test_two_person_approval(rt: Runtime, counters: Counters) -> None:
     assert asked.needs_approval
 
     not_yet = rt.guard.approve(asked.action_id, "U0LEAD")
-    assert not_yet.kind is Kind.REFUSED
+    assert not_yet.kind is ActionResultKind.REFUSED
     assert "has not confirmed" in not_yet.message
 
     waiting = rt.guard.confirm(asked.action_id, "U0ALICE")
-    assert waiting.kind is Kind.AWAITING_APPROVAL
+    assert waiting.kind is ActionResultKind.AWAITING_APPROVAL
     assert waiting.ok
     assert not waiting.final
     assert "<@U0LEAD>" in waiting.message
@@ -173,25 +173,25 @@ def test_two_person_approval(rt: Runtime, counters: Counters) -> None:
     assert stored(rt, asked.action_id).status is Status.AWAITING_APPROVAL
 
     own = rt.guard.approve(asked.action_id, "U0ALICE")
-    assert own.kind is Kind.REFUSED
+    assert own.kind is ActionResultKind.REFUSED
     assert "You asked for `gt.incr` on redis prod-cache, so you cannot approve it yourself" in own.message
 
     outsider = rt.guard.approve(asked.action_id, "U0EVE")
-    assert outsider.kind is Kind.REFUSED
+    assert outsider.kind is ActionResultKind.REFUSED
     assert outsider.message == (
         "Approving gt.incr on redis prod-cache needs the approver role (access.approvers); you have: everyone"
     )
-    assert rt.guard.confirm(asked.action_id, "U0ALICE").kind is Kind.ALREADY
+    assert rt.guard.confirm(asked.action_id, "U0ALICE").kind is ActionResultKind.ALREADY
     assert counters.value("f") == 0
 
     done = rt.guard.approve(asked.action_id, "U0LEAD")
-    assert done.kind is Kind.EXECUTED
+    assert done.kind is ActionResultKind.EXECUTED
     assert counters.value("f") == 5
     assert "approved by <@U0LEAD>" in done.message
     row = stored(rt, asked.action_id)
     assert (row.status, row.confirmed_by, row.approved_by) == (Status.EXECUTED, "U0ALICE", "U0LEAD")
     assert ("approve", "ok", "U0LEAD") in events(rt)
-    assert rt.guard.approve(asked.action_id, "U0BOB").kind is Kind.ALREADY
+    assert rt.guard.approve(asked.action_id, "U0BOB").kind is ActionResultKind.ALREADY
     assert counters.value("f") == 5
 
 
@@ -199,10 +199,10 @@ def test_rejection_runs_nothing(rt: Runtime, counters: Counters) -> None:
     asked = ask_ok(rt, "U0ALICE", f"incr {counters.key('g')} --instance prod-cache")
     rt.guard.confirm(asked.action_id, "U0ALICE")
     res = rt.guard.reject(asked.action_id, "U0BOB")
-    assert res.kind is Kind.REJECTED
+    assert res.kind is ActionResultKind.REJECTED
     assert res.final
     assert "Rejected by <@U0BOB>" in res.message
-    assert rt.guard.approve(asked.action_id, "U0LEAD").kind is Kind.ALREADY
+    assert rt.guard.approve(asked.action_id, "U0LEAD").kind is ActionResultKind.ALREADY
     assert counters.value("g") == 0
     assert ("reject", "ok", "U0BOB") in events(rt)
 
@@ -211,7 +211,7 @@ def test_the_requester_rejecting_withdraws(rt: Runtime, counters: Counters) -> N
     asked = ask_ok(rt, "U0ALICE", f"incr {counters.key('h')} --instance prod-cache")
     rt.guard.confirm(asked.action_id, "U0ALICE")
     res = rt.guard.reject(asked.action_id, "U0ALICE")
-    assert res.kind is Kind.CANCELLED
+    assert res.kind is ActionResultKind.CANCELLED
     assert counters.value("h") == 0
 
 
@@ -225,7 +225,7 @@ def test_the_approver_gets_a_window_of_their_own_and_it_expires(
     assert stored(rt, asked.action_id).status is Status.AWAITING_APPROVAL
     clock.advance(minutes=2)
     res = rt.guard.approve(asked.action_id, "U0LEAD")
-    assert res.kind is Kind.EXPIRED
+    assert res.kind is ActionResultKind.EXPIRED
     assert "not approved within 10 minutes" in res.message
     assert counters.value("i") == 0
 
@@ -233,7 +233,7 @@ def test_the_approver_gets_a_window_of_their_own_and_it_expires(
 def test_a_failing_handler_is_reported_with_target_and_cause(rt: Runtime, counters: Counters) -> None:
     asked = ask_ok(rt, "U0ALICE", f"jam {counters.key('j')}")
     res = rt.guard.confirm(asked.action_id, "U0ALICE")
-    assert res.kind is Kind.FAILED
+    assert res.kind is ActionResultKind.FAILED
     assert not res.ok
     assert res.final
     assert f"redis stage: counter {counters.key('j')} is locked by another job" in res.error
@@ -242,7 +242,7 @@ def test_a_failing_handler_is_reported_with_target_and_cause(rt: Runtime, counte
     assert row.status is Status.FAILED
     assert "locked" in (row.result or "")
     assert events(rt)[-1] == ("execute", "error", "U0ALICE")
-    assert rt.guard.confirm(asked.action_id, "U0ALICE").kind is Kind.ALREADY
+    assert rt.guard.confirm(asked.action_id, "U0ALICE").kind is ActionResultKind.ALREADY
     assert counters.attempts("j") == 1
 
 
@@ -275,7 +275,7 @@ def test_sweep_expires_what_nobody_confirmed_and_keeps_the_gauge(
     clock.advance(minutes=6)
     expired: list[ActionResult] = rt.guard.expire_due(clock())
     assert [r.action.id for r in expired if r.action] == [first.action_id]
-    assert expired[0].kind is Kind.EXPIRED
+    assert expired[0].kind is ActionResultKind.EXPIRED
     assert stored(rt, first.action_id).status is Status.EXPIRED
     assert stored(rt, second.action_id).status is Status.PENDING
     assert metrics.PENDING_ACTIONS._value.get() == 1
@@ -298,7 +298,7 @@ def test_an_action_cut_off_by_a_restart_is_marked_failed_never_rerun(
     row = stored(rt, asked.action_id)
     assert row.status is Status.FAILED
     assert "outcome is unknown" in (row.result or "")
-    assert rt.guard.confirm(asked.action_id, "U0ALICE").kind is Kind.ALREADY
+    assert rt.guard.confirm(asked.action_id, "U0ALICE").kind is ActionResultKind.ALREADY
     assert counters.value("m") == 0
 
 
@@ -344,7 +344,7 @@ def test_a_handler_removed_before_confirmation_fails_cleanly(
     second = make_runtime(store.url, clock, registry=Registry())  # the next version dropped gt.*
     try:
         res = second.guard.confirm(asked.action_id, "U0ALICE")
-        assert res.kind is Kind.FAILED
+        assert res.kind is ActionResultKind.FAILED
         assert "no longer available" in res.message
         assert counters.value("o") == 0
     finally:

@@ -10,7 +10,7 @@ import pytest
 
 from bot.commands.target import Target
 from bot.config import parse_config
-from bot.guard import Access, ActionResult, Kind, MessageRef, PendingAction, Status
+from bot.guard import Access, ActionResult, ActionResultKind, MessageRef, PendingAction, Status
 from bot.guard.pending import encode_params
 from bot.render.slack import MAX_BLOCKS, TEXT_LIMIT
 from bot.slack.confirm import (
@@ -199,7 +199,7 @@ def test_approval_message_offers_approve_with_a_dialog_and_reject() -> None:
 
 def test_a_long_result_is_cut_to_fifty_blocks_and_kept_whole_for_a_file() -> None:
     logs = Logs(title="restarted", lines=[f"line {i} " + "y" * 200 for i in range(3000)])
-    res = ActionResult(Kind.EXECUTED, "`k8s.scale` ran.", _action(), result=logs)
+    res = ActionResult(ActionResultKind.EXECUTED, "`k8s.scale` ran.", _action(), result=logs)
     msg = outcome_message(res)
     assert len(msg.blocks) <= MAX_BLOCKS
     assert msg.file is not None
@@ -211,7 +211,7 @@ def test_guard_messages_keep_mentions_and_escape_the_rest() -> None:
     assert mrkdwn("<@U0OPS> ran `a < b && c > d` for <!subteam^S0SRE>") == (
         "<@U0OPS> ran `a &lt; b &amp;&amp; c &gt; d` for <!subteam^S0SRE>"
     )
-    res = ActionResult(Kind.REFUSED, "Only <@U0OPS>, who asked for it, can confirm `k8s.scale`.")
+    res = ActionResult(ActionResultKind.REFUSED, "Only <@U0OPS>, who asked for it, can confirm `k8s.scale`.")
     assert res.text == "Only @U0OPS, who asked for it, can confirm k8s.scale."
     assert "<@U0OPS>" in json.dumps(notice_message(res).as_dicts())
 
@@ -219,19 +219,19 @@ def test_guard_messages_keep_mentions_and_escape_the_rest() -> None:
 @pytest.mark.parametrize(
     ("kind", "ok", "final"),
     [
-        (Kind.EXECUTED, True, True),
-        (Kind.FAILED, False, True),
-        (Kind.AWAITING_APPROVAL, True, False),
-        (Kind.CANCELLED, True, True),
-        (Kind.REJECTED, True, True),
-        (Kind.EXPIRED, False, True),
-        (Kind.REFUSED, False, False),
-        (Kind.ALREADY, False, False),
-        (Kind.UNKNOWN, False, False),
-        (Kind.ERROR, False, False),
+        (ActionResultKind.EXECUTED, True, True),
+        (ActionResultKind.FAILED, False, True),
+        (ActionResultKind.AWAITING_APPROVAL, True, False),
+        (ActionResultKind.CANCELLED, True, True),
+        (ActionResultKind.REJECTED, True, True),
+        (ActionResultKind.EXPIRED, False, True),
+        (ActionResultKind.REFUSED, False, False),
+        (ActionResultKind.ALREADY, False, False),
+        (ActionResultKind.UNKNOWN, False, False),
+        (ActionResultKind.ERROR, False, False),
     ],
 )
-def test_result_kinds(kind: Kind, ok: bool, final: bool) -> None:
+def test_result_kinds(kind: ActionResultKind, ok: bool, final: bool) -> None:
     res = ActionResult(kind, "m")
     assert (res.ok, res.final) == (ok, final)
 

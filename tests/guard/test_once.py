@@ -6,7 +6,7 @@ import threading
 from collections import Counter
 from collections.abc import Callable, Sequence
 
-from bot.guard import ActionResult, Kind, Status
+from bot.guard import ActionResult, ActionResultKind, Status
 from bot.store import Store
 from bot.store.audit import latest
 from tests.guard.conftest import Clock, Counters, ask_ok, close_runtime, make_runtime, stored
@@ -47,7 +47,7 @@ def test_twenty_confirm_clicks_on_two_replicas_run_it_once(
         results = _click_all_at_once(fns, asked.action_id, "U0ALICE")
 
         kinds = Counter(r.kind for r in results)
-        assert kinds == {Kind.EXECUTED: 1, Kind.ALREADY: CLICKS - 1}, kinds
+        assert kinds == {ActionResultKind.EXECUTED: 1, ActionResultKind.ALREADY: CLICKS - 1}, kinds
         assert counters.value("race") == 7  # ran exactly once
         assert stored(one, asked.action_id).status is Status.EXECUTED
         audit = latest(store.engine, handler_glob="gt.incr", limit=100)
@@ -64,7 +64,7 @@ def test_twenty_approve_clicks_by_two_approvers_run_it_once(
     rt = make_runtime(store.url, clock)
     try:
         asked = ask_ok(rt, "U0ALICE", f"incr {counters.key('appr')} --instance prod-cache")
-        assert rt.guard.confirm(asked.action_id, "U0ALICE").kind is Kind.AWAITING_APPROVAL
+        assert rt.guard.confirm(asked.action_id, "U0ALICE").kind is ActionResultKind.AWAITING_APPROVAL
         start = threading.Barrier(CLICKS)
         results: list[ActionResult] = []
 
@@ -80,7 +80,10 @@ def test_twenty_approve_clicks_by_two_approvers_run_it_once(
         for t in threads:
             t.join(timeout=60)
 
-        assert Counter(r.kind for r in results) == {Kind.EXECUTED: 1, Kind.ALREADY: CLICKS - 1}
+        assert Counter(r.kind for r in results) == {
+            ActionResultKind.EXECUTED: 1,
+            ActionResultKind.ALREADY: CLICKS - 1,
+        }
         assert counters.value("appr") == 1
     finally:
         close_runtime(rt)
@@ -94,9 +97,9 @@ def test_confirm_and_cancel_racing_do_one_or_the_other(
         asked = ask_ok(rt, "U0ALICE", f"incr {counters.key('mix')}")
         fns = [rt.guard.confirm if i % 2 else rt.guard.cancel for i in range(CLICKS)]
         results = _click_all_at_once(fns, asked.action_id, "U0ALICE")
-        winners = [r for r in results if r.kind is not Kind.ALREADY]
+        winners = [r for r in results if r.kind is not ActionResultKind.ALREADY]
         assert len(winners) == 1
-        ran = winners[0].kind is Kind.EXECUTED
+        ran = winners[0].kind is ActionResultKind.EXECUTED
         assert counters.value("mix") == (1 if ran else 0)
         assert stored(rt, asked.action_id).status is (Status.EXECUTED if ran else Status.CANCELLED)
     finally:
@@ -112,11 +115,11 @@ def test_a_restart_between_request_and_confirmation_loses_nothing(
 
     after = make_runtime(store.url, clock)
     try:
-        assert after.guard.confirm(asked.action_id, "U0ALICE").kind is Kind.AWAITING_APPROVAL
+        assert after.guard.confirm(asked.action_id, "U0ALICE").kind is ActionResultKind.AWAITING_APPROVAL
         close_runtime(after)
         after = make_runtime(store.url, clock)  # and once more before the approval
         res = after.guard.approve(asked.action_id, "U0LEAD")
-        assert res.kind is Kind.EXECUTED
+        assert res.kind is ActionResultKind.EXECUTED
         assert counters.value("restart") == 4
     finally:
         close_runtime(after)

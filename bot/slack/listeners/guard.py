@@ -19,7 +19,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.webhook import WebhookClient
 
-from bot.guard import ActionResult, Guard, Kind, MessageRef, PendingAction
+from bot.guard import ActionResult, ActionResultKind, Guard, MessageRef, PendingAction
 from bot.runtime import Runtime
 from bot.slack.confirm import Message, approval_message, awaiting_message, notice_message, outcome_message
 from bot.slack.ids import ActionId
@@ -97,11 +97,11 @@ def show(
 ) -> None:
     """Render one decision in Slack; never raises (a Slack failure is logged and falls back)."""
     action = res.action
-    if res.kind is Kind.RUNNING and action is not None and res.later is not None:
+    if res.kind is ActionResultKind.RUNNING and action is not None and res.later is not None:
         # Said at once: it is running (the buttons go); the outcome replaces it when it ends.
         _replace(client, click, outcome_message(res))
         res.later.add_done_callback(lambda done: _show_late(client, click, done.result()))
-    elif res.kind is Kind.AWAITING_APPROVAL and action is not None:
+    elif res.kind is ActionResultKind.AWAITING_APPROVAL and action is not None:
         _replace(client, click, awaiting_message(action, runtime.guard.approvers))
         _ask_approval(runtime, client, click, action)
     elif res.final and action is not None:
@@ -121,7 +121,7 @@ def show(
 def _unshown(res: ActionResult, exc: Exception) -> ActionResult:
     """The decision, told to the clicker alone when its message could not be updated."""
     return ActionResult(
-        Kind.ERROR,
+        ActionResultKind.ERROR,
         f"{res.message} (The message could not be updated: {type(exc).__name__}.)",
         res.action,
         actor=res.actor,

@@ -17,7 +17,7 @@ from typing import Any
 from slack_bolt import Ack, App
 from sqlalchemy import Delete, Insert, Update, event
 
-from bot.guard import ActionResult, Kind
+from bot.guard import ActionResult, ActionResultKind
 from bot.incidents import views as incident_views
 from bot.incidents.deps import IncidentDeps
 from bot.incidents.slackapi import SlackStepError, call
@@ -166,7 +166,9 @@ def _outcome_line(res: ActionResult) -> str:
     return f"{icon} {res.message}"[:500]
 
 
-_BAD = frozenset({Kind.FAILED, Kind.REFUSED, Kind.ERROR, Kind.EXPIRED})
+_BAD = frozenset(
+    {ActionResultKind.FAILED, ActionResultKind.REFUSED, ActionResultKind.ERROR, ActionResultKind.EXPIRED}
+)
 
 
 def _watch(runtime: Runtime, refresher: HomeRefresher) -> None:
