@@ -263,7 +263,8 @@ def test_update_and_resolve_forms_from_the_summary_buttons(harness: Harness) -> 
     assert harness.incident(inc.id).status == "resolved"
     # A form submitted after the incident was resolved says so in the form. (Slack signs the
     # new submission anew; the very same signed request again would be a replay, dropped.)
-    r = harness.bot.client.post(update, headers=sign(update, timestamp=int(time.time()) - 1))
+    # A second later than now: never the first signing's second, which was at most now.
+    r = harness.bot.client.post(update, headers=sign(update, timestamp=int(time.time()) + 1))
     assert r.json()["errors"]["text"].startswith("This incident is resolved")
 
 

@@ -173,7 +173,8 @@ def test_add_to_timeline_picks_an_open_incident_once(surfaces: Harness) -> None:
 
     # The same message again: the form says so, nothing is added twice. (A new submission, signed
     # anew by Slack; the very same signed request again would be a replay, dropped before this.)
-    r = h.bot.client.post(body, headers=sign(body, timestamp=int(time.time()) - 1))
+    # A second later than now: never the first signing's second, which was at most now.
+    r = h.bot.client.post(body, headers=sign(body, timestamp=int(time.time()) + 1))
     assert r.json() == {
         "response_action": "errors",
         "errors": {"incident": f"This message is already on incident #{first.id}'s timeline."},
