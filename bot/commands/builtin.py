@@ -7,11 +7,13 @@ Registered with `@builtin("incident", "declare")`; the docstring's first line is
 from __future__ import annotations
 
 import inspect
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from bot.commands.responder import Responder
+from bot.store.audit import Event, Outcome, record
 from handlers import Registry
 from handlers.command_table import CommandTable, Entry
 
@@ -30,6 +32,21 @@ class Call:
     respond: Responder
     # Slack's trigger_id, to open a modal (valid for 3 s); empty in the console.
     trigger_id: str = ""
+
+    def audit(self, handler: str, outcome: Outcome, detail: str, started: float) -> None:
+        """The audit row of this built-in's run (`started` from time.monotonic())."""
+        record(
+            self.runtime.store.engine,
+            request_id=self.request.request_id,
+            user_id=self.request.user_id,
+            command=f"{self.request.command} {self.request.text}".strip(),
+            event=Event.EXECUTE,
+            outcome=outcome,
+            channel_id=self.request.channel_id,
+            handler=handler,
+            detail=detail,
+            duration_ms=int((time.monotonic() - started) * 1000),
+        )
 
 
 BuiltinFn = Callable[[Call], None]

@@ -25,7 +25,7 @@ from bot.incidents.records import Incident, IncidentError
 from bot.incidents.roles import parse_role, parse_user
 from bot.incidents.slack_setup import rotation_user
 from bot.incidents.slackapi import SlackStepError, call, mention
-from bot.store.audit import Event, Outcome, record
+from bot.store.audit import Outcome
 from bot.store.timeline import events, incident_for_channel
 from handlers.params import parse_duration
 from handlers.results import Table, Text
@@ -58,18 +58,7 @@ def _wrap(sub: str, fn: BuiltinFn) -> BuiltinFn:
             refused = isinstance(exc, IncidentNotAllowed)
             outcome, detail = (Outcome.REFUSED if refused else Outcome.ERROR), str(exc)
             c.respond.error(str(exc))
-        record(
-            c.runtime.store.engine,
-            request_id=c.request.request_id,
-            user_id=c.request.user_id,
-            command=f"{c.request.command} {c.request.text}".strip(),
-            event=Event.EXECUTE,
-            outcome=outcome,
-            channel_id=c.request.channel_id,
-            handler=f"incident.{sub}",
-            detail=detail,
-            duration_ms=int((time.monotonic() - started) * 1000),
-        )
+        c.audit(f"incident.{sub}", outcome, detail, started)
 
     return run
 

@@ -22,7 +22,7 @@ from bot.oncall import roster
 from bot.oncall.config import OncallConfig
 from bot.oncall.schedule import Shift, next_after, stint
 from bot.oncall.when import WhenError, parse_when
-from bot.store.audit import Event, Outcome, record
+from bot.store.audit import Outcome
 from handlers.results import Table
 
 MAX_WEEKS = 26
@@ -45,18 +45,7 @@ def _audited(sub: str) -> Callable[[BuiltinFn], BuiltinFn]:
             except (OncallError, ov.OverrideError, WhenError) as exc:
                 outcome, detail = Outcome.ERROR, str(exc)
                 c.respond.error(str(exc))
-            record(
-                c.runtime.store.engine,
-                request_id=c.request.request_id,
-                user_id=c.request.user_id,
-                command=f"{c.request.command} {c.request.text}".strip(),
-                event=Event.EXECUTE,
-                outcome=outcome,
-                channel_id=c.request.channel_id,
-                handler=f"oncall.{sub}",
-                detail=detail,
-                duration_ms=int((time.monotonic() - started) * 1000),
-            )
+            c.audit(f"oncall.{sub}", outcome, detail, started)
 
         return run
 
