@@ -1,7 +1,8 @@
 """Time-to-ack of `chatops serve` (HTTP mode) against a bare Bolt app that only acks.
 
 Sends N signed slash commands (C at a time) to each server, in the same run, and prints p50
-and p99 time-to-ack for both and their ratio. Goal: p99 ratio <= 1.5 and p99 < 100 ms.
+and p99 time-to-ack for both and their ratio. Goal: p99 ratio <= 1.5 and p99 < 100 ms. Also
+prints how many whoami answers reached the fake Slack's response_url, and when the last did.
 
     python bench/ack.py [--requests 500] [--concurrency 20]
 """
@@ -67,6 +68,23 @@ def measure(url: str, response_url: str, n: int, concurrency: int, text: str = "
     return times
 
 
+def responses(fake: subprocess.Popen[str]) -> int:
+    """Messages the fake Slack has had on response_url so far."""
+    assert fake.stdin is not None
+    assert fake.stdout is not None
+    fake.stdin.write("responses\n")
+    fake.stdin.flush()
+    return int(fake.stdout.readline())
+
+
+def answers_after(fake: subprocess.Popen[str], expected: int, acked: float) -> tuple[int, float]:
+    """Wait (up to 30 s) for `expected` answers; how many came, and how long after `acked`."""
+    deadline = time.monotonic() + 30
+    while (count := responses(fake)) < expected and time.monotonic() < deadline:
+        time.sleep(0.005)
+    return count, time.monotonic() - acked
+
+
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time a process has used so far (Linux /proc)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -127,7 +145,10 @@ def main() -> None:
             bare_t = measure(bare_url, response_url + "bare", args.requests, args.concurrency)
             bare_cpu = cpu_seconds(bare.pid) - c0
             c0 = cpu_seconds(bot.pid)
+            before = responses(fake)
             bot_t = measure(bot_url, response_url + "bot", args.requests, args.concurrency)
+            answered, answers_s = answers_after(fake, before + 20 + args.requests, time.monotonic())
+            answered -= before
             time.sleep(1)  # let the work after the acks finish, so its CPU is counted
             bot_cpu = cpu_seconds(bot.pid) - c0
             c0 = cpu_seconds(bot.pid)
@@ -156,6 +177,10 @@ def main() -> None:
             f"  {name:22s} p50 {pct(t, 50) * 1000:7.1f} ms   p99 {pct(t, 99) * 1000:7.1f} ms"
             f"   server CPU {cpu * 1000 / len(t):5.2f} ms/request"
         )
+    print(
+        f"  whoami answers through response_url: {answered} of {20 + args.requests} "
+        f"(with the warm-up), the last {answers_s * 1000:.0f} ms after the last ack"
+    )
     for name, t in (("whoami", bot_t), ("help", help_t)):
         r50, r99 = pct(t, 50) / pct(bare_t, 50), pct(t, 99) / pct(bare_t, 99)
         met = "met" if r99 <= 1.5 and pct(t, 99) < 0.1 else "NOT met"

@@ -129,6 +129,9 @@ def build_app(
         client=client,
         signing_secret=settings.slack_signing_secret,
         token_verification_enabled=token_verification_enabled,
+        # bot.web checks the signature, its age and replays before Bolt sees a request (Socket
+        # Mode needs no signature); Bolt's own check would be a second HMAC on every ack.
+        request_verification_enabled=False,
         process_before_response=False,
         # Listeners run here after their ack; handlers get their own pool in the runtime.
         listener_executor=ThreadPoolExecutor(max_workers=32, thread_name_prefix="listener"),

@@ -76,7 +76,7 @@ def serve(
     """Run the bot: Socket Mode when SLACK_APP_TOKEN is set, else HTTP; both serve HTTP on --port."""
     from bot.app import build_app
 
-    setup_logging(log_format)
+    setup_logging(log_format, queued=True)
     settings = _settings()
     missing = [n for n, v in (("SLACK_BOT_TOKEN", settings.slack_bot_token),) if not v]
     if not settings.slack_app_token and not settings.slack_signing_secret:

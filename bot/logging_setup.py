@@ -8,12 +8,16 @@ through `redact`, so a DSN or token inside an exception text never reaches the l
 
 from __future__ import annotations
 
+import atexit
+import copy
 import json
 import logging
+import queue
 import re
 import sys
 from datetime import UTC, datetime
 from enum import StrEnum
+from logging.handlers import QueueHandler, QueueListener
 from typing import TYPE_CHECKING, Any, TextIO
 
 if TYPE_CHECKING:
@@ -45,6 +49,12 @@ def _redactor() -> Callable[[str], str]:
     return redact
 
 
+def _secret_name() -> Callable[[str], bool]:
+    from handlers.redact import secret_name
+
+    return secret_name
+
+
 def _safe(value: Any, redact: Callable[[str], str]) -> Any:
     if isinstance(value, str):
         return redact(value)
@@ -59,6 +69,7 @@ class JsonFormatter(logging.Formatter):
     def __init__(self) -> None:
         super().__init__()
         self.redact = _redactor()
+        self.secret_name = _secret_name()
 
     def format(self, record: logging.LogRecord) -> str:
         redact = self.redact
@@ -69,7 +80,7 @@ class JsonFormatter(logging.Formatter):
             "msg": redact(record.getMessage()),
         }
         for key, value in extras(record).items():
-            entry.setdefault(key, _safe(value, redact))
+            entry.setdefault(key, "***" if self.secret_name(key) else _safe(value, redact))
         if record.exc_info:
             entry["exc"] = redact(self.formatException(record.exc_info))
         return json.dumps(entry, ensure_ascii=False)
@@ -89,24 +100,37 @@ class TextFormatter(logging.Formatter):
     """`time LEVEL logger: message key=value ...`, the extras sorted so lines line up.
 
     One record is one line (control characters escaped); only a traceback, which the logging
-    call itself attached, continues on the lines below.
+    call itself attached, continues on the lines below. The message, each field and the
+    traceback are redacted on their own (a field named like a secret is `***` whatever its
+    value), so the time and level around them are never scanned.
     """
 
     def __init__(self) -> None:
         super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
         self.redact = _redactor()
+        self.secret_name = _secret_name()
 
     def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 - logging's name
+        record.message = self.redact(record.message)
         return escape_controls(super().formatMessage(record))
+
+    def formatException(self, ei: Any) -> str:  # noqa: N802 - logging's name
+        return self.redact(super().formatException(ei))
+
+    def formatStack(self, stack_info: str) -> str:  # noqa: N802 - logging's name
+        return self.redact(super().formatStack(stack_info))
 
     def format(self, record: logging.LogRecord) -> str:
         line = super().format(record)
         fields = extras(record)
         if fields:
             head, sep, tail = line.partition("\n")  # keep a traceback below the fields
-            pairs = " ".join(f"{k}={_quote(_safe(v, self.redact))}" for k, v in sorted(fields.items()))
+            pairs = " ".join(
+                f"{k}={'***' if self.secret_name(k) else _quote(_safe(v, self.redact))}"
+                for k, v in sorted(fields.items())
+            )
             line = f"{head} {pairs}{sep}{tail}"
-        return self.redact(line)
+        return line
 
 
 def _quote(value: Any) -> str:
@@ -116,16 +140,55 @@ def _quote(value: Any) -> str:
     return text
 
 
+class _Handoff(QueueHandler):
+    """Hands a record to the writer thread. The message is fixed here (its arguments may change
+    once the call returns); formatting, redaction and the write happen on the writer's thread."""
+
+    def prepare(self, record: logging.LogRecord) -> logging.LogRecord:
+        record = copy.copy(record)
+        record.msg = record.getMessage()
+        record.args = None
+        return record
+
+
+_listener: QueueListener | None = None
+
+
+def _stop_listener() -> None:
+    global _listener
+    if _listener is not None:
+        _listener.stop()  # writes every record still queued
+        _listener = None
+
+
 def setup_logging(
-    fmt: LogFormat | str = LogFormat.TEXT, *, level: int | str = logging.INFO, stream: TextIO | None = None
+    fmt: LogFormat | str = LogFormat.TEXT,
+    *,
+    level: int | str = logging.INFO,
+    stream: TextIO | None = None,
+    queued: bool = False,
 ) -> None:
-    """Configure the root logger once for the process (replaces any handler already there)."""
+    """Configure the root logger once for the process (replaces any handler already there).
+
+    `queued` (the server): a request thread only puts the record on a queue and one thread
+    formats and writes it, so a slow log sink or a burst of requests never makes an answer to
+    Slack wait on the handler's lock. What is queued is written at exit.
+    """
+    global _listener
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(JsonFormatter() if LogFormat(fmt) is LogFormat.JSON else TextFormatter())
+    _stop_listener()
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)
-    root.addHandler(handler)
+    if queued:
+        records: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
+        _listener = QueueListener(records, handler)
+        _listener.start()
+        atexit.register(_stop_listener)
+        root.addHandler(_Handoff(records))
+    else:
+        root.addHandler(handler)
     root.setLevel(level)
     for name in _QUIET:
         logging.getLogger(name).setLevel(logging.WARNING)

@@ -16,6 +16,7 @@ from bot.executor import Executor
 from bot.guard import Access, ActionStore, Guard
 from bot.scheduler import Scheduler
 from bot.services import Clients, Services
+from bot.slack.acks import AcksInFlight
 from bot.store import Store
 from handlers import Registry
 from handlers.command_table import CommandTable, Entry
@@ -48,6 +49,8 @@ class Runtime:
     answer_pool: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(max_workers=ANSWER_WORKERS, thread_name_prefix="answer")
     )
+    # Slack requests not yet acknowledged (counted by bot.web): answers let them go first.
+    acks: AcksInFlight = field(default_factory=AcksInFlight)
     # The features' own parts (incident deps, the runbook catalog, the scheduler participants),
     # built by bot.app.build_runtime and found by their type: this layer sits below them.
     _parts: dict[type, object] = field(default_factory=dict)

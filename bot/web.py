@@ -166,6 +166,11 @@ class WebApp:
         self.routes.update(routes or {})
         self._ready_why = "ok"
 
+    def close(self) -> None:
+        """At shutdown, after the last request: the replay guard writes what it still holds."""
+        if self.slack_path is not None:
+            self.replays.close()
+
     def __call__(self, environ: dict[str, Any], start: StartResponse) -> Iterable[bytes]:
         rid = request_id(environ)
         environ["chatops.request_id"] = rid
@@ -247,7 +252,14 @@ class WebApp:
         }
         verdict = self.replays.check(body_of(environ), headers)
         if verdict is Verdict.OK:
-            return self.slack(environ, start)
+            acks = self.runtime.acks
+            acks.enter()
+            try:
+                body = self.slack(environ, start)
+            except BaseException:
+                acks.leave()
+                raise
+            return acks.until_written(body)  # answers wait until cheroot has written this ack
         # One line, and never the body: it is unauthenticated input.
         log.warning(
             "slack request refused: %s", verdict.value, extra={"remote": environ.get("REMOTE_ADDR", "")}
@@ -398,6 +410,7 @@ def drain(app: App, server: HttpServer | None = None) -> None:
     if server is not None:
         log.info("shutting down: no new requests; waiting for the ones in flight")
         server.stop()
+        server.web.close()
     executor = getattr(app.listener_runner, "listener_executor", None)
     shutdown = getattr(executor, "shutdown", None)
     if callable(shutdown):

@@ -50,6 +50,15 @@ _SLACK_TOKEN = re.compile(r"\bx(?:ox[abposr]|app)-[A-Za-z0-9-]+")
 # GitHub tokens and JSON Web Tokens
 _OTHER_TOKENS = re.compile(r"\bgh[pousr]_[A-Za-z0-9]{20,}|\beyJ[\w-]{8,}\.[\w-]{8,}\.[\w-]{8,}")
 
+_SECRET_KEY = re.compile(_SECRET_NAME, re.I)
+
+
+def secret_name(name: str) -> bool:
+    """Whether a field called `name` holds a secret, by the same rule `redact` applies to
+    `name=value` (`db_password`, `api_key`, `sig`...)."""
+    return _SECRET_KEY.fullmatch(name) is not None
+
+
 SECRET_KEYS = ("password", "passwd", "token", "secret", "dsn", "url", "authorization", "api_key")
 
 

@@ -288,6 +288,51 @@ def test_a_replay_sent_to_another_replica_is_dropped_too(fake_slack: FakeSlack, 
         drop_pg_database(url)
 
 
+def test_a_replay_after_a_restart_on_sqlite_is_dropped(fake_slack: FakeSlack, tmp_path: Path) -> None:
+    # On SQLite the signature is remembered in memory at once and written behind the ack:
+    # the next process on the same file reads it back.
+    body = command_body("/chatops", "whoami", response_url=fake_slack.response_url())
+    headers = sign(body)
+    first = start_bot(fake_slack, tmp_path)
+    try:
+        assert first.client.post(body, headers=headers).status_code == 200
+        fake_slack.wait_responses(1)
+        time.sleep(0.3)  # several of the writer's flush intervals; no graceful close below
+    finally:
+        stop_bot(first)
+    second = start_bot(fake_slack, tmp_path)
+    try:
+        replay = second.client.post(body, headers=headers)
+        assert replay.status_code == 200
+        assert replay.content == b""
+        time.sleep(0.5)
+        assert len(fake_slack.responses) == 1
+        fresh = command_body("/chatops", "whoami", response_url=fake_slack.response_url())
+        assert second.client.post(fresh, headers=sign(fresh)).status_code == 200
+        fake_slack.wait_responses(2)
+    finally:
+        stop_bot(second)
+
+
+def test_signatures_still_in_memory_are_written_at_shutdown(fake_slack: FakeSlack, tmp_path: Path) -> None:
+    body = command_body("/chatops", "whoami", response_url=fake_slack.response_url())
+    headers = sign(body)
+    first = start_bot(fake_slack, tmp_path)
+    first.server.web.replays._flush_every = 3600  # the writer would not get to it in this test
+    assert first.client.post(body, headers=headers).status_code == 200
+    fake_slack.wait_responses(1)
+    first.server.stop()
+    first.server.web.close()  # what `chatops serve` does at shutdown (bot.web.drain)
+    stop_bot(first)
+    second = start_bot(fake_slack, tmp_path)
+    try:
+        assert second.client.post(body, headers=headers).content == b""
+        time.sleep(0.5)
+        assert len(fake_slack.responses) == 1
+    finally:
+        stop_bot(second)
+
+
 # -- the route table -------------------------------------------------------------------------
 
 

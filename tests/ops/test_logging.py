@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import pathlib
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -106,3 +107,37 @@ def test_serve_rejects_an_unknown_log_format() -> None:
     shown = " ".join(proc.stderr.replace("│", " ").split())
     assert "Invalid value for '--log-format'" in shown
     assert "'yaml' is not one of 'text', 'json'" in shown
+
+
+def test_text_fields_named_like_secrets_and_tracebacks_are_redacted(restore_logging: None) -> None:
+    out = io.StringIO()
+    setup_logging("text", stream=out)
+    log = logging.getLogger("bot.test")
+    log.info("saw %s", "x", extra={"api_key": "plain-value", "target": "postgresql://u:hunter2@db/main"})
+    try:
+        raise RuntimeError(f"Slack said no to {BOT_TOKEN}")
+    except RuntimeError:
+        log.exception("call failed")
+    text = out.getvalue()
+    assert "api_key=***" in text
+    assert "plain-value" not in text
+    assert "postgresql://u:***@db/main" in text
+    assert "RuntimeError: Slack said no to xox" in text
+    assert BOT_TOKEN not in text
+    assert "hunter2" not in text
+
+
+def test_the_servers_queued_log_writes_every_line_by_exit(tmp_path: pathlib.Path) -> None:
+    # `chatops serve` hands records to a writer thread; what is still queued at exit is written.
+    script = (
+        "import logging\n"
+        "from bot.logging_setup import setup_logging\n"
+        "setup_logging('json', queued=True)\n"
+        "log = logging.getLogger('bot.test')\n"
+        "for i in range(2000):\n"
+        "    log.info('line %d', i, extra={'n': i})\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    lines = [json.loads(line) for line in done.stderr.splitlines()]
+    assert [entry["n"] for entry in lines] == list(range(2000))
+    assert lines[-1]["msg"] == "line 1999"

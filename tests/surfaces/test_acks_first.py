@@ -1,0 +1,64 @@
+"""Answers let acks in flight go first (bot.slack.acks), and never wait longer than max_defer."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from bot.slack.acks import AcksInFlight
+from tests.conftest import RunningBot
+from tests.support import command_body, sign
+
+
+def test_an_answer_waits_for_an_ack_being_written_then_goes(bot: RunningBot) -> None:
+    acks = bot.runtime.acks
+    acks.max_defer = 30.0
+    acks.enter()  # another request's ack, not yet written
+    try:
+        r = bot.client.command("/chatops", "whoami", user="U0WAIT")
+        assert r.status_code == 200  # this command's own ack is not held back
+        time.sleep(0.5)
+        assert bot.slack.responses == []  # its answer lets the other ack go first
+    finally:
+        acks.leave()
+    answers = bot.slack.wait_responses(1, timeout=5)
+    assert "U0WAIT" in answers[0]["text"]
+
+
+def test_an_ack_that_never_ends_holds_answers_back_only_max_defer(bot: RunningBot) -> None:
+    acks = bot.runtime.acks
+    acks.max_defer = 0.5
+    acks.enter()  # an ack whose end is never seen
+    try:
+        started = time.monotonic()
+        body = command_body("/chatops", "whoami", user="U0LOST", response_url=bot.slack.response_url())
+        assert bot.client.post(body, headers=sign(body)).status_code == 200
+        answers = bot.slack.wait_responses(1, timeout=10)
+        assert "U0LOST" in answers[0]["text"]
+        assert time.monotonic() - started >= 0.5
+    finally:
+        acks.leave()
+
+
+def test_the_count_returns_to_zero_after_every_ack(bot: RunningBot) -> None:
+    for i in range(5):
+        assert bot.client.command("/chatops", "help", user=f"U0C{i}").status_code == 200
+        assert bot.client.command("/chatops", "whoami", user=f"U0C{i}").status_code == 200
+    bot.slack.wait_responses(5)
+    deadline = time.monotonic() + 5
+    while bot.runtime.acks.in_flight and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert bot.runtime.acks.in_flight == 0
+
+
+def test_a_body_dropped_without_close_still_ends_its_ack() -> None:
+    # cheroot skips close() when it cannot send an empty body's headers (client gone).
+    acks = AcksInFlight(max_defer=5.0)
+    acks.enter()
+    body = acks.until_written([b""])
+    assert acks.in_flight == 1
+    del body
+    assert acks.in_flight == 0
+    done = threading.Event()
+    threading.Thread(target=lambda: (acks.wait_quiet(), done.set())).start()
+    assert done.wait(1)
