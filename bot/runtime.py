@@ -11,12 +11,12 @@ from typing import TypeVar
 import urllib3
 from slack_sdk import WebClient
 
+from bot.acks import AcksInFlight
 from bot.config import ChatopsConfig, Settings
 from bot.executor import Executor
 from bot.guard import Access, ActionStore, Guard
 from bot.scheduler import Scheduler
 from bot.services import Clients, Services
-from bot.slack.acks import AcksInFlight
 from bot.store import Store
 from handlers import Registry
 from handlers.command_table import CommandTable, Entry
@@ -49,7 +49,8 @@ class Runtime:
     answer_pool: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(max_workers=ANSWER_WORKERS, thread_name_prefix="answer")
     )
-    # Slack requests not yet acknowledged (counted by bot.web): answers let them go first.
+    # Slack requests and alert webhooks not yet answered (counted by bot.web and bot.alerts.web):
+    # the work that follows them lets them go first.
     acks: AcksInFlight = field(default_factory=AcksInFlight)
     # The features' own parts (incident deps, the runbook catalog, the scheduler participants),
     # built by bot.app.build_runtime and found by their type: this layer sits below them.

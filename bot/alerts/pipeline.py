@@ -59,6 +59,9 @@ def channel_ref(name: str) -> str:
     return "#" + name
 
 
+STORM_SETTLE = 0.1  # seconds without a webhook (or Slack request) before group work starts
+
+
 class Pipeline:
     def __init__(self, runtime: Runtime, *, workers: int = 4) -> None:
         self.runtime = runtime
@@ -103,6 +106,10 @@ class Pipeline:
                 return
 
     def _run(self, gid: int) -> None:
+        # Webhooks still being answered go first, and in a storm the group waits for a lull (at
+        # most bot.acks.MAX_DEFER): each post is answered sooner, and the group's later alerts
+        # land in the same Slack update instead of one update each.
+        self.runtime.acks.wait_quiet(settle=STORM_SETTLE)
         with self._lock:
             self._queued.discard(gid)
             self._active += 1

@@ -82,7 +82,7 @@ def intake_engine(runtime: Runtime) -> Engine:
     """The engine webhooks store through. On PostgreSQL its own pool without pre-ping: a storm's
     answers are waited on by Alertmanager, and a dead pooled connection after a database restart
     fails one request with 503 (which Alertmanager retries) and is replaced, instead of costing
-    every request a round trip."""
+    every request a round trip. Its statement is planned for each post's own values."""
     intake = runtime.find(IntakeEngine)
     if intake is not None:
         return intake.engine
@@ -99,7 +99,14 @@ def _new_engine(runtime: Runtime) -> Engine:
         engine = store.engine
     else:
         engine = create_engine(
-            store.url, pool_pre_ping=False, pool_size=16, max_overflow=8, connect_args={"connect_timeout": 5}
+            store.url,
+            pool_pre_ping=False,
+            pool_size=16,
+            max_overflow=8,
+            # Never a server-side prepared statement: after five runs PostgreSQL may switch the
+            # intake statement to a generic plan, which on tables without statistics yet (a new
+            # database meeting its first storm) took 4.8 ms a post instead of 1.3 ms.
+            connect_args={"connect_timeout": 5, "prepare_threshold": None},
         )
     runtime.provide(IntakeEngine(engine))
     return engine
@@ -111,7 +118,15 @@ def endpoint(runtime: Runtime, source: str) -> Route:
             WEBHOOKS.labels(source, status.split(" ", 1)[0]).inc()
             return start(status, headers, *exc)
 
-        return handle(environ, start_counted)
+        # The sender waits on this answer; the group work it starts waits for it (bot.acks).
+        acks = runtime.acks
+        acks.enter()
+        try:
+            body = handle(environ, start_counted)
+        except BaseException:
+            acks.leave()
+            raise
+        return acks.until_written(body)
 
     def handle(environ: dict[str, Any], start: StartResponse) -> Iterable[bytes]:
         if environ.get("REQUEST_METHOD", "GET") != "POST":

@@ -1,11 +1,11 @@
-"""Answers let acks in flight go first (bot.slack.acks), and never wait longer than max_defer."""
+"""Answers let acks in flight go first (bot.acks), and never wait longer than max_defer."""
 
 from __future__ import annotations
 
 import threading
 import time
 
-from bot.slack.acks import AcksInFlight
+from bot.acks import AcksInFlight
 from tests.conftest import RunningBot
 from tests.support import command_body, sign
 
@@ -60,5 +60,36 @@ def test_a_body_dropped_without_close_still_ends_its_ack() -> None:
     del body
     assert acks.in_flight == 0
     done = threading.Event()
-    threading.Thread(target=lambda: (acks.wait_quiet(), done.set())).start()
+
+    def waiter() -> None:
+        acks.wait_quiet()
+        done.set()
+
+    threading.Thread(target=waiter).start()
     assert done.wait(1)
+
+
+def test_group_work_waits_for_a_lull_in_a_storm_but_not_forever() -> None:
+    # bot.alerts.pipeline waits with `settle`: while posts keep coming, it waits for a gap.
+    acks = AcksInFlight(max_defer=5.0)
+    acks.enter()
+    acks.leave()
+    started = time.monotonic()
+    acks.wait_quiet(settle=0.3)
+    assert 0.25 <= time.monotonic() - started < 4  # the lull, not max_defer, ended the wait
+    acks = AcksInFlight(max_defer=1.0)
+    stop = threading.Event()
+
+    def storm() -> None:
+        while not stop.is_set():
+            acks.enter()
+            time.sleep(0.01)
+            acks.leave()
+
+    threading.Thread(target=storm, daemon=True).start()
+    try:
+        started = time.monotonic()
+        acks.wait_quiet(settle=0.3)  # the storm never pauses for 0.3 s: max_defer ends the wait
+        assert 0.9 <= time.monotonic() - started < 4
+    finally:
+        stop.set()

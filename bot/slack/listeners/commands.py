@@ -118,7 +118,7 @@ def _answer(
     client: WebClient,
 ) -> None:
     """On the answers pool: dispatch, and say what happened should anything fail."""
-    runtime.acks.wait_quiet()  # acks still being written go first (bot.slack.acks)
+    runtime.acks.wait_quiet()  # acks still being written go first (bot.acks)
     try:
         dispatch(runtime, request, responder, trigger, route)
     except Exception as exc:
