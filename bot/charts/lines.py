@@ -82,5 +82,6 @@ def render(chart: LineChart) -> bytes:
     ax = fig.add_subplot()
     draw(ax, chart)
     title = chart.title if len(chart.title) <= 80 else chart.title[:79] + "…"
-    ax.set_title(title, fontsize=FONT + (0 if chart.small else 1), loc="left")
+    # A fixed y: matplotlib would otherwise measure every tick label to place the title.
+    ax.set_title(title, fontsize=FONT + (0 if chart.small else 1), loc="left", y=1.0, pad=6)
     return png(fig)

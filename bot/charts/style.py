@@ -103,11 +103,18 @@ def unit_axis(ax: Any, unit: Unit, axis: str = "y") -> None:
 
 
 def png(fig: Figure) -> bytes:
+    """One draw, then the pixels as an RGB PNG at zlib level 1: a chart on a white ground needs
+    no alpha channel, and level 1 encodes in half the time of savefig's level 6 for a file
+    about as large (anti-aliased lines compress poorly at any level)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from PIL import Image
 
-    FigureCanvasAgg(fig)
+    canvas: Any = FigureCanvasAgg(fig)  # draw() and buffer_rgba() are untyped
+    canvas.draw()
+    width, height = canvas.get_width_height(physical=True)
+    image = Image.frombuffer("RGBA", (width, height), canvas.buffer_rgba(), "raw", "RGBA", 0, 1)
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=DPI, facecolor="white")
+    image.convert("RGB").save(buf, format="PNG", compress_level=1)
     return buf.getvalue()
 
 
