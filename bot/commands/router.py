@@ -15,7 +15,7 @@ from bot.commands.responder import Responder
 from bot.executor import Done, Failed, HandlerOutcome, NeedsConfirmation, Refused, Request
 from bot.runtime import Runtime
 from handlers import HandlerSpec
-from handlers.command_table import Entry
+from handlers.command_table import CommandTable, Entry
 
 HELP_WORDS = ("help", "-h", "--help")
 
@@ -122,7 +122,7 @@ def resolve(runtime: Runtime, request: Request) -> Route:
     first = words[0].lower() if words else ""
     if first == "help" and (command, "help") in table:
         pass  # the command's own help (/chatops help lists everything)
-    elif (not words and default is None) or first in HELP_WORDS:
+    elif (not words and (default is None or _needs_words(table, command, default))) or first in HELP_WORDS:
         return Route(RouteKind.COMMAND_HELP, command)
     found = table.match(command, words)
     by_default = found is None and default is not None
@@ -147,6 +147,15 @@ def resolve(runtime: Runtime, request: Request) -> Route:
         return Route(RouteKind.QUOTE_ERROR, command, tuple(words), spec=entry, error=quote_error)
     kind = RouteKind.HANDLER_HELP if asks_help else RouteKind.HANDLER
     return Route(kind, command, tuple(words), tuple(rest), spec=entry)
+
+
+def _needs_words(table: CommandTable[Entry], command: str, default: str) -> bool:
+    """Whether the default subcommand has required arguments: typed bare, such a command
+    (`/prom` → `/prom metric SERVICE METRIC`) lists its subcommands instead of an error."""
+    found = table.match(command, default.split())
+    if found is None or not isinstance(found[0], HandlerSpec):
+        return False
+    return any(field.is_required() for field in found[0].params.model_fields.values())
 
 
 def dispatch(

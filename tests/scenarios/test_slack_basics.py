@@ -43,6 +43,16 @@ def test_help_after_a_command_lists_its_subcommands(bot: RunningBot) -> None:
     assert "/chatops help" in message_text(answer)
 
 
+def test_a_bare_command_whose_default_needs_arguments_lists_its_subcommands(bot: RunningBot) -> None:
+    # `/prom SERVICE METRIC` is the default form; `/prom` alone is a request for the menu.
+    bot.client.command("/prom", "")
+    [answer] = bot.slack.wait_responses(1)
+    text = message_text(answer)
+    assert "/prom query" in text
+    assert "/prom graph" in text
+    assert "is required" not in text
+
+
 def test_bad_signature_gets_401_and_runs_nothing(bot: RunningBot) -> None:
     body = command_body("/chatops", "whoami", response_url=bot.slack.response_url())
     headers = sign(body, secret="not-the-secret")
