@@ -3,8 +3,9 @@
 Backfills 10 series of 1,000 samples each (15 s apart, ending an hour ago) with
 `promtool tsdb create-blocks-from openmetrics`, starts Prometheus on that data, then times the
 bot's own code: `handlers.prom.query.query_range` (HTTP + JSON) and `bot.charts.render` of the
-`/prom graph` chart (matplotlib Agg → PNG). Prints the medians of 7 runs after a warm-up, the
-first (cold) render, the PNG's size, and the goals: render ≤ 300 ms and ≤ 3 × the query.
+`/prom graph` chart (matplotlib → PNG, on the canvas bot.charts picks). Prints the medians of
+7 runs after a warm-up, the first (cold) render, the PNG's size, and the goals: render ≤ 300 ms
+and ≤ 3 × the query.
 
     python bench/prom_chart.py
 """
@@ -129,7 +130,10 @@ def main() -> None:
             proc.wait(timeout=10)
     q, r = statistics.median(q_times), statistics.median(r_times)
     print(f"range query: {SERIES} series × {POINTS} points, median of {RUNS}: {q * 1000:.1f} ms")
-    print(f"render (matplotlib Agg → PNG), median of {RUNS}: {r * 1000:.1f} ms", end="")
+    from bot.charts.style import canvas_of, figure
+
+    canvas = type(canvas_of(figure((1.0, 1.0)))).__module__
+    print(f"render (matplotlib → PNG on {canvas}), median of {RUNS}: {r * 1000:.1f} ms", end="")
     print(f" (first, cold: {cold * 1000:.0f} ms)")
     print(f"render / query: {r / q:.1f}×")
     print(f"PNG: {len(png):,} bytes")

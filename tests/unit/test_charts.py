@@ -84,3 +84,64 @@ def test_charts_are_found_inside_results_and_named_for_upload() -> None:
     line = LineChart(title="CPU / memory (p95)!", parts=[], series=[])
     assert list(charts_in(Group(parts=[Text(text="x"), line]))) == [line]
     assert charts.filename(line) == "cpu-memory-p95.png"
+
+
+def _pixels(png: bytes) -> bytes:
+    import io
+
+    import matplotlib.image
+
+    return bytes(matplotlib.image.imread(io.BytesIO(png), format="png").tobytes())
+
+
+def test_a_kept_figure_draws_the_next_chart_as_a_new_one_would() -> None:
+    # Line charts are drawn on kept figures: nothing of the last chart may show in the next.
+    from bot.charts import lines
+
+    many = LineChart(
+        title="memory",
+        parts=[],
+        series=[series(f'm{{pod="p{i}"}}', 2**30 * (i + 1)) for i in range(8)],
+        unit="bytes",
+        thresholds=[Line(6 * 2**30, "crit > 6 GB", Status.CRIT)],
+    )
+    other = LineChart(
+        title="latency",
+        parts=[],
+        series=[series(f'l{{pod="q{i}"}}', 0.2 * (i + 1)) for i in range(7)],
+        unit="seconds",
+    )
+    assert lines.legend_rows(many) == lines.legend_rows(other) == 3  # the same kept shape
+    lines._POOL = lines._Pool()
+    fresh = charts.render(other)
+    charts.render(many)
+    again = charts.render(other)  # on the figure `many` was just drawn on
+    # Pixel for pixel: no line, threshold, legend entry, tick or limit of `many` is left.
+    assert _pixels(again) == _pixels(fresh)
+    assert _pixels(again) != _pixels(charts.render(many))
+
+
+def test_without_mplcairo_charts_are_drawn_with_agg() -> None:
+    # Platforms without an mplcairo wheel draw with matplotlib's own Agg canvas.
+    import json
+    import subprocess
+    import sys
+
+    script = (
+        "import sys, json, math\n"
+        "sys.modules['mplcairo'] = None\n"
+        "from bot import charts\n"
+        "from handlers.figures import LineChart, Series\n"
+        "pts = [(1790000000.0 + 15 * i, 1 + math.sin(i / 8)) for i in range(240)]\n"
+        "chart = LineChart(title='t', parts=[], series=[Series('a', pts), Series('b', pts[::2])])\n"
+        "from bot.charts.style import canvas_of, figure\n"
+        "sys.stdout.buffer.write(json.dumps(type(canvas_of(figure((1, 1)))).__module__).encode() + b'\\n')\n"
+        "sys.stdout.buffer.write(charts.render(chart))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=120, check=True)
+    module, _, png = done.stdout.partition(b"\n")
+    assert json.loads(module) == "matplotlib.backends.backend_agg"
+    (width, height), colours = png_size_and_colours(png)
+    assert (width, height) == (800, 420)
+    assert has_colour(colours, PALETTE[0])
+    assert has_colour(colours, PALETTE[1])
