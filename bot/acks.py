@@ -60,10 +60,6 @@ class AcksInFlight:
                 else:
                     self._quiet.wait(deadline - now)
 
-    @property
-    def in_flight(self) -> int:
-        return self._count
-
 
 class _Written:
     """A WSGI response body whose close() (called by the server once it is sent) ends the ack."""
