@@ -9,8 +9,12 @@ COPY pyproject.toml setup.py README.md ./
 COPY bot ./bot
 COPY handlers ./handlers
 COPY runbooks ./runbooks
+# gcc, pkg-config and cairo's headers build pycairo for the charts extra (mplcairo).
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends gcc pkg-config libcairo2-dev \
+ && rm -rf /var/lib/apt/lists/*
 RUN python -m venv /opt/chatops \
- && /opt/chatops/bin/pip install . \
+ && /opt/chatops/bin/pip install '.[charts]' \
  && /opt/chatops/bin/python -m compileall -q /opt/chatops
 
 FROM python:3.11-slim
@@ -19,6 +23,10 @@ ENV PATH=/opt/chatops/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     CHATOPS_CONFIG=/etc/chatops/chatops.yaml \
     DATABASE_URL=sqlite:////var/lib/chatops/chatops.db
+# cairo itself, which pycairo and mplcairo load (the charts).
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends libcairo2 \
+ && rm -rf /var/lib/apt/lists/*
 RUN groupadd --system --gid 10001 chatops \
  && useradd --system --uid 10001 --gid chatops --home-dir /var/lib/chatops --create-home \
       --shell /usr/sbin/nologin chatops
