@@ -193,7 +193,9 @@ def test_compose_starts_the_bot_with_postgresql_and_redis() -> None:
         ('CMD ["serve"]', "serve by default"),
         ("HEALTHCHECK", "a health check"),
         ("/healthz", "the health check asks /healthz"),
-        ("pip install .", "the package is installed"),
+        ("pip install '.[charts]'", "the package is installed, with the faster charts"),
+        ("libcairo2-dev", "cairo's headers, to build pycairo for the charts extra"),
+        ("--no-install-recommends libcairo2 ", "cairo at run time, which the charts load"),
     ],
 )
 def test_dockerfile(needle: str, why: str) -> None:
