@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -138,3 +139,38 @@ def test_slack_refusals_are_retried_by_the_sweep(
     assert pipe.wait_idle()
     texts = [m["text"] for m in _messages(fake_slack)]
     assert any(t.startswith("FIRING (1) LaterShown") for t in texts)
+
+
+def test_only_an_authorized_post_holds_group_work_until_its_answer_is_written(
+    make_bot: Callable[..., RunningBot], tmp_path: Any
+) -> None:
+    # bot.acks: group work waits while a webhook's answer is owed; a stranger's post owes none.
+    import io
+
+    bot = make_bot(config(), database_url=f"sqlite:///{tmp_path / 'acks.db'}")
+    route = bot.server.web.routes["/alerts/alertmanager"]
+    acks = bot.runtime.acks
+
+    def call(token: str) -> Any:
+        data = json.dumps(group([alert()])).encode()
+        environ = {
+            "REQUEST_METHOD": "POST",
+            "HTTP_AUTHORIZATION": f"Bearer {token}",
+            "CONTENT_LENGTH": str(len(data)),
+            "wsgi.input": io.BytesIO(data),
+        }
+        return route(environ, lambda status, headers, *exc: None)
+
+    def held() -> bool:
+        acks.max_defer = 0.3
+        started = time.monotonic()
+        acks.wait_quiet()
+        return time.monotonic() - started >= 0.25
+
+    stranger = call("wrong-token-0123456789")
+    assert held() is False
+    owner = call(TOKEN)
+    assert held() is True  # until the server has written the answer
+    owner.close()
+    assert held() is False
+    del stranger
