@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 from pydantic import AfterValidator, Field
 
 from handlers import Client, Context, handler
-from handlers.errors import Forbidden, InvalidRequest
+from handlers.errors import Forbidden, HandlerError, InvalidRequest, TargetMoved
 from handlers.k8s.errors import ApiNotServed, Call, call, cluster_name
 from handlers.k8s.refs import (
     SERVICE_HELP,
@@ -21,7 +21,8 @@ from handlers.k8s.refs import (
 from handlers.k8s.status import pod_state
 from handlers.k8s.workloads import patch_deployment, read_deployment
 from handlers.params import arg
-from handlers.results import KeyValues, Preview
+from handlers.pin import pinned
+from handlers.results import KeyValues, Pin, Preview
 
 # The kubernetes client loads in ~0.5 s: only when a Kubernetes handler runs (cold start).
 if TYPE_CHECKING:
@@ -43,8 +44,9 @@ class ScaleParams(NamespacedParams):
     service: str | None = arg(None, flags=("-s", "--service"), help=SERVICE_HELP)
 
 
-def _scale_plan(ctx: Context[ApiClient], params: ScaleParams) -> int:
-    """The current replicas, read through the scale subresource; refuses what is out of bounds."""
+def _scale_plan(ctx: Context[ApiClient], params: ScaleParams, pin: Pin | None = None) -> int:
+    """The current replicas, read through the scale subresource; refuses what is out of bounds,
+    and, for a confirmed action, a count other than the one its preview showed."""
     from kubernetes.client import AppsV1Api
 
     ns, name = params.namespace, params.deployment
@@ -62,6 +64,12 @@ def _scale_plan(ctx: Context[ApiClient], params: ScaleParams) -> int:
         ns,
     )
     current = (scale.spec.replicas if scale.spec else None) or 0
+    if pin is not None and pin.get("replicas") != current:
+        raise TargetMoved(
+            f"deployment {name} in {ns} moved on since the preview: it has {current} replicas now, and "
+            f"the confirmed preview showed {pin.get('replicas')} → {params.replicas} (someone else or an "
+            "autoscaler scaled it). Nothing was changed; ask again for a fresh preview."
+        )
     if current == params.replicas:
         raise InvalidRequest(f"deployment {name} in {ns} already has {current} replicas: nothing to change")
     return current
@@ -105,6 +113,7 @@ def preview_scale(ctx: Context[ApiClient], params: ScaleParams) -> Preview:
             f"deployment {params.deployment} in {params.namespace}: replicas {current} → {params.replicas}"
         ),
         details=details,
+        pin={"replicas": current},
     )
 
 
@@ -120,15 +129,29 @@ def scale(ctx: Context[ApiClient], params: ScaleParams) -> KeyValues:
     from kubernetes.client import AppsV1Api
 
     ns, name = params.namespace, params.deployment
-    current = _scale_plan(ctx, params)
-    done: V1Scale = call(
-        ctx,
-        Call("patch", "deployments/scale", "apps", ns, name),
-        AppsV1Api(ctx.client).patch_namespaced_deployment_scale,
-        name,
-        ns,
-        {"spec": {"replicas": params.replicas}},
-    )
+    pin = pinned(ctx)
+    current = _scale_plan(ctx, params, pin)
+    body: object = {"spec": {"replicas": params.replicas}}
+    if pin is not None:
+        # Applied only if the count is still the previewed one: a scale landing between our
+        # read and our write makes the API server refuse the patch (422).
+        body = [
+            {"op": "test", "path": "/spec/replicas", "value": current},
+            {"op": "replace", "path": "/spec/replicas", "value": params.replicas},
+        ]
+    try:
+        done: V1Scale = call(
+            ctx,
+            Call("patch", "deployments/scale", "apps", ns, name),
+            AppsV1Api(ctx.client).patch_namespaced_deployment_scale,
+            name,
+            ns,
+            body,
+        )
+    except HandlerError:
+        if pin is not None:
+            _scale_plan(ctx, params, pin)  # raises TargetMoved naming the new count
+        raise
     now = (done.spec.replicas if done.spec else None) or 0
     return KeyValues(
         title=f"Deployment {name} in {ns} on cluster {cluster_name(ctx)} scaled",

@@ -131,6 +131,41 @@ def test_undo_without_a_deploy_in_between_runs_what_was_previewed(pbot: RunningB
     }
 
 
+def replicas_of(kube: FakeKube) -> int:
+    dep = kube.get("Deployment", "prod", "backend")
+    assert dep is not None
+    return int(dep["spec"]["replicas"])
+
+
+def test_scale_refuses_when_the_count_moved_after_its_preview(pbot: RunningBot, kube: FakeKube) -> None:
+    """`scale` previewed 3 → 5; an autoscaler (or a colleague) made it 4 before the click. Now it
+    refuses and names the count it found, instead of setting 5 over a decision it never saw."""
+    action_id, preview = ask(pbot, "/k8s", "scale deploy/backend 5 -n prod")
+    assert "replicas 3 → 5" in block_text(blocks_of(preview))
+    r = httpx.patch(
+        f"{kube.url}/apis/apps/v1/namespaces/prod/deployments/backend/scale",
+        content=json.dumps({"spec": {"replicas": 4}}),
+        headers={"Content-Type": "application/merge-patch+json"},
+    )
+    assert r.status_code == 200, r.text
+
+    text = confirm(pbot, action_id, "scale")
+    assert "did not run" in text
+    assert "it has 4 replicas now" in text
+    assert "3 → 5" in text
+    assert "Nothing was changed" in text
+    assert replicas_of(kube) == 4
+
+
+def test_scale_without_a_change_in_between_runs_what_was_previewed(pbot: RunningBot, kube: FakeKube) -> None:
+    action_id, _ = ask(pbot, "/k8s", "scale deploy/backend 5 -n prod")
+    text = confirm(pbot, action_id, "scale-ok")
+    assert " ran: deployment backend in prod: replicas 3 → 5" in text
+    assert replicas_of(kube) == 5
+    patch = [r for r in kube.requests if r.verb == "patch"][-1]
+    assert patch.body[0] == {"op": "test", "path": "/spec/replicas", "value": 3}
+
+
 def test_terminate_refuses_when_the_pid_is_another_session_than_previewed(pbot: RunningBot) -> None:
     """The pid AND its backend_start are pinned: a pid reused by a new session is not touched."""
     victim = psycopg.connect(PG_ADMIN, autocommit=True)
