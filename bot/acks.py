@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 MAX_DEFER = 2.0  # seconds an answer lets acks go first, at most
 
@@ -39,8 +39,15 @@ class AcksInFlight:
             if self._count == 0:
                 self._quiet.notify_all()
 
-    def until_written(self, body: Iterable[bytes]) -> Iterable[bytes]:
-        """The WSGI body of one answer; the count drops when the server has written it (close())."""
+    def owing(self, answer: Callable[[], Iterable[bytes]]) -> Iterable[bytes]:
+        """Produce one answer's WSGI body, counted from now until the server has written it
+        (its close())."""
+        self.enter()
+        try:
+            body = answer()
+        except BaseException:
+            self.leave()
+            raise
         return _Written(body, self)
 
     def wait_quiet(self, settle: float = 0.0) -> None:

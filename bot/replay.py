@@ -124,7 +124,7 @@ class ReplayGuard:
         if self.engine is None:
             return True
         if not self._shared:
-            self._write_behind(signature, expires)
+            self._accepted_one(signature, expires)  # written behind the ack
             return True
         try:
             fresh = self._insert_now(self.engine, signature, expires)
@@ -136,7 +136,7 @@ class ReplayGuard:
             )
             return True
         if fresh:
-            self._count_for_purge()
+            self._accepted_one()
         return fresh
 
     def _insert_now(self, engine: Engine, signature: str, expires: int) -> bool:
@@ -150,28 +150,20 @@ class ReplayGuard:
             return False
         return True
 
-    def _write_behind(self, signature: str, expires: int) -> None:
+    def _accepted_one(self, signature: str | None = None, expires: int = 0) -> None:
+        """Count an accepted signature for the purge, queue it for the writer when given (SQLite),
+        and start the writer thread on first use; a due purge wakes it."""
         with self._lock:
-            self._pending.append((signature, expires))
-            start = self._writer is None and not self._closed
-            if start:
-                self._writer = threading.Thread(target=self._write_loop, name="replay-writer", daemon=True)
-        if start:
-            assert self._writer is not None
-            self._writer.start()
-
-    def _count_for_purge(self) -> None:
-        with self._lock:
+            if signature is not None:
+                self._pending.append((signature, expires))
             self._accepted += 1
-            due = self._accepted % self._purge_every == 0
-            start = due and self._writer is None and not self._closed
+            due = self._accepted >= self._purge_every
+            start = self._writer is None and not self._closed and (signature is not None or due)
             if start:
                 self._writer = threading.Thread(target=self._write_loop, name="replay-writer", daemon=True)
+                self._writer.start()
         if due:
             self._wake.set()
-        if start:
-            assert self._writer is not None
-            self._writer.start()
 
     def _write_loop(self) -> None:
         while True:
@@ -190,8 +182,6 @@ class ReplayGuard:
             return
         with self._lock:
             batch, self._pending = self._pending, []
-            if not self._shared:
-                self._accepted += len(batch)
             purge = self._accepted >= self._purge_every
             if purge:
                 self._accepted = 0

@@ -252,14 +252,8 @@ class WebApp:
         }
         verdict = self.replays.check(body_of(environ), headers)
         if verdict is Verdict.OK:
-            acks = self.runtime.acks
-            acks.enter()
-            try:
-                body = self.slack(environ, start)
-            except BaseException:
-                acks.leave()
-                raise
-            return acks.until_written(body)  # answers wait until cheroot has written this ack
+            # Answers wait until cheroot has written this ack (bot.acks).
+            return self.runtime.acks.owing(lambda: self.slack(environ, start))
         # One line, and never the body: it is unauthenticated input.
         log.warning(
             "slack request refused: %s", verdict.value, extra={"remote": environ.get("REMOTE_ADDR", "")}

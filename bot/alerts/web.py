@@ -118,24 +118,9 @@ def endpoint(runtime: Runtime, source: str) -> Route:
             WEBHOOKS.labels(source, status.split(" ", 1)[0]).inc()
             return start(status, headers, *exc)
 
-        # The sender waits on this answer; the group work it starts waits for it (bot.acks).
-        # Counted from the token check on: a stranger's posts hold nothing back.
-        acks = runtime.acks
-        owed: list[bool] = []
+        return handle(environ, start_counted)
 
-        def owe() -> None:
-            acks.enter()
-            owed.append(True)
-
-        try:
-            body = handle(environ, start_counted, owe)
-        except BaseException:
-            if owed:
-                acks.leave()
-            raise
-        return acks.until_written(body) if owed else body
-
-    def handle(environ: dict[str, Any], start: StartResponse, owe: Callable[[], None]) -> Iterable[bytes]:
+    def handle(environ: dict[str, Any], start: StartResponse) -> Iterable[bytes]:
         if environ.get("REQUEST_METHOD", "GET") != "POST":
             return _reply(start, "405 Method Not Allowed", {"error": "POST only"}, [("Allow", "POST")])
         cfg = runtime.config.alerts
@@ -150,7 +135,11 @@ def endpoint(runtime: Runtime, source: str) -> Route:
                 {"error": "missing or wrong bearer token"},
                 [("WWW-Authenticate", "Bearer")],
             )
-        owe()
+        # The sender waits on this answer, and the group work it starts waits for it (bot.acks);
+        # counted from the token check on, so a stranger's posts hold nothing back.
+        return runtime.acks.owing(lambda: accept(environ, start))
+
+    def accept(environ: dict[str, Any], start: StartResponse) -> Iterable[bytes]:
         raw = _body(environ)
         if raw is None:
             return _reply(start, "413 Payload Too Large", {"error": f"the body is over {MAX_BODY} bytes"})

@@ -126,12 +126,12 @@ class Kept:
         ax.yaxis.set_major_locator(AutoLocator())
         ax.set_ylabel("")
         draw(ax, chart, legend=not self.slots)
-        self._fill_legend(chart)
+        self._fill_legend()
         title = chart.title if len(chart.title) <= 80 else chart.title[:79] + "…"
         self.title.set_text(title)
         return encode(self.canvas)
 
-    def _fill_legend(self, chart: LineChart) -> None:
+    def _fill_legend(self) -> None:
         from matplotlib.colors import to_hex
 
         entries = [(line.get_label(), line) for line in self.ax.lines]

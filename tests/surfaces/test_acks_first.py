@@ -64,8 +64,7 @@ def test_no_ack_is_left_counted_after_the_requests(bot: RunningBot) -> None:
 def test_a_body_dropped_without_close_still_ends_its_ack() -> None:
     # cheroot skips close() when it cannot send an empty body's headers (client gone).
     acks = AcksInFlight()
-    acks.enter()
-    body = acks.until_written([b""])
+    body = acks.owing(lambda: [b""])
     assert not _quiet_within(acks, 0.3)
     del body
     assert _quiet_within(acks, 5)
